@@ -1,0 +1,49 @@
+"""Dataset registry: YAML name -> module.
+
+A dataset module exports a frozen ``Params`` dataclass (the YAML's
+``dataset.params``) and ``load(params, root, seed) -> Splits``. ``root`` is the
+data-root option (``None`` means the module's default location); a missing
+dataset raises ``DatasetNotFound`` saying where it looked and how to get it,
+never a silent fallback. ``seed`` only matters for datasets whose split is
+random. Splits are CPU tensors; the training loop moves them to the trial's
+device once and slices batches from them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+import torch
+
+from trainables.registry import lookup
+
+DATASETS: dict[str, str] = {
+    "digits": "trainables.data.digits",
+}
+
+
+class DatasetNotFound(FileNotFoundError):
+    """A dataset's files are missing: the message says where we looked and how to get them."""
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Tensors of one dataset: images float (N, C, H, W) or features (N, F); labels int64 (N,)."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    num_classes: int
+    augment: str | None = None  # name of an on-device batch augmentation ("crop_flip") or None
+    description: str = ""
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return tuple(self.train_x.shape[1:])
+
+
+def get(name: str) -> ModuleType:
+    return lookup(DATASETS, "dataset", name)

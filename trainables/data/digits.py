@@ -1,0 +1,46 @@
+"""scikit-learn's embedded handwritten digits (1,797 real 8x8 images, 10 classes): the offline default.
+
+Pixels scaled from [0, 16] to [0, 1], shape (N, 1, 8, 8). Split: a stratified
+random split fixed by ``split_seed`` (not the trial seed, so every trial of a
+sweep sees the same data): ``val_fraction`` and ``test_fraction`` of the
+images, the rest for training.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from trainables.data import Splits
+
+
+@dataclass(frozen=True)
+class Params:
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    split_seed: int = 0
+
+    def __post_init__(self):
+        if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1):
+            raise ValueError(
+                f"val_fraction and test_fraction must be in (0, 1) with sum < 1, got {self.val_fraction}, {self.test_fraction}"
+            )
+
+
+def load(params: Params, root: Path | None, seed: int) -> Splits:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(d.target, dtype=torch.long)
+    idx = torch.arange(len(y)).numpy()
+    rest, test = train_test_split(idx, test_size=params.test_fraction, stratify=d.target, random_state=params.split_seed)
+    val_share = params.val_fraction / (1 - params.test_fraction)
+    train, val = train_test_split(rest, test_size=val_share, stratify=d.target[rest], random_state=params.split_seed)
+    t = lambda a: torch.as_tensor(a)
+    return Splits(
+        x[t(train)], y[t(train)], x[t(val)], y[t(val)], x[t(test)], y[t(test)], 10,
+        description=f"sklearn digits 8x8: {len(train)} train / {len(val)} val / {len(test)} test (split_seed={params.split_seed})",
+    )

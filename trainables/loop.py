@@ -1,0 +1,212 @@
+"""Train / evaluate epochs on device-resident tensors. No Ray or MLflow here.
+
+``Trainer.run_epoch()`` trains one epoch (batches are index slices of tensors
+already on the device, reshuffled each epoch by a generator seeded from the
+trial seed), evaluates on the validation split, and returns a plain dict of
+floats. Per-batch statistics stay on the device; the host reads them once per
+epoch. Regularizer hooks (``on_batch_start``, ``after_optimizer_step``,
+``penalty``, ``no_weight_decay``, ``epoch_metrics``; see
+``regularizers/contract.py``) are collected once from the network's submodules.
+
+Learning-rate schedules: ``constant``; ``thirds`` (x0.1 after a third of the
+steps and again after two thirds, the DropMax authors' protocol); ``cosine``
+(to zero over the run).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainables import metrics as M
+from trainables.data import Splits
+from trainables.regularizers.contract import HeadOutput
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The ``train:`` section of a sweep YAML."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    decoupled_weight_decay: bool = False
+    momentum: float = 0.9
+    lr_schedule: str = "constant"
+    init: str = "default"
+    eval_batch_size: int = 1000
+
+    def __post_init__(self):
+        problems = []
+        if self.epochs < 1:
+            problems.append(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            problems.append(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.optimizer not in ("adam", "sgd"):
+            problems.append(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if not self.lr > 0:
+            problems.append(f"lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.lr_schedule not in ("constant", "thirds", "cosine"):
+            problems.append(f"lr_schedule must be 'constant', 'thirds' or 'cosine', got {self.lr_schedule!r}")
+        if self.init not in ("default", "glorot"):
+            problems.append(f"init must be 'default' or 'glorot', got {self.init!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+class Net(nn.Module):
+    """Backbone + head: ``forward(x, target) -> HeadOutput``."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
+        return self.head(self.backbone(x), target)
+
+
+def _hooks(net: nn.Module, name: str) -> list:
+    return [getattr(m, name) for m in net.modules() if callable(getattr(m, name, None))]
+
+
+def make_optimizer(net: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    no_decay = {id(p) for fn in _hooks(net, "no_weight_decay") for p in fn()}
+    decay = [p for p in net.parameters() if id(p) not in no_decay]
+    rest = [p for p in net.parameters() if id(p) in no_decay]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
+    if rest:
+        groups.append({"params": rest, "weight_decay": 0.0})
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    cls = torch.optim.AdamW if cfg.decoupled_weight_decay else torch.optim.Adam
+    return cls(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+
+
+def _lr_factor(schedule: str, total_steps: int):
+    def factor(step: int) -> float:
+        if schedule == "thirds":
+            return 1.0 if step < total_steps / 3 else (0.1 if step < 2 * total_steps / 3 else 0.01)
+        if schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+        return 1.0
+
+    return factor
+
+
+class Trainer:
+    def __init__(self, net: Net, splits: Splits, cfg: TrainConfig, device: torch.device, seed: int):
+        self.net = net.to(device)
+        self.cfg = cfg
+        self.device = device
+        self.data = {
+            "train": (splits.train_x.to(device), splits.train_y.to(device)),
+            "val": (splits.val_x.to(device), splits.val_y.to(device)),
+            "test": (splits.test_x.to(device), splits.test_y.to(device)),
+        }
+        self.n_train = len(splits.train_y)
+        self.steps_per_epoch = math.ceil(self.n_train / cfg.batch_size)
+        self.augment = None
+        if splits.augment:
+            from trainables.data.augment import AUGMENTATIONS
+
+            self.augment = AUGMENTATIONS[splits.augment]
+        self.opt = make_optimizer(self.net, cfg)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, _lr_factor(cfg.lr_schedule, cfg.epochs * self.steps_per_epoch)
+        )
+        self.gen = torch.Generator(device="cpu").manual_seed(seed)
+        self.epoch = 0
+        self.hooks = {n: _hooks(self.net, n) for n in ("on_batch_start", "after_optimizer_step", "penalty", "epoch_metrics")}
+
+    # --- one epoch -------------------------------------------------------------------------
+    def train_epoch(self) -> dict[str, float]:
+        self.net.train()
+        x_all, y_all = self.data["train"]
+        order = torch.randperm(self.n_train, generator=self.gen).to(self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        term_sums: dict[str, torch.Tensor] = {}
+        for b in range(self.steps_per_epoch):
+            idx = order[b * self.cfg.batch_size : (b + 1) * self.cfg.batch_size]
+            x, y = x_all[idx], y_all[idx]
+            if self.augment is not None:
+                x = self.augment(x, self.gen)
+            for fn in self.hooks["on_batch_start"]:
+                fn(self.epoch, b)
+            out = self.net(x, y)
+            loss = out.loss
+            for fn in self.hooks["penalty"]:
+                loss = loss + fn()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            for fn in self.hooks["after_optimizer_step"]:
+                fn()
+            loss_sum += loss.detach()
+            for k, v in out.terms.items():
+                term_sums[k] = term_sums.get(k, 0.0) + v.detach()
+        n = self.steps_per_epoch
+        out_metrics = {M.TRAIN_LOSS: float(loss_sum) / n}
+        out_metrics.update({k: float(v) / n for k, v in term_sums.items()})
+        return out_metrics
+
+    @torch.no_grad()
+    def evaluate(self, split: str) -> dict[str, float]:
+        self.net.eval()
+        x_all, y_all = self.data[split]
+        total = None
+        for s in range(0, len(y_all), self.cfg.eval_batch_size):
+            out = self.net(x_all[s : s + self.cfg.eval_batch_size])
+            total = M.accumulate(total, M.classification_metrics(out.logits, y_all[s : s + self.cfg.eval_batch_size]))
+        return M.finalize(total, split)
+
+    def run_epoch(self) -> dict[str, float]:
+        """Train one epoch, evaluate on validation (and on test after the last epoch)."""
+        t0 = time.perf_counter()
+        out = self.train_epoch()
+        self.epoch += 1
+        out[M.EPOCH] = self.epoch
+        if not math.isfinite(out[M.TRAIN_LOSS]):
+            out[M.DIVERGED] = 1
+            out[M.SECONDS] = time.perf_counter() - t0
+            return out
+        out[M.DIVERGED] = 0
+        out.update(self.evaluate("val"))
+        if self.epoch == self.cfg.epochs:
+            out.update(self.evaluate("test"))
+        for fn in self.hooks["epoch_metrics"]:
+            out.update(fn())
+        out[M.SECONDS] = time.perf_counter() - t0
+        return out
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.cfg.epochs
+
+    # --- checkpoints -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "net": self.net.state_dict(),
+            "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "gen": self.gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "epoch": self.epoch,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        self.gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        self.epoch = state["epoch"]

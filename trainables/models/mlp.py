@@ -1,0 +1,44 @@
+"""MLP backbone: Linear -> ReLU -> gate, for each hidden width.
+
+The last hidden layer's gate is called with kind ``"penultimate"``; its output
+``h`` (B, widths[-1]) feeds the regularizer's head.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from trainables.regularizers.contract import DropLayer
+
+
+@dataclass(frozen=True)
+class Params:
+    widths: tuple[int, ...] = (256, 256)
+
+    def __post_init__(self):
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        if not self.widths or any(w < 1 for w in self.widths):
+            raise ValueError(f"widths must be a non-empty list of positive ints, got {list(self.widths)}")
+
+
+class MLP(nn.Module):
+    def __init__(self, in_features: int, widths: tuple[int, ...], drop_layer: DropLayer):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        prev = in_features
+        for i, w in enumerate(widths):
+            kind = "penultimate" if i == len(widths) - 1 else "fc"
+            layers += [nn.Linear(prev, w), nn.ReLU(), drop_layer(w, kind)]
+            prev = w
+        self.net = nn.Sequential(*layers)
+        self.feature_dim = prev
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def build(params: Params, in_shape: tuple[int, ...], num_classes: int, drop_layer: DropLayer) -> MLP:
+    return MLP(math.prod(in_shape), params.widths, drop_layer)

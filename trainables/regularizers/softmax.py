@@ -1,0 +1,42 @@
+"""Base softmax (DropMax paper Table 1, "Base softmax"): a linear head and cross-entropy.
+
+    o = W h + b,   loss = mean_n CE(o_n, y_n),   predict argmax softmax(o)
+
+No hyperparameters. Weight decay (set in the training config) applies to
+every parameter, as in the paper's baseline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainables.regularizers.contract import BuildContext, HeadOutput
+
+KIND = "head"
+
+
+@dataclass(frozen=True)
+class Params:
+    """Base softmax has no hyperparameters."""
+
+
+def softmax_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, target)
+
+
+class SoftmaxHead(nn.Module):
+    def __init__(self, in_features: int, num_classes: int):
+        super().__init__()
+        self.o = nn.Linear(in_features, num_classes)
+
+    def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
+        logits = self.o(h)
+        loss = None if target is None else softmax_loss(logits, target)
+        return HeadOutput(logits, loss, {})
+
+
+def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> SoftmaxHead:
+    return SoftmaxHead(in_features, num_classes)

@@ -1,0 +1,185 @@
+"""What runs inside one Ray Tune trial.
+
+``run_trial(config, base)`` is the ONE place raw Tune config keys are read:
+``base`` is the resolved sweep spec (a plain dict: dataset, model,
+regularizer, train sections), ``config`` holds the values Optuna suggested as
+dotted keys (``"regularizer.rho"``, ``"train.lr"``, ...) plus ``"seed"``.
+They merge into a frozen ``TrialConfig``; the trial then builds data, backbone
+and head, and reports one dict of floats per epoch with a checkpoint.
+
+The seed fixes data order, initialisation and every mask: the same seed gives
+the same numbers on CPU.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainables import data as data_registry
+from trainables import models as model_registry
+from trainables import regularizers as reg_registry
+from trainables.loop import Net, TrainConfig, Trainer
+from trainables.regularizers.contract import BuildContext, glorot_
+
+
+@dataclass(frozen=True)
+class Section:
+    """A registry choice: name + params (already validated by the module's Params)."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    dataset: Section
+    model: Section
+    regularizer: Section
+    train: TrainConfig
+    seed: int = 0
+    data_root: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrialConfig":
+        def section(key: str) -> Section:
+            s = d.get(key) or {}
+            return Section(s["name"], dict(s.get("params") or {}))
+
+        return cls(
+            dataset=section("dataset"),
+            model=section("model"),
+            regularizer=section("regularizer"),
+            train=TrainConfig(**(d.get("train") or {})),
+            seed=int(d.get("seed", 0)),
+            data_root=(d.get("dataset") or {}).get("root"),
+        )
+
+
+def merge_overrides(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """Apply Tune's dotted keys onto the base spec.
+
+    ``regularizer.name`` picks the registry entry; ``<section>.<key>`` sets
+    ``<section>.params.<key>`` for dataset/model/regularizer and
+    ``train.<key>`` directly. Keys starting with ``_`` are Tune/Ray bookkeeping.
+    """
+    d = copy.deepcopy(base)
+    for key, value in config.items():
+        if key.startswith("_"):
+            continue
+        if key == "seed":
+            d["seed"] = value
+            continue
+        section, _, name = key.partition(".")
+        if section == "train":
+            d.setdefault("train", {})[name] = value
+        elif name == "name":
+            d[section] = {"name": value, "params": {}, **{k: v for k, v in d.get(section, {}).items() if k == "root"}}
+        else:
+            d.setdefault(section, {}).setdefault("params", {})[name] = value
+    return d
+
+
+def _params(module, params: dict):
+    return module.Params(**params)
+
+
+def build(cfg: TrialConfig, splits: data_registry.Splits) -> Net:
+    """Backbone + head for ``cfg``; seeds torch first so initialisation follows the seed."""
+    torch.manual_seed(cfg.seed)
+    reg = reg_registry.get(cfg.regularizer.name)
+    rparams = _params(reg, cfg.regularizer.params)
+    ctx = BuildContext(n_train=len(splits.train_y), num_classes=splits.num_classes, init=cfg.train.init)
+    if reg.KIND == "gate":
+        drop_layer = reg.layer_factory(rparams, ctx)
+        head_mod, hparams = reg_registry.get("softmax"), None
+    else:
+        drop_layer = lambda n, kind: torch.nn.Identity()  # noqa: E731
+        head_mod, hparams = reg, rparams
+    mod = model_registry.get(cfg.model.name)
+    backbone = mod.build(_params(mod, cfg.model.params), splits.in_shape, splits.num_classes, drop_layer)
+    if hparams is None:
+        hparams = head_mod.Params()
+    head = head_mod.build_head(hparams, backbone.feature_dim, splits.num_classes, ctx)
+    net = Net(backbone, head)
+    if cfg.train.init == "glorot":
+        glorot_(net)
+        for m in net.modules():  # re-apply a module's own init where it has one (e.g. gate k)
+            if callable(getattr(m, "reset_gates", None)):
+                m.reset_gates()
+    return net
+
+
+def load_splits(cfg: TrialConfig) -> data_registry.Splits:
+    mod = data_registry.get(cfg.dataset.name)
+    root = Path(cfg.data_root).expanduser() if cfg.data_root else None
+    return mod.load(_params(mod, cfg.dataset.params), root, cfg.seed)
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def write_final_artifacts(net: torch.nn.Module, directory: Path) -> None:
+    """Collect every submodule's ``final_artifacts()`` into ``directory/artifacts/``.
+
+    A value that is a str is written as text, a tensor or a dict holding tensors
+    with ``torch.save`` (``.pt``), anything else as JSON. The driver logs this
+    folder of the final checkpoint to the trial's MLflow run.
+    """
+    out = directory / "artifacts"
+    for m in net.modules():
+        fn = getattr(m, "final_artifacts", None)
+        if not callable(fn):
+            continue
+        for name, obj in fn().items():
+            out.mkdir(exist_ok=True)
+            if isinstance(obj, str):
+                (out / name).write_text(obj)
+            elif isinstance(obj, torch.Tensor) or (
+                isinstance(obj, dict) and any(isinstance(v, torch.Tensor) for v in obj.values())
+            ):
+                torch.save(obj, out / (name if name.endswith(".pt") else name + ".pt"))
+            else:
+                (out / (name if name.endswith(".json") else name + ".json")).write_text(json.dumps(obj, indent=1))
+
+
+def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
+    """Ray Tune function trainable (bound with ``tune.with_parameters(run_trial, base=...)``)."""
+    from ray import tune
+
+    cfg = TrialConfig.from_dict(merge_overrides(base, config))
+    cpus = int(os.environ.get("SWEEPER_TRIAL_CPUS", "0")) or None
+    ctx = tune.get_context()
+    res = ctx.get_trial_resources().required_resources if hasattr(ctx, "get_trial_resources") else {}
+    threads = max(1, int(res.get("CPU", cpus or 1)))
+    torch.set_num_threads(threads)
+
+    splits = load_splits(cfg)
+    net = build(cfg, splits)
+    trainer = Trainer(net, splits, cfg.train, pick_device(), cfg.seed)
+    ckpt = tune.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            trainer.load_state_dict(torch.load(Path(d) / "state.pt", weights_only=False))
+
+    reg = reg_registry.get(cfg.regularizer.name)
+    while not trainer.done:
+        metrics = trainer.run_epoch()
+        with tempfile.TemporaryDirectory() as d:
+            torch.save(trainer.state_dict(), Path(d) / "state.pt")
+            if trainer.done and not metrics.get("diverged"):
+                write_final_artifacts(trainer.net, Path(d))
+                if callable(getattr(reg, "finalize", None)):
+                    # module-level post-training step (e.g. SAL builds and tests the pruned network)
+                    extra_metrics, extra_artifacts = reg.finalize(trainer, Path(d) / "artifacts")
+                    metrics.update(extra_metrics)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+        if metrics.get("diverged"):
+            return
