@@ -178,8 +178,7 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
                 write_final_artifacts(trainer.net, Path(d))
                 if callable(getattr(reg, "finalize", None)):
                     # module-level post-training step (e.g. SAL builds and tests the pruned network)
-                    extra_metrics, extra_artifacts = reg.finalize(trainer, Path(d) / "artifacts")
-                    metrics.update(extra_metrics)
+                    metrics.update(reg.finalize(trainer, Path(d) / "artifacts"))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
         if metrics.get("diverged"):
             return

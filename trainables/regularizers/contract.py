@@ -18,7 +18,7 @@ A regularizer module ``trainables/regularizers/<yaml_name>.py`` exports:
 
 Optional module-level function, called once after the last epoch:
 
-- ``finalize(trainer, artifact_dir: Path) -> (metrics, ...)``: returns a dict of
+- ``finalize(trainer, artifact_dir: Path) -> dict[str, float]``: returns
   extra final metrics (prefixed names); it may write files into
   ``artifact_dir`` (created by it if needed), which the driver stores as the
   trial's MLflow artifacts. SAL prunes and evaluates the smaller network here.

@@ -1,0 +1,24 @@
+"""Benchmarks: ratios against a baseline measured in the same run (never timed unit tests).
+
+Registry ``{name: module}``; each module exports
+``run(quick: bool = False) -> list[dict]`` (rows with at least ``name``,
+``baseline``, ``ms``, ``baseline_ms``, ``ratio``, ``target``) and a docstring saying
+what is measured, on what, and how (warm-up, interleaved repeats, median).
+``sweeper bench [NAME ...]`` prints them.
+"""
+from __future__ import annotations
+
+from types import ModuleType
+
+from trainables.registry import lookup
+
+BENCHMARKS: dict[str, str] = {
+    "heads": "sweeper.bench.heads",  # DropMax family step time vs softmax (issue 3)
+    "gates": "sweeper.bench.gates",  # Dropout++ / SAL step time vs vanilla dropout (issue 4)
+    "maldrop": "sweeper.bench.maldrop",  # Malicious Dropout vs vanilla dropout, 4096 units (issue 5)
+    "loop": "sweeper.bench.loop",  # project loop epoch vs hand-written torch loop (issue 6)
+}
+
+
+def get(name: str) -> ModuleType:
+    return lookup(BENCHMARKS, "benchmark", name)
