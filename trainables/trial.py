@@ -29,6 +29,24 @@ from trainables.loop import Net, TrainConfig, Trainer
 from trainables.regularizers.contract import BuildContext, glorot_
 
 
+TRIAL_INDEX = "__trial_index__"  # set by the replicate searcher: index into base["seeds"]
+POINT = "point"  # grid sweeps: the whole configuration (seed included) under this key
+
+
+def tune_overrides(config: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
+    """Raw Tune config -> flat ``{dotted.path: value, "seed": s}``.
+
+    Grid sweeps carry the configuration under ``POINT``; searched sweeps carry
+    the suggested values as dotted keys plus ``TRIAL_INDEX`` (which seed of the
+    replicate list this trial runs).
+    """
+    if POINT in config:
+        return dict(config[POINT])
+    out = {k: v for k, v in config.items() if not k.startswith("_")}
+    out["seed"] = int(seeds[int(config.get(TRIAL_INDEX, 0))])
+    return out
+
+
 @dataclass(frozen=True)
 class Section:
     """A registry choice: name + params (already validated by the module's Params)."""
@@ -154,7 +172,7 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     """Ray Tune function trainable (bound with ``tune.with_parameters(run_trial, base=...)``)."""
     from ray import tune
 
-    cfg = TrialConfig.from_dict(merge_overrides(base, config))
+    cfg = TrialConfig.from_dict(merge_overrides(base, tune_overrides(config, base.get("seeds", [0]))))
     cpus = int(os.environ.get("SWEEPER_TRIAL_CPUS", "0")) or None
     ctx = tune.get_context()
     res = ctx.get_trial_resources().required_resources if hasattr(ctx, "get_trial_resources") else {}
@@ -170,8 +188,12 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
             trainer.load_state_dict(torch.load(Path(d) / "state.pt", weights_only=False))
 
     reg = reg_registry.get(cfg.regularizer.name)
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id()
     while not trainer.done:
         metrics = trainer.run_epoch()
+        metrics["node_id"] = node_id
         with tempfile.TemporaryDirectory() as d:
             torch.save(trainer.state_dict(), Path(d) / "state.pt")
             if trainer.done and not metrics.get("diverged"):

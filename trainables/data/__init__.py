@@ -19,6 +19,7 @@ from trainables.registry import lookup
 
 DATASETS: dict[str, str] = {
     "digits": "trainables.data.digits",
+    "mnist_t10k": "trainables.data.mnist_t10k",
 }
 
 

@@ -16,6 +16,12 @@ from trainables.registry import lookup
 
 MODELS: dict[str, str] = {
     "mlp": "trainables.models.mlp",
+    "lenet": "trainables.models.lenet",
+    "maldrop_cnn": "trainables.models.maldrop_cnn",
+    "tf_cnn": "trainables.models.tf_cnn",
+    "resnet": "trainables.models.resnet",  # torchvision ResNet-18/34, CIFAR stem (params.depth)
+    "resnet_cifar": "trainables.models.resnet_cifar",  # He et al. ResNet-20/32/56/110 (params.depth)
+    "vgg16": "trainables.models.vgg16",
 }
 
 

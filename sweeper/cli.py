@@ -1,0 +1,191 @@
+"""``sweeper`` command line: thin click wrappers that parse, then call the library.
+
+Bad input (a spec with problems, an unknown sweep, a sweep that already
+exists) prints one clear message and exits with code 2, no traceback, and
+changes nothing already stored.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from sweeper import spec as spec_mod
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(msg: str) -> None:
+    click.echo(f"error: {msg}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _load_spec(path: str) -> spec_mod.SweepSpec:
+    try:
+        return spec_mod.load(path)
+    except spec_mod.SpecError as e:
+        _fail(str(e))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Hyperparameter sweeps for classifier regularizers on Ray Tune + Optuna + MLflow."""
+
+
+@main.command()
+@click.argument("spec_file", type=click.Path(dir_okay=False))
+def validate(spec_file: str) -> None:
+    """Check SPEC_FILE; print every problem at once (exit 2) or a summary of the sweep."""
+    s = _load_spec(spec_file)
+    from sweeper import space
+
+    _, _, n = space.search_setup(s)
+    n_trials = len(s.grid()) * len(s.seeds) if s.search.sampler == "grid" else n
+    click.echo(
+        f"{spec_file}: ok — sweep {s.name!r}: {len(s.space)} space parameter(s), {len(s.seeds)} seed(s), "
+        f"sampler {s.search.sampler}, {n_trials} trial(s), objective {', '.join(f'{m} ({o})' for m, o in zip(s.search.metric, s.search.mode))}"
+    )
+
+
+def _print_result(res) -> None:
+    from sweeper import report
+
+    click.echo(f"\nsweep folder: {res.sweep_dir}")
+    counts = res.trials["status"].value_counts().to_dict()
+    click.echo("trials: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    click.echo(f"best configurations by {res.metric} ({res.mode}), mean ± 95% CI over seeds:")
+    click.echo(report.format_table(res.summary, res.metric, top=10))
+    click.echo(f"\nMLflow: mlflow ui --backend-store-uri {os.environ.get('MLFLOW_TRACKING_URI', 'sqlite:///mlflow.db')}  (parent run {res.mlflow_parent_run})")
+    click.echo(f"report: sweeper report {res.sweep_dir.name}")
+
+
+@main.command()
+@click.argument("spec_file", type=click.Path(dir_okay=False))
+@click.option("--address", default=None, help="Ray cluster address (e.g. auto, or ray://host:10001); default: a local Ray instance.")
+@click.option("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all cores).")
+@click.option("--cpus-per-trial", type=float, default=None, help="Overrides resources.cpu of the spec.")
+@click.option("--gpus-per-trial", type=float, default=None, help="Overrides resources.gpu (fractions share a GPU, e.g. 0.25).")
+@click.option("--out", default="sweeps", show_default=True, help="Folder holding sweep folders (Parquet, spec, Tune state).")
+@click.option("--storage", default=None, help="Ray Tune storage (local path or s3://bucket/prefix); default: inside the sweep folder.")
+@click.option("--name", default=None, help="Sweep id (default: the spec's name).")
+@click.option("--overwrite", is_flag=True, help="Delete an existing sweep folder of the same id first.")
+@click.option("--quiet", is_flag=True, help="No live progress table.")
+def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, storage, name, overwrite, quiet) -> None:
+    """Validate SPEC_FILE, then run the sweep (nothing starts on a bad spec)."""
+    s = _load_spec(spec_file)
+    from sweeper import launch as launch_mod
+
+    try:
+        res = launch_mod.launch(
+            s, address=address, num_cpus=num_cpus, out=out, storage=storage, cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial, name=name, overwrite=overwrite, verbose=0 if quiet else 1,
+        )
+    except launch_mod.SweepExists as e:
+        _fail(str(e))
+    _print_result(res)
+
+
+@main.command()
+@click.argument("sweep")
+@click.option("--address", default=None, help="Ray cluster address; default: a local Ray instance.")
+@click.option("--num-cpus", type=int, default=None)
+@click.option("--out", default="sweeps", show_default=True)
+@click.option("--quiet", is_flag=True)
+def resume(sweep, address, num_cpus, out, quiet) -> None:
+    """Continue SWEEP (an id under --out, or a folder) after its driver stopped."""
+    from sweeper import launch as launch_mod
+
+    try:
+        res = launch_mod.resume(sweep, address=address, num_cpus=num_cpus, out=out, verbose=0 if quiet else 1)
+    except launch_mod.NoSuchSweep as e:
+        _fail(str(e))
+    _print_result(res)
+
+
+@main.command()
+@click.argument("sweep")
+@click.option("--out", default="sweeps", show_default=True)
+def status(sweep, out) -> None:
+    """Trials finished, running, failed, and the best so far (reads files only; starts no Ray)."""
+    from sweeper import status as status_mod
+
+    try:
+        click.echo(status_mod.status_text(sweep, out))
+    except FileNotFoundError as e:
+        _fail(str(e))
+
+
+@main.command()
+@click.argument("sweep")
+@click.option("--out", default="sweeps", show_default=True)
+@click.option("--metric", default=None, help="Metric to compare (default: the sweep's objective; test_error if it has one).")
+@click.option("--baseline", default=None, help="A config_id or regularizer name: adds a paired t-test against it.")
+@click.option("--csv", "csv_path", default=None, help="Also write the summary table as CSV.")
+def report(sweep, out, metric, baseline, csv_path) -> None:
+    """One row per configuration: mean and 95% CI over its seeds."""
+    from sweeper import launch as launch_mod
+    from sweeper import report as report_mod
+
+    try:
+        d = launch_mod.sweep_path(sweep, out)
+        trials = report_mod.load_trials(d)
+    except FileNotFoundError as e:
+        _fail(str(e))
+    metric = metric or "test_error"
+    if metric not in trials:
+        _fail(f"metric {metric!r} is not in {d}/trials.parquet; available: {', '.join(c for c in trials.columns if trials[c].dtype.kind == 'f')}")
+    summary = report_mod.summarize(trials, metric)
+    click.echo(f"{d.name}: {len(trials)} trials, {len(summary)} configurations")
+    click.echo(report_mod.format_table(summary, metric))
+    if baseline:
+        match = summary[(summary.config_id == baseline) | (summary.regularizer == baseline)]
+        if match.empty:
+            _fail(f"baseline {baseline!r} matches no config_id or regularizer of {d.name}")
+        b = match.config_id.iloc[0]
+        click.echo(f"\npaired t-test of {metric} against {match.config.iloc[0]} (over shared seeds):")
+        for r in summary.itertuples():
+            if r.config_id != b:
+                t = report_mod.paired_test(trials, r.config_id, b, metric)
+                click.echo(f"  {r.config}: diff {t['mean_diff'] * 100:+.2f} points, p = {t['p_value']:.3g} (n={t['n']})")
+    if csv_path:
+        summary.to_csv(csv_path, index=False)
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--quick", is_flag=True, help="Fewer repeats (a smoke run).")
+@click.option("--json", "as_json", is_flag=True)
+def bench(names, quick, as_json) -> None:
+    """Benchmarks: step-time ratios against a baseline measured in the same run."""
+    from sweeper import bench as bench_mod
+    from trainables.registry import UnknownName
+
+    rows = []
+    for n in names or list(bench_mod.BENCHMARKS):
+        try:
+            mod = bench_mod.get(n)
+        except UnknownName as e:
+            _fail(str(e))
+        rows.extend(mod.run(quick=quick))
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    click.echo("| benchmark | baseline | ms | baseline ms | ratio | target |")
+    click.echo("|---|---|---|---|---|---|")
+    for r in rows:
+        click.echo(f"| {r['name']} | {r['baseline']} | {r['ms']:.2f} | {r['baseline_ms']:.2f} | {r['ratio']:.3f} | {r.get('target', '')} |")
+
+
+@main.command()
+@click.option("--port", default=5000, show_default=True)
+def ui(port) -> None:
+    """Open the MLflow UI on the tracking store (bound to 127.0.0.1)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    os.execvp("mlflow", ["mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Run a sweep with Ray Tune: OptunaSearch (or a grid), scheduler, resources, storage, failure policy, resume.
+
+``launch(spec, ...)`` starts a local Ray instance with an explicit CPU count
+(shut down afterwards) or joins a cluster with ``address``. Every trial runs
+``trainables.trial.run_trial`` as one Ray task on any node, checkpoints every
+epoch, and is retried from its last checkpoint up to ``search.max_failures``
+times when it raises or its node dies. A trial that diverges reports
+``diverged=1`` and stops; Optuna is told it failed; the sweep goes on.
+
+``resume(sweep_dir)`` continues a sweep whose driver died: Tune restores the
+experiment (finished trials are kept, unfinished ones continue from their
+checkpoints, errored ones are retried) and the Optuna searcher state saved
+with it; MLflow runs and Parquet rows are keyed by trial id, so nothing is
+duplicated. Resuming a finished sweep only rewrites its tables.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sweeper import report, results, space, tracking
+from sweeper.spec import SweepSpec
+from sweeper.spec import from_dict as spec_from_dict
+from trainables.loop import TrainConfig
+from trainables.trial import merge_overrides, run_trial, tune_overrides
+
+DEFAULT_OUT = "sweeps"
+
+
+class SweepExists(FileExistsError):
+    pass
+
+
+class NoSuchSweep(FileNotFoundError):
+    pass
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    sweep_dir: Path
+    trials: pd.DataFrame
+    summary: pd.DataFrame
+    metric: str
+    mode: str
+    mlflow_parent_run: str
+
+
+def _resolve_params(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """Tune config -> the trial's fully resolved settings (logged as MLflow params)."""
+    d = merge_overrides(base, tune_overrides(config, base["seeds"]))
+    return {k: d[k] for k in ("dataset", "model", "regularizer", "train", "seed")}
+
+
+def _init_ray(address: str | None, num_cpus: int | None, num_gpus: float | None) -> bool:
+    """Start or join Ray; True when we started it (and must shut it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    env = {"env_vars": {"PYTHONWARNINGS": "ignore::DeprecationWarning"}}
+    if address:
+        ray.init(address=address, runtime_env=env, log_to_driver=False)
+        return True
+    ray.init(
+        num_cpus=num_cpus or os.cpu_count() or 1,
+        num_gpus=num_gpus,
+        include_dashboard=False,
+        runtime_env=env,
+        log_to_driver=False,
+    )
+    return True
+
+
+def _trainable(base: dict[str, Any], cpu: float, gpu: float):
+    from ray import tune
+
+    return tune.with_resources(tune.with_parameters(run_trial, base=base), {"cpu": cpu, "gpu": gpu})
+
+
+def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: tracking.SweepTracker, base: dict, verbose: int):
+    from ray import tune
+
+    callbacks = [
+        results.LedgerCallback(sweep_dir, spec_dict),
+        tracking.MLflowTrialCallback(tracker, functools.partial(_resolve_params, base)),
+    ]
+    return tune.RunConfig(
+        name="tune",
+        storage_path=storage,
+        failure_config=tune.FailureConfig(max_failures=spec_dict["search"]["max_failures"]),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+
+
+def _write_meta(sweep_dir: Path, **kw: Any) -> dict:
+    f = sweep_dir / "sweep.json"
+    meta = json.loads(f.read_text()) if f.exists() else {}
+    meta.update(kw)
+    f.write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def sweep_path(name_or_path: str | Path, out: str | Path = DEFAULT_OUT) -> Path:
+    """A sweep folder from its id (looked up under ``out``) or its path."""
+    p = Path(name_or_path)
+    for cand in (p, Path(out) / p):
+        if (cand / "sweep.json").exists():
+            return cand.resolve()
+    raise NoSuchSweep(f"no sweep {str(name_or_path)!r}: looked for {p}/sweep.json and {Path(out) / p}/sweep.json")
+
+
+def launch(
+    spec: SweepSpec,
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    out: str | Path = DEFAULT_OUT,
+    storage: str | None = None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    name: str | None = None,
+    overwrite: bool = False,
+    verbose: int = 1,
+) -> SweepResult:
+    sweep_id = name or spec.name
+    sweep_dir = (Path(out) / sweep_id).resolve()
+    if (sweep_dir / "sweep.json").exists() and not overwrite:
+        raise SweepExists(
+            f"sweep {sweep_id!r} already exists in {sweep_dir}: continue it with `sweeper resume {sweep_id}`, "
+            f"or start another with --name NEW_NAME (nothing was changed)"
+        )
+    if overwrite and sweep_dir.exists():
+        import shutil
+
+        shutil.rmtree(sweep_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    spec_dict = spec.to_dict()
+    spec_dict["resources"] = {
+        "cpu": cpus_per_trial or spec.resources.cpu,
+        "gpu": spec.resources.gpu if gpus_per_trial is None else gpus_per_trial,
+    }
+    (sweep_dir / "spec.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False))
+    tracker = tracking.SweepTracker(sweep_id, experiment=spec.name, run_name=sweep_id)
+    _write_meta(
+        sweep_dir, sweep_id=sweep_id, spec_source=spec.source, mlflow_uri=tracker.uri,
+        mlflow_parent_run=tracker.parent_id, mlflow_experiment=spec.name,
+        storage=storage or str(sweep_dir), started=time.time(),
+    )
+    tracker.log_sweep(
+        {"sampler": spec.search.sampler, "metric": ",".join(spec.search.metric), "num_samples": spec.search.num_samples,
+         "seeds": ",".join(map(str, spec.seeds)), "scheduler": spec.search.scheduler, "spec": spec.source},
+        sweep_dir / "spec.yaml",
+    )
+    return _run(sweep_dir, spec_dict, tracker, address, num_cpus, restore=False, verbose=verbose)
+
+
+def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | None = None,
+           out: str | Path = DEFAULT_OUT, verbose: int = 1) -> SweepResult:
+    sweep_dir = sweep_path(sweep, out)
+    meta = json.loads((sweep_dir / "sweep.json").read_text())
+    spec_dict = yaml.safe_load((sweep_dir / "spec.yaml").read_text())
+    os.environ.setdefault("MLFLOW_TRACKING_URI", meta["mlflow_uri"])
+    tracker = tracking.SweepTracker(meta["sweep_id"], experiment=meta["mlflow_experiment"], run_name=meta["sweep_id"])
+    return _run(sweep_dir, spec_dict, tracker, address, num_cpus, restore=True, verbose=verbose)
+
+
+def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, address: str | None,
+         num_cpus: int | None, restore: bool, verbose: int) -> SweepResult:
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    spec = spec_from_dict(spec_dict, source=str(sweep_dir / "spec.yaml"))
+    base = {k: spec.base[k] for k in ("dataset", "model", "regularizer", "train")}
+    base["seeds"] = list(spec.seeds)
+    meta = json.loads((sweep_dir / "sweep.json").read_text())
+    res = spec_dict["resources"]
+    trainable = _trainable(base, float(res["cpu"]), float(res["gpu"]))
+    metric, mode = spec.search.metric[0], spec.search.mode[0]
+    started = _init_ray(address, num_cpus, None)
+    _write_meta(sweep_dir, driver_pid=os.getpid(), driver_host=socket.gethostname(), status="running")
+    try:
+        tune_path = str(meta["storage"]).rstrip("/") + "/tune"
+        if restore and tune.Tuner.can_restore(tune_path):
+            tuner = tune.Tuner.restore(tune_path, trainable=trainable, resume_unfinished=True, resume_errored=True)
+        else:
+            param_space, searcher, num_samples = space.search_setup(spec)
+            epochs = TrainConfig(**base["train"]).epochs
+            scheduler = (
+                ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=spec.search.grace_period,
+                              reduction_factor=spec.search.reduction_factor)
+                if spec.search.scheduler == "asha" else FIFOScheduler()
+            )
+            tuner = tune.Tuner(
+                trainable,
+                param_space=param_space,
+                tune_config=tune.TuneConfig(
+                    search_alg=searcher,
+                    scheduler=scheduler,
+                    num_samples=num_samples,
+                    metric=metric if searcher is None or spec.search.scheduler == "asha" else None,
+                    mode=mode if searcher is None or spec.search.scheduler == "asha" else None,
+                    max_concurrent_trials=spec.search.max_concurrent or None,
+                    trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
+                    trial_name_creator=lambda t: f"{sweep_dir.name}-{t.trial_id}",
+                ),
+                run_config=_run_config(spec_dict, sweep_dir, meta["storage"], tracker, base, verbose),
+            )
+        tuner.fit()
+    finally:
+        n_trials, _ = results.write_tables(sweep_dir, spec_dict)
+        if started:
+            import ray
+
+            ray.shutdown()
+    trials = report.load_trials(sweep_dir)
+    summary = report.summarize(trials, metric, mode)
+    best = {}
+    if len(summary) and metric in summary and pd.notna(summary[metric].iloc[0]):
+        best = {f"best_{metric}": float(summary[metric].iloc[0])}
+    counts = trials["status"].value_counts().to_dict()
+    best.update({f"trials_{k}": float(v) for k, v in counts.items()})
+    tracker.finish(best)
+    _write_meta(sweep_dir, status="finished", finished=time.time(), trials=n_trials)
+    return SweepResult(sweep_dir, trials, summary, metric, mode, tracker.parent_id)

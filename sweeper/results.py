@@ -1,0 +1,272 @@
+"""Driver side: Parquet tables of a sweep, built from what Tune stored, plus the trial ledger.
+
+Sweep folder (``<out>/<sweep_id>/``)::
+
+    spec.yaml          the resolved spec
+    sweep.json         ids: MLflow parent run, Tune experiment path, driver pid/host
+    ledger.json        trial_id -> status (pending|running|finished|stopped|diverged|error) + reason
+    tune/              Ray Tune's experiment (trial folders: params.json, result.json, checkpoints)
+    trials.parquet     one row per trial
+    epochs.parquet     one row per trial and epoch
+
+The tables are rebuilt from the trial folders each time (after every trial and
+at the end), so a resumed or repeated run can never duplicate or lose rows:
+there is exactly one row per Tune trial id, and one per (trial, epoch).
+``trials.parquet`` has the fixed columns of ``TRIAL_FIELDS``, then one
+``param.<path>`` column per searched parameter (typed from the spec) and one
+``metric.<name>`` column per regularizer-specific final metric. File metadata
+holds the resolved spec and the package versions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from ray.tune import Callback
+
+from trainables import metrics as M
+from trainables.trial import merge_overrides, tune_overrides
+
+CORE_METRICS = [M.TRAIN_LOSS, M.VAL_ERROR, M.VAL_NLL, M.VAL_ECE, M.TEST_ERROR, M.TEST_NLL, M.TEST_ECE]
+TRIAL_FIELDS = [
+    pa.field("sweep", pa.string()),
+    pa.field("trial_id", pa.string()),
+    pa.field("config_id", pa.string()),
+    pa.field("config", pa.string()),  # human-readable: the searched values, seed excluded
+    pa.field("seed", pa.int64()),
+    pa.field("regularizer", pa.string()),
+    pa.field("model", pa.string()),
+    pa.field("dataset", pa.string()),
+    pa.field("status", pa.string()),
+    pa.field("reason", pa.string()),
+    pa.field("epochs", pa.int64()),
+    pa.field("seconds", pa.float64()),
+    pa.field("node_id", pa.string()),
+    pa.field("retries", pa.int64()),
+] + [pa.field(m, pa.float64()) for m in CORE_METRICS]
+EPOCH_FIELDS = [
+    pa.field("sweep", pa.string()),
+    pa.field("trial_id", pa.string()),
+    pa.field("config_id", pa.string()),
+    pa.field("seed", pa.int64()),
+    pa.field(M.EPOCH, pa.int64()),
+    pa.field(M.SECONDS, pa.float64()),
+    pa.field(M.DIVERGED, pa.int64()),
+    pa.field("node_id", pa.string()),
+] + [pa.field(m, pa.float64()) for m in CORE_METRICS]
+PACKAGES = ["sweeper", "torch", "torchvision", "ray", "optuna", "mlflow", "pyarrow", "numpy"]
+TUNE_KEYS = {
+    "time_this_iter_s", "time_total_s", "timestamp", "training_iteration", "pid", "done", "date",
+    "hostname", "node_ip", "time_since_restore", "iterations_since_restore", "trial_id", "config",
+    "checkpoint_dir_name", "should_checkpoint",
+}
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# ledger: the driver's record of trial statuses (read without Ray by `sweeper status`)
+
+
+class Ledger:
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict[str, dict[str, Any]] = json.loads(path.read_text()) if path.exists() else {}
+
+    def set(self, trial_id: str, status: str, reason: str = "", **extra: Any) -> None:
+        entry = self.data.setdefault(trial_id, {})
+        entry.update(status=status, reason=reason, updated=time.time(), **extra)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1))
+        os.replace(tmp, self.path)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def config_key(overrides: dict[str, Any]) -> tuple[str, str]:
+    """(config_id, label) of a trial's searched values, seed excluded: replicates share them."""
+    items = sorted((k, v) for k, v in overrides.items() if k != "seed")
+    label = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items) or "(fixed)"
+    return hashlib.sha1(json.dumps(items, default=str).encode()).hexdigest()[:10], label
+
+
+def _read_rows(trial_dir: Path) -> list[dict[str, Any]]:
+    f = trial_dir / "result.json"
+    if not f.exists():
+        return []
+    rows = []
+    for line in f.read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass  # a line cut short by a killed driver
+    # A trial continued from a checkpoint may repeat epochs: keep the last report of each.
+    by_epoch = {int(r.get(M.EPOCH, r.get("training_iteration", 0))): r for r in rows}
+    return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def _float(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v) if math.isfinite(v) else None
+
+
+def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+    """Trial rows and epoch rows from the Tune trial folders + the ledger."""
+    tune_dir = sweep_dir / "tune"
+    ledger = Ledger(sweep_dir / "ledger.json").data
+    trials, epochs = [], []
+    seeds = base.get("seeds", [0])
+    for d in sorted(p for p in tune_dir.glob("trial_*") if p.is_dir()):
+        params_file = d / "params.json"
+        if not params_file.exists():
+            continue
+        trial_id = d.name.removeprefix("trial_")
+        overrides = tune_overrides(json.loads(params_file.read_text()), seeds)
+        resolved = merge_overrides(base, overrides)
+        config_id, label = config_key(overrides)
+        rows = _read_rows(d)
+        last = rows[-1] if rows else {}
+        led = ledger.get(trial_id, {})
+        status = led.get("status") or ("error" if (d / "error.txt").exists() else "unknown")
+        reason = led.get("reason", "")
+        if status == "error" and not reason and (d / "error.txt").exists():
+            reason = (d / "error.txt").read_text()[-2000:]
+        seed = int(overrides.get("seed", 0))
+        row = {
+            "sweep": sweep_dir.name, "trial_id": trial_id, "config_id": config_id, "config": label,
+            "seed": seed, "regularizer": resolved["regularizer"]["name"], "model": resolved["model"]["name"],
+            "dataset": resolved["dataset"]["name"], "status": status, "reason": reason,
+            "epochs": int(last.get(M.EPOCH, 0)), "seconds": sum(float(r.get(M.SECONDS, 0.0)) for r in rows),
+            "node_id": str(last.get("node_id", "")), "retries": int(led.get("retries", 0)),
+        }
+        for m in CORE_METRICS:
+            row[m] = _float(last.get(m))
+        for k, v in overrides.items():
+            if k != "seed":
+                row[f"param.{k}"] = v
+        for k, v in last.items():
+            if k not in TUNE_KEYS and k not in row and k not in (M.EPOCH, M.SECONDS, M.DIVERGED, "node_id") and _float(v) is not None:
+                row[f"metric.{k}"] = _float(v)
+        trials.append(row)
+        for r in rows:
+            er = {
+                "sweep": sweep_dir.name, "trial_id": trial_id, "config_id": config_id, "seed": seed,
+                M.EPOCH: int(r.get(M.EPOCH, 0)), M.SECONDS: _float(r.get(M.SECONDS)),
+                M.DIVERGED: int(r.get(M.DIVERGED, 0) or 0), "node_id": str(r.get("node_id", "")),
+            }
+            for k, v in r.items():
+                if k not in TUNE_KEYS and k not in er and _float(v) is not None:
+                    er[k] = _float(v)
+            epochs.append(er)
+    return trials, epochs
+
+
+def _schema(fixed: list[pa.Field], rows: list[dict], param_types: dict[str, str], meta: dict[str, str]) -> pa.Schema:
+    fields = list(fixed)
+    names = {f.name for f in fields}
+    extra = sorted({k for r in rows for k in r} - names)
+    for k in extra:
+        kind = param_types.get(k.removeprefix("param."), "float")
+        typ = {"float": pa.float64(), "int": pa.int64()}.get(kind, pa.string())
+        fields.append(pa.field(k, typ))
+    return pa.schema(fields, metadata=meta)
+
+
+def _column(rows: list[dict], f: pa.Field) -> list:
+    vals = [r.get(f.name) for r in rows]
+    if pa.types.is_string(f.type):
+        return [None if v is None else (v if isinstance(v, str) else json.dumps(v)) for v in vals]
+    return vals
+
+
+def write_tables(sweep_dir: Path, spec_dict: dict[str, Any]) -> tuple[int, int]:
+    """(Re)write trials.parquet and epochs.parquet; returns their row counts."""
+    base = {k: spec_dict[k] for k in ("dataset", "model", "regularizer", "train")}
+    base["seeds"] = spec_dict["seeds"]
+    trials, epochs = collect(sweep_dir, base)
+    param_types = {
+        path: ("categorical" if "choices" in p else ("fixed" if "value" in p else p.get("type", "float")))
+        for path, p in spec_dict.get("space", {}).items()
+    }
+    for path, p in spec_dict.get("space", {}).items():
+        if "value" in p:  # fixed values: type from the value itself
+            v = p["value"]
+            param_types[path] = "int" if isinstance(v, int) and not isinstance(v, bool) else "float" if isinstance(v, float) else "categorical"
+    import yaml
+
+    meta = {
+        "sweeper.spec": yaml.safe_dump(spec_dict, sort_keys=False),
+        "sweeper.versions": json.dumps(versions()),
+        "sweeper.written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    for name, fixed, rows in (("trials", TRIAL_FIELDS, trials), ("epochs", EPOCH_FIELDS, epochs)):
+        schema = _schema(fixed, rows, param_types, meta)
+        table = pa.table({f.name: pa.array(_column(rows, f), type=f.type) for f in schema}, schema=schema)
+        tmp = sweep_dir / f".{name}.parquet.tmp"
+        pq.write_table(table, tmp)
+        os.replace(tmp, sweep_dir / f"{name}.parquet")
+    return len(trials), len(epochs)
+
+
+class LedgerCallback(Callback):
+    """Ray Tune callback keeping ``ledger.json`` and the Parquet tables current.
+
+    Importing Ray does not start it, so ``sweeper status`` can still use this module.
+    """
+
+    def __init__(self, sweep_dir: Path, spec_dict: dict[str, Any]):
+        self.sweep_dir = Path(sweep_dir)
+        self.spec_dict = spec_dict
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.sweep_dir / "ledger.json")
+
+    def _retries(self, led: Ledger, trial_id: str) -> int:
+        return int(led.data.get(trial_id, {}).get("retries", 0))
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        led = self.ledger
+        led.set(trial.trial_id, "running", retries=self._retries(led, trial.trial_id))
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        led = self.ledger
+        n = self._retries(led, trial.trial_id) + 1
+        led.set(trial.trial_id, "running", f"retry {n} after: {(trial.get_error() or '')[-1500:]}", retries=n)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        last = trial.last_result or {}
+        if last.get("diverged"):
+            status, reason = "diverged", f"non-finite training loss at epoch {last.get('epoch')}"
+        elif last.get("test_error") is not None:
+            status, reason = "finished", ""
+        else:
+            status, reason = "stopped", f"stopped early by the scheduler at epoch {last.get('epoch')}"
+        led = self.ledger
+        led.set(trial.trial_id, status, reason, retries=self._retries(led, trial.trial_id))
+        write_tables(self.sweep_dir, self.spec_dict)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        led = self.ledger
+        led.set(trial.trial_id, "error", (trial.get_error() or "unknown error")[-2000:], retries=self._retries(led, trial.trial_id))
+        write_tables(self.sweep_dir, self.spec_dict)

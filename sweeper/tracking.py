@@ -1,0 +1,172 @@
+"""Driver-side MLflow tracking: one parent run per sweep, one nested child run per trial.
+
+Runs live in ``sqlite:///mlflow.db`` unless ``MLFLOW_TRACKING_URI`` says
+otherwise (a tracking server on a cluster). Everything is keyed so that a
+resumed driver continues the same runs instead of duplicating them:
+
+- the parent run is found by the tag ``sweeper.sweep_id`` (= the sweep folder's id);
+- a child run by ``sweeper.trial_id`` (Tune's trial id, stable across resumes);
+- per-epoch metrics are logged with ``step = epoch``; an epoch at or below the
+  last one already logged for that run is skipped.
+
+Only the driver talks to MLflow (the trial code never imports it), so trials on
+any node need no tracking credentials.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+from ray.tune import Callback
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+SWEEP_TAG = "sweeper.sweep_id"
+TRIAL_TAG = "sweeper.trial_id"
+PARENT_TAG = "mlflow.parentRunId"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI)
+
+
+def _find_run(client: MlflowClient, experiment_id: str, tag: str, value: str) -> str | None:
+    runs = client.search_runs([experiment_id], filter_string=f"tags.`{tag}` = '{value}'", max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+def _numeric(result: dict[str, Any]) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in result.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = str(v)[:6000]
+    return out
+
+
+class SweepTracker:
+    """Parent run of one sweep (created or found again), plus helpers shared with the callback."""
+
+    def __init__(self, sweep_id: str, experiment: str, run_name: str):
+        self.uri = tracking_uri()
+        self.sweep_id = sweep_id
+        exp = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(experiment)
+        self.parent_id = _find_run(self.client, self.experiment_id, SWEEP_TAG, sweep_id)
+        if self.parent_id is None:
+            run = self.client.create_run(self.experiment_id, run_name=run_name, tags={SWEEP_TAG: sweep_id})
+            self.parent_id = run.info.run_id
+        else:
+            self.client.update_run(self.parent_id, status="RUNNING")
+
+    @property
+    def client(self) -> MlflowClient:
+        if getattr(self, "_client", None) is None:
+            self._client = MlflowClient(tracking_uri=self.uri)
+        return self._client
+
+    def __getstate__(self):  # Tune pickles callbacks with the experiment; reconnect on restore
+        return {k: v for k, v in self.__dict__.items() if k != "_client"}
+
+    def log_sweep(self, params: dict[str, Any], spec_file: Path) -> None:
+        existing = self.client.get_run(self.parent_id).data.params
+        todo = [Param(k, v) for k, v in _flat(params).items() if k not in existing]
+        for i in range(0, len(todo), 100):
+            self.client.log_batch(self.parent_id, params=todo[i : i + 100])
+        self.client.log_artifact(self.parent_id, str(spec_file))
+
+    def finish(self, summary: dict[str, float], status: str = "FINISHED") -> None:
+        if summary:
+            ts = int(time.time() * 1000)
+            self.client.log_batch(self.parent_id, metrics=[Metric(k, v, ts, 0) for k, v in summary.items()])
+        self.client.set_terminated(self.parent_id, status=status)
+
+
+class MLflowTrialCallback(Callback):
+    """Ray Tune callback: a nested child run per trial, per-epoch metrics, final status and artifacts."""
+
+    def __init__(self, tracker: SweepTracker, resolve_params):
+        self.t = tracker
+        self.resolve_params = resolve_params  # Tune config -> flat dict of resolved trial params
+        self.runs: dict[str, str] = {}
+        self.last_epoch: dict[str, int] = {}
+
+    def __getstate__(self):  # caches are rebuilt from MLflow after a restore
+        return {**self.__dict__, "runs": {}, "last_epoch": {}}
+
+    def run_id(self, trial) -> str:
+        tid = trial.trial_id
+        if tid in self.runs:
+            return self.runs[tid]
+        c = self.t.client
+        rid = _find_run(c, self.t.experiment_id, TRIAL_TAG, tid)
+        if rid is None:
+            tags = {TRIAL_TAG: tid, PARENT_TAG: self.t.parent_id, SWEEP_TAG + ".child": self.t.sweep_id}
+            rid = c.create_run(self.t.experiment_id, run_name=str(trial), tags=tags).info.run_id
+            params = self.resolve_params(trial.config)
+            plist = [Param(k, v) for k, v in _flat(params).items()]
+            for i in range(0, len(plist), 100):
+                c.log_batch(rid, params=plist[i : i + 100])
+            self.last_epoch[tid] = 0
+        else:
+            hist = c.get_metric_history(rid, "epoch")
+            self.last_epoch[tid] = int(max((m.value for m in hist), default=0))
+            c.update_run(rid, status="RUNNING")
+        self.runs[tid] = rid
+        return rid
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.run_id(trial)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        rid = self.run_id(trial)
+        epoch = int(result.get("epoch", result.get("training_iteration", 0)))
+        if epoch <= self.last_epoch.get(trial.trial_id, 0):
+            return
+        ts = int(time.time() * 1000)
+        skip = {"time_this_iter_s", "time_total_s", "timestamp", "training_iteration", "pid", "done", "time_since_restore", "iterations_since_restore"}
+        metrics = [Metric(k, v, ts, epoch) for k, v in _numeric(result).items() if k not in skip]
+        self.t.client.log_batch(rid, metrics=metrics)
+        self.last_epoch[trial.trial_id] = epoch
+        if result.get("diverged"):
+            self.t.client.set_tag(rid, "sweeper.status", "diverged")
+            self.t.client.set_tag(rid, "sweeper.error", f"non-finite training loss at epoch {epoch}")
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        rid = self.run_id(trial)
+        last = trial.last_result or {}
+        diverged = bool(last.get("diverged"))
+        self._log_artifacts(rid, trial)
+        if not diverged:
+            self.t.client.set_tag(rid, "sweeper.status", "finished" if last.get("test_error") is not None else "stopped")
+        self.t.client.set_terminated(rid, status="FAILED" if diverged else "FINISHED")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        rid = self.run_id(trial)
+        err = trial.get_error() or "unknown error"
+        self.t.client.set_tag(rid, "sweeper.status", "error")
+        self.t.client.set_tag(rid, "sweeper.error", str(err)[-5000:])
+        self.t.client.set_terminated(rid, status=RunStatus.to_string(RunStatus.FAILED))
+
+    def _log_artifacts(self, rid: str, trial) -> None:
+        ckpt = trial.checkpoint
+        if ckpt is None:
+            return
+        with ckpt.as_directory() as d:
+            art = Path(d) / "artifacts"
+            if art.is_dir() and not self.t.client.list_artifacts(rid):
+                self.t.client.log_artifacts(rid, str(art))

@@ -1,0 +1,232 @@
+"""DropMax (Lee et al., NeurIPS 2018, "DropMax: Adaptive Variational Softmax"), the full method.
+
+Three linear heads on the penultimate features h (B, D):
+
+    o  = W_o h + b_o                 class logits
+    ph = W_p h + b_p,  p = sigmoid(ph)          retain probabilities rho(x) = p(z|x)
+    rh = W_r h + b_r,  r = sigmoid(rh)          label-encoding head (eq. 11)
+    q  = sigmoid(stopgrad(ph) + rh)             approximate posterior (eq. 10)
+
+Training (one sample per example, S = 1):
+
+    z  = sigmoid((logit(q) + logit(u)) / tau),  u ~ U(0, 1)     binary concrete
+    z_y = 1 exactly (q(z_t|x, y) = Ber(1), eq. 12; no gradient through it)
+    ce  = mean_n CE(o + log(z + eps), y)        = -log (z_y+eps)e^{o_y} / sum_k (z_k+eps)e^{o_k}
+    kl  = sum_k mean_n [ k == y: -log p_k ;  else: q log(q/p) + (1-q) log((1-q)/(1-p)) ]
+    aux = sum_k mean_n BCE(r_k, onehot(y)_k)
+    neg_entropy = sum_k mean_n [ p log p + (1-p) log(1-p) ]   (eq. 13, minimised)
+    loss = ce + kl + aux + neg_entropy          (all coefficients 1)
+
+These are the reductions of the authors' TensorFlow code (cross-entropy a batch
+mean; the other terms batch means summed over the K classes); every log is
+``log(x + 1e-20)`` as there. Because of the stop-gradient the classification
+term never updates the retain head ``ph``; p is trained by the KL and entropy
+terms only. Weight decay skips ``ph`` and ``rh`` (paper section 4.4) through
+``no_weight_decay()``; the trunk and ``o`` get it from the training config.
+
+Prediction: eq. 15 (default): ``logits = o + log(p + eps)``, i.e.
+p(y|x) ~ (p_y + eps) e^{o_y}. Option ``eval_mc_samples = S > 0``: eq. 14,
+p(y|x) = 1/S sum_s softmax(o + log(z_s + eps)) with hard z_s ~ Bernoulli(p); the
+samples come from a generator re-seeded with ``eval_mc_seed`` at every call, so
+evaluation stays deterministic.
+
+Hyperparameters: ``tau`` > 0 (paper 0.1), ``eps`` in (0, 1e-3] (1e-20),
+``eval_mc_samples`` >= 0.
+
+Logged terms: dropmax_ce, dropmax_kl, dropmax_aux, dropmax_neg_entropy and the
+mean retain probability of the target (dropmax_p_target) and of the other
+classes (dropmax_p_nontarget). Figure 4e artifact: during each training epoch
+the head sums p per target class in buffers (reset at the first batch of every
+epoch), so after training ``final_artifacts()`` returns the K x K matrix of mean
+retain probabilities per true class over the LAST training epoch (training
+images: the head never sees labels at evaluation time).
+
+The pure functions below are shared by the other DropMax-family modules.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainables.regularizers.contract import BuildContext, HeadOutput
+
+KIND = "head"
+EPS = 1e-20
+
+
+@dataclass(frozen=True)
+class Params:
+    tau: float = 0.1
+    eps: float = 1e-20
+    eval_mc_samples: int = 0
+    eval_mc_seed: int = 0
+
+    def __post_init__(self):
+        if not self.tau > 0:
+            raise ValueError(f"tau must be > 0, got {self.tau}")
+        if not 0 < self.eps <= 1e-3:
+            raise ValueError(f"eps must be in (0, 1e-3], got {self.eps}")
+        if self.eval_mc_samples < 0:
+            raise ValueError(f"eval_mc_samples must be >= 0 (0 = eq. 15), got {self.eval_mc_samples}")
+
+
+# ---- pure functions (shared by the family) -------------------------------------------------
+
+
+def log_eps(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """The authors' ``log(x + 1e-20)``."""
+    return torch.log(x + eps)
+
+
+def concrete_mask(
+    prob: torch.Tensor, target: torch.Tensor, tau: float, u: torch.Tensor | None = None, eps: float = EPS
+) -> torch.Tensor:
+    """Binary-concrete relaxed Bernoulli(prob) sample, with the target's entry forced to exactly 1.
+
+    ``z = sigmoid((logit(prob) + logit(u)) / tau)``; ``u`` may be given (tests), else U(0, 1).
+    """
+    if u is None:
+        u = torch.rand_like(prob)
+    logit = lambda x: log_eps(x, eps) - log_eps(1 - x, eps)  # noqa: E731
+    z = torch.sigmoid((logit(prob) + logit(u)) / tau)
+    return force_target(z, target)
+
+
+def force_target(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``z`` with column ``target[n]`` of row n set to exactly 1 (no gradient through that entry)."""
+    onehot = F.one_hot(target, z.shape[-1]).bool()
+    return torch.where(onehot, torch.ones_like(z), z)
+
+
+def masked_cross_entropy(o: torch.Tensor, z: torch.Tensor, target: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Batch mean of -log[(z_y+eps) e^{o_y} / sum_k (z_k+eps) e^{o_k}], computed as CE(o + log(z+eps))."""
+    return F.cross_entropy(o + log_eps(z, eps), target)
+
+
+def dropmax_kl(p: torch.Tensor, q: torch.Tensor, target: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """KL(q || p) of eq. 12's posterior: target -log p_y; others Bernoulli KL. Batch mean, summed over K."""
+    onehot = F.one_hot(target, p.shape[-1]).bool()
+    nontarget = q * (log_eps(q, eps) - log_eps(p, eps)) + (1 - q) * (log_eps(1 - q, eps) - log_eps(1 - p, eps))
+    kl = torch.where(onehot, -log_eps(p, eps), nontarget)
+    return kl.mean(0).sum()
+
+
+def aux_loss(r: torch.Tensor, target: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Eq. 11: binary cross-entropy of r against onehot(y). Batch mean, summed over K."""
+    onehot = F.one_hot(target, r.shape[-1]).bool()
+    return torch.where(onehot, -log_eps(r, eps), -log_eps(1 - r, eps)).mean(0).sum()
+
+
+def neg_entropy(p: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Eq. 13 negated: sum_k mean_n p log p + (1-p) log(1-p)."""
+    return (p * log_eps(p, eps) + (1 - p) * log_eps(1 - p, eps)).mean(0).sum()
+
+
+def dropmax_loss(
+    o: torch.Tensor, ph: torch.Tensor, rh: torch.Tensor, target: torch.Tensor, tau: float,
+    u: torch.Tensor | None = None, eps: float = EPS,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The full DropMax objective from the three heads' logits; returns (loss, terms)."""
+    p, r = torch.sigmoid(ph), torch.sigmoid(rh)
+    q = torch.sigmoid(ph.detach() + rh)
+    z = concrete_mask(q, target, tau, u, eps)
+    terms = {
+        "ce": masked_cross_entropy(o, z, target, eps),
+        "kl": dropmax_kl(p, q, target, eps),
+        "aux": aux_loss(r, target, eps),
+        "neg_entropy": neg_entropy(p, eps),
+    }
+    return terms["ce"] + terms["kl"] + terms["aux"] + terms["neg_entropy"], terms
+
+
+def retain_logits(o: torch.Tensor, p: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Eq. 15 prediction logits: softmax(o + log(p + eps)) = p(y | x, z = E[z])."""
+    return o + log_eps(p, eps)
+
+
+def mc_logits(o: torch.Tensor, p: torch.Tensor, samples: int, gen: torch.Generator | None, eps: float = EPS) -> torch.Tensor:
+    """Eq. 14: log of the mean over ``samples`` hard masks z ~ Bernoulli(p) of softmax(o + log(z + eps))."""
+    u = torch.rand((samples, *p.shape), generator=gen, device=p.device, dtype=p.dtype)
+    z = (u < p).to(p.dtype)
+    logp = F.log_softmax(o + log_eps(z, eps), dim=-1)
+    return torch.logsumexp(logp, dim=0) - torch.log(torch.tensor(float(samples), dtype=p.dtype, device=p.device))
+
+
+def target_split_means(p: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of p at the target entries and at the non-target entries (detached)."""
+    onehot = F.one_hot(target, p.shape[-1]).to(p.dtype)
+    p = p.detach()
+    k = p.shape[-1]
+    return (p * onehot).sum() / p.shape[0], (p * (1 - onehot)).sum() / (p.shape[0] * max(k - 1, 1))
+
+
+# ---- module ------------------------------------------------------------------------------------
+
+
+class RetainStats(nn.Module):
+    """Per-true-class sums of retain probabilities over the current training epoch (Figure 4e)."""
+
+    def __init__(self, num_classes: int, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+        self.register_buffer("p_sum", torch.zeros(num_classes, num_classes))
+        self.register_buffer("count", torch.zeros(num_classes))
+
+    def on_batch_start(self, epoch: int, batch: int) -> None:
+        if batch == 0:
+            self.p_sum.zero_()
+            self.count.zero_()
+
+    def add(self, p: torch.Tensor, target: torch.Tensor) -> None:
+        self.p_sum.index_add_(0, target, p.detach().to(self.p_sum.dtype))
+        self.count.index_add_(0, target, torch.ones_like(target, dtype=self.count.dtype))
+
+    def final_artifacts(self) -> dict[str, object]:
+        mean = (self.p_sum / self.count.clamp(min=1).unsqueeze(1)).cpu()
+        return {
+            f"{self.prefix}_retain_per_class": {
+                "description": "mean retain probability p_k(x) (columns k) over training images of true class c "
+                "(rows c), last training epoch (DropMax paper Figure 4e)",
+                "mean_p": mean.tolist(),
+                "count": self.count.cpu().tolist(),
+            }
+        }
+
+
+class DropMaxHead(nn.Module):
+    def __init__(self, params: Params, in_features: int, num_classes: int):
+        super().__init__()
+        self.params = params
+        self.o = nn.Linear(in_features, num_classes)
+        self.ph = nn.Linear(in_features, num_classes)
+        self.rh = nn.Linear(in_features, num_classes)
+        self.stats = RetainStats(num_classes, "dropmax")
+
+    def no_weight_decay(self) -> list[nn.Parameter]:
+        return [*self.ph.parameters(), *self.rh.parameters()]
+
+    def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
+        prm = self.params
+        o, ph = self.o(h), self.ph(h)
+        p = torch.sigmoid(ph)
+        if prm.eval_mc_samples > 0 and not self.training:
+            gen = torch.Generator(device=h.device).manual_seed(prm.eval_mc_seed)
+            logits = mc_logits(o, p, prm.eval_mc_samples, gen, prm.eps)
+        else:
+            logits = retain_logits(o, p, prm.eps)
+        if target is None:
+            return HeadOutput(logits, None, {})
+        loss, terms = dropmax_loss(o, ph, self.rh(h), target, prm.tau, eps=prm.eps)
+        if self.training:
+            self.stats.add(p, target)
+        pt, pn = target_split_means(p, target)
+        out = {f"dropmax_{k}": v.detach() for k, v in terms.items()}
+        out.update(dropmax_p_target=pt, dropmax_p_nontarget=pn)
+        return HeadOutput(logits.detach(), loss, out)
+
+
+def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> DropMaxHead:
+    return DropMaxHead(params, in_features, num_classes)

@@ -1,0 +1,105 @@
+"""DropMax (q = p), a DropMax Table 1 baseline: the mask is sampled from the prior itself.
+
+Heads o = W_o h + b_o and ph = W_p h + b_p, p = sigmoid(ph); no label-encoding
+head, no aux term. Training:
+
+    z = sigmoid((logit(p) + logit(u)) / tau), u ~ U(0,1);  z_y = 1 exactly (q(z_t) = Ber(1))
+    loss = mean_n CE(o + log(z + eps), y)
+           + [target_kl] mean_n -log p_y          (KL[q || p] with q = p off the target)
+           + gamma * sum_k mean_n [p log p + (1-p) log(1-p)]
+
+Gradients reach p through the relaxed mask (reparameterisation; no stop-gradient,
+q is p). Prediction: eq. 15, ``o + log(p + eps)``, or eq. 14 Monte Carlo with
+``eval_mc_samples`` > 0 (as in ``dropmax``).
+
+Choices: whether the target's -log p_y KL term is kept is not stated in the
+paper: kept by default (it is what KL[q||p] gives with q(z_t) = Ber(1)),
+``target_kl: false`` drops it. Weight decay skips the retain head by default,
+as for DropMax (section 4.4); ``retain_weight_decay: true`` decays it.
+Hyperparameters: gamma >= 0 (paper tunes {1, 0.1, 0.01}; default 0.1), tau > 0
+(0.1), eps (1e-20). Logged: dropmax_qp_ce, _kl_target, _neg_entropy, _p_target,
+_p_nontarget; artifact dropmax_qp_retain_per_class (as DropMax's Figure 4e).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.dropmax import (
+    RetainStats, concrete_mask, log_eps, masked_cross_entropy, mc_logits, neg_entropy, retain_logits,
+    target_split_means,
+)
+
+KIND = "head"
+
+
+@dataclass(frozen=True)
+class Params:
+    gamma: float = 0.1
+    target_kl: bool = True
+    tau: float = 0.1
+    eps: float = 1e-20
+    retain_weight_decay: bool = False
+    eval_mc_samples: int = 0
+    eval_mc_seed: int = 0
+
+    def __post_init__(self):
+        if not self.gamma >= 0:
+            raise ValueError(f"gamma must be >= 0, got {self.gamma}")
+        if not self.tau > 0:
+            raise ValueError(f"tau must be > 0, got {self.tau}")
+        if not 0 < self.eps <= 1e-3:
+            raise ValueError(f"eps must be in (0, 1e-3], got {self.eps}")
+        if self.eval_mc_samples < 0:
+            raise ValueError(f"eval_mc_samples must be >= 0 (0 = eq. 15), got {self.eval_mc_samples}")
+
+
+def dropmax_qp_loss(
+    o: torch.Tensor, ph: torch.Tensor, target: torch.Tensor, gamma: float, tau: float, target_kl: bool = True,
+    u: torch.Tensor | None = None, eps: float = 1e-20,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The q = p objective; returns (loss, terms)."""
+    p = torch.sigmoid(ph)
+    z = concrete_mask(p, target, tau, u, eps)
+    ce = masked_cross_entropy(o, z, target, eps)
+    kl = -log_eps(p.gather(1, target[:, None]), eps).mean() if target_kl else torch.zeros((), dtype=o.dtype, device=o.device)
+    ne = neg_entropy(p, eps)
+    return ce + kl + gamma * ne, {"ce": ce, "kl_target": kl, "neg_entropy": ne}
+
+
+class DropMaxQPHead(nn.Module):
+    def __init__(self, params: Params, in_features: int, num_classes: int):
+        super().__init__()
+        self.params = params
+        self.o = nn.Linear(in_features, num_classes)
+        self.ph = nn.Linear(in_features, num_classes)
+        self.stats = RetainStats(num_classes, "dropmax_qp")
+
+    def no_weight_decay(self) -> list[nn.Parameter]:
+        return [] if self.params.retain_weight_decay else list(self.ph.parameters())
+
+    def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
+        prm = self.params
+        o, ph = self.o(h), self.ph(h)
+        p = torch.sigmoid(ph)
+        if prm.eval_mc_samples > 0 and not self.training:
+            gen = torch.Generator(device=h.device).manual_seed(prm.eval_mc_seed)
+            logits = mc_logits(o, p, prm.eval_mc_samples, gen, prm.eps)
+        else:
+            logits = retain_logits(o, p, prm.eps)
+        if target is None:
+            return HeadOutput(logits, None, {})
+        loss, terms = dropmax_qp_loss(o, ph, target, prm.gamma, prm.tau, prm.target_kl, eps=prm.eps)
+        if self.training:
+            self.stats.add(p, target)
+        pt, pn = target_split_means(p, target)
+        out = {f"dropmax_qp_{k}": v.detach() for k, v in terms.items()}
+        out.update(dropmax_qp_p_target=pt, dropmax_qp_p_nontarget=pn)
+        return HeadOutput(logits.detach(), loss, out)
+
+
+def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> DropMaxQPHead:
+    return DropMaxQPHead(params, in_features, num_classes)

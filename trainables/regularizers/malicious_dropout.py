@@ -1,0 +1,232 @@
+"""Malicious Dropout (Maris & Pashayev, seed 004) as a head: it holds the final linear classifier.
+
+Placement: the backbone's penultimate features h (B, D) feed this head, which drops
+units of h and then applies the classifier ``logits = h' W^T + b`` (W stored (K, D)).
+
+Training (label y_n known), per example n and unit j, without gradient:
+
+    V[n, j] = h[n, j] * W[y_n, j] - omega * h[n, j] * sum_{k != y_n} W[k, j]
+
+The rho units with the highest V in each row (those helping the correct class most)
+are zeroed: one gather of W by the labels, an elementwise product, a per-row
+``torch.topk`` and a scatter into a mask; no loop over examples or units. The loss is
+cross-entropy of the masked logits. Ties in V (e.g. ReLU zeros) are broken by topk.
+
+Test time (``eval()``, or no label given): no dropping; every unit is multiplied by
+p_pass_j, the fraction of training examples in which unit j was kept, then the
+classifier is applied. Before any training example is seen p_pass = 1.
+
+Hyperparameters (``Params``) and the choices the seed leaves open:
+
+- ``schedule``: how many units are dropped per batch (i = 0-based epoch, L = D):
+  ``standard``  rho constant;
+  ``randomized`` rho ~ Uniform{0, ..., L} (discrete, both ends included) drawn per batch
+  on the host from the global torch RNG (seeded by the trial seed);
+  ``forward``   rho_i = L / (1 + exp(-(a + r i)))            (seed eq. 1 with r = 1);
+  ``reverse``   rho_i = L * (1 - 1 / (1 + exp(-(a + r i))))  (seed eq. 2 with r = 1);
+  ``periodic``  rho (as standard) on every ``t_period``-th training batch only (global
+  batch count over the whole run: batches t-1, 2t-1, ...; nothing dropped on the others).
+- ``rho`` (standard, periodic): a count or a fraction of D per ``rho_unit``:
+  ``auto`` reads rho < 1 as a fraction and an integer-valued rho >= 1 as a count;
+  ``fraction`` (rho in [0, 1]); ``count`` (integer rho >= 0, at most D). A fraction is
+  rounded half up: round(rho * D) = floor(rho * D + 0.5). Default 1/16 (the seed's 256
+  of 4,096). Annealed rho_i is rounded the same way and clamped to [0, L].
+- ``anneal_offset`` a (forward, reverse): the seed's "initial rho" inside the logistic
+  (any real; a = -ln 15 ~ -2.708 makes forward start at L/16). ``anneal_rate`` r: an
+  extension (the seed calls its tracing of the logistic "inadequate"); r = 1 is the seed.
+- ``omega`` >= 0 weights the wrong-class contributions; ``None`` (default) means
+  1 / (D - 1), the seed's balancing suggestion (footnote 2); 0 when D = 1.
+- ``p_pass_window``: ``all`` (kept / seen over the whole training, int64 counts) or
+  ``ema`` (per-batch kept fraction averaged with decay ``ema_decay``, bias-corrected as
+  in Adam: ema / (1 - decay^t) after t batches). Every training example counts, also
+  those of batches where nothing was dropped (rho = 0, periodic off-batches).
+
+The counters are registered buffers and the schedule position (global batch count) is
+module extra state, so both land in checkpoints. Per-epoch metrics (``epoch_metrics``):
+``malicious_dropout_rho`` (mean units dropped per batch), ``malicious_dropout_active``
+(fraction of batches that dropped anything), ``malicious_dropout_p_pass_mean`` / ``_min``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainables.regularizers.contract import BuildContext, HeadOutput
+
+KIND = "head"
+SCHEDULES = ("standard", "randomized", "forward", "reverse", "periodic")
+
+
+@dataclass(frozen=True)
+class Params:
+    schedule: str = "standard"
+    rho: float = 0.0625
+    rho_unit: str = "auto"
+    omega: float | None = None
+    anneal_offset: float = 0.0
+    anneal_rate: float = 1.0
+    t_period: int = 5
+    p_pass_window: str = "all"
+    ema_decay: float = 0.99
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.rho_unit not in ("auto", "count", "fraction"):
+            raise ValueError(f"rho_unit must be 'auto', 'count' or 'fraction', got {self.rho_unit!r}")
+        r = self.rho
+        if not (math.isfinite(r) and r >= 0):
+            raise ValueError(f"rho must be a finite number >= 0, got {r}")
+        if self.rho_unit == "fraction" and r > 1:
+            raise ValueError(f"rho must be in [0, 1] when rho_unit is 'fraction', got {r}")
+        if self.rho_unit == "count" and r != int(r):
+            raise ValueError(f"rho must be an integer >= 0 when rho_unit is 'count', got {r}")
+        if self.rho_unit == "auto" and r >= 1 and r != int(r):
+            raise ValueError(f"rho must be in [0, 1) (a fraction) or an integer >= 1 (a count), got {r}")
+        if self.omega is not None and not (math.isfinite(self.omega) and self.omega >= 0):
+            raise ValueError(f"omega must be a finite number >= 0 (or null for 1/(D-1)), got {self.omega}")
+        if not (math.isfinite(self.anneal_offset) and abs(self.anneal_offset) <= 100):
+            raise ValueError(f"anneal_offset must be in [-100, 100], got {self.anneal_offset}")
+        if not (math.isfinite(self.anneal_rate) and 0 <= self.anneal_rate <= 100):
+            raise ValueError(f"anneal_rate must be in [0, 100], got {self.anneal_rate}")
+        if not (isinstance(self.t_period, int) and self.t_period >= 1):
+            raise ValueError(f"t_period must be an integer >= 1, got {self.t_period}")
+        if self.p_pass_window not in ("all", "ema"):
+            raise ValueError(f"p_pass_window must be 'all' or 'ema', got {self.p_pass_window!r}")
+        if not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+
+    def rho_count(self, num_units: int) -> int:
+        """The constant rho of ``standard``/``periodic`` as a unit count (rounded half up)."""
+        as_fraction = self.rho_unit == "fraction" or (self.rho_unit == "auto" and self.rho < 1)
+        n = math.floor(self.rho * num_units + 0.5) if as_fraction else int(self.rho)
+        if n > num_units:
+            raise ValueError(f"rho must be at most the layer width {num_units} as a count, got {self.rho}")
+        return n
+
+
+def _round_clamp(x: float, num_units: int) -> int:
+    return min(max(math.floor(x + 0.5), 0), num_units)
+
+
+def anneal_rho(kind: str, epoch: int, num_units: int, offset: float, rate: float = 1.0) -> int:
+    """Seed eq. (1) (``forward``) or (2) (``reverse``) at 0-based ``epoch``, rounded half up."""
+    s = 1.0 / (1.0 + math.exp(-(offset + rate * epoch)))
+    return _round_clamp(num_units * (s if kind == "forward" else 1.0 - s), num_units)
+
+
+def malicious_scores(h: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, omega: float) -> torch.Tensor:
+    """V (B, D): h * W[y] - omega * h * (sum_k W[k] - W[y]); ``weight`` is (K, D)."""
+    w_y = weight.index_select(0, target)  # (B, D)
+    return h * (w_y + omega * (weight.sum(0) - w_y))
+
+
+def malicious_drop_mask(h: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, rho: int, omega: float) -> torch.Tensor:
+    """Bool (B, D), True where a unit is dropped: the ``rho`` largest V per row."""
+    drop = torch.zeros_like(h, dtype=torch.bool)
+    if rho > 0:
+        with torch.no_grad():
+            idx = malicious_scores(h, weight, target, omega).topk(rho, dim=1, sorted=False).indices
+        drop.scatter_(1, idx, True)
+    return drop
+
+
+def malicious_dropout_loss(
+    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, target: torch.Tensor, rho: int, omega: float
+) -> torch.Tensor:
+    """Cross-entropy of the classifier on h with its top-rho units by V zeroed (pure function)."""
+    drop = malicious_drop_mask(h, weight, target, rho, omega)
+    return F.cross_entropy(F.linear(h.masked_fill(drop, 0.0), weight, bias), target)
+
+
+class MaliciousDropoutHead(nn.Module):
+    def __init__(self, params: Params, in_features: int, num_classes: int):
+        super().__init__()
+        self.params = params
+        self.num_units = in_features
+        self.o = nn.Linear(in_features, num_classes)  # same name and init order as the softmax head
+        self.omega = params.omega if params.omega is not None else (1.0 / (in_features - 1) if in_features > 1 else 0.0)
+        self.base_rho = params.rho_count(in_features)
+        self.register_buffer("kept", torch.zeros(in_features, dtype=torch.long))
+        self.register_buffer("seen", torch.zeros((), dtype=torch.long))
+        self.register_buffer("ema", torch.zeros(in_features))
+        self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
+        self.step = 0  # training batches started (global); schedule position
+        self.rho_now = self.schedule_rho(0, 0) if params.schedule != "randomized" else 0
+        self._rho_sum, self._batches, self._active = 0, 0, 0
+
+    # --- schedule (host side, from epoch / batch counts) ------------------------------------
+    def schedule_rho(self, epoch: int, step: int) -> int:
+        """Units to drop in the batch at 0-based ``epoch`` and global batch ``step``."""
+        p, L = self.params, self.num_units
+        if p.schedule == "randomized":
+            return int(torch.randint(0, L + 1, ()))  # host CPU RNG: no device sync
+        if p.schedule in ("forward", "reverse"):
+            return anneal_rho(p.schedule, epoch, L, p.anneal_offset, p.anneal_rate)
+        if p.schedule == "periodic" and (step + 1) % p.t_period != 0:
+            return 0
+        return self.base_rho
+
+    def on_batch_start(self, epoch: int, batch: int) -> None:
+        self.rho_now = self.schedule_rho(epoch, self.step)
+        self.step += 1
+        self._rho_sum += self.rho_now
+        self._batches += 1
+        self._active += self.rho_now > 0
+
+    def get_extra_state(self) -> dict:
+        return {"step": self.step, "rho_now": self.rho_now}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.step, self.rho_now = int(state["step"]), int(state["rho_now"])
+
+    # --- p_pass ------------------------------------------------------------------------------
+    def p_pass(self) -> torch.Tensor:
+        """(D,) keep frequency under the chosen window; 1 before any training example."""
+        if self.params.p_pass_window == "ema":
+            corr = 1.0 - torch.pow(torch.tensor(self.params.ema_decay, device=self.ema.device), self.ema_steps.float())
+            return torch.where(self.ema_steps > 0, self.ema / corr.clamp_min(1e-30), torch.ones_like(self.ema))
+        seen = self.seen.to(torch.float64)
+        return torch.where(self.seen > 0, self.kept.to(torch.float64) / seen.clamp_min(1), 1.0).float()
+
+    @torch.no_grad()
+    def _count(self, drop: torch.Tensor) -> None:
+        dropped = drop.sum(0)
+        if self.params.p_pass_window == "ema":
+            d = self.params.ema_decay
+            self.ema.mul_(d).add_((1.0 - dropped.float() / drop.shape[0]) * (1.0 - d))
+            self.ema_steps += 1
+        else:
+            self.kept += drop.shape[0] - dropped
+            self.seen += drop.shape[0]
+
+    # --- forward -----------------------------------------------------------------------------
+    def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
+        if self.training and target is not None:
+            drop = malicious_drop_mask(h, self.o.weight, target, self.rho_now, self.omega)
+            self._count(drop)
+            logits = self.o(h.masked_fill(drop, 0.0) if self.rho_now > 0 else h)
+        else:
+            logits = self.o(h * self.p_pass().to(h.dtype))
+        loss = None if target is None else F.cross_entropy(logits, target)
+        return HeadOutput(logits, loss, {})
+
+    def epoch_metrics(self) -> dict[str, float]:
+        p = self.p_pass().float().cpu()  # one read per epoch
+        n = max(self._batches, 1)
+        out = {
+            "malicious_dropout_rho": self._rho_sum / n,
+            "malicious_dropout_active": self._active / n,
+            "malicious_dropout_p_pass_mean": float(p.mean()),
+            "malicious_dropout_p_pass_min": float(p.min()),
+        }
+        self._rho_sum, self._batches, self._active = 0, 0, 0
+        return out
+
+
+def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> MaliciousDropoutHead:
+    return MaliciousDropoutHead(params, in_features, num_classes)

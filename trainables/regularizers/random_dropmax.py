@@ -1,0 +1,61 @@
+"""Random DropMax ("class dropout"), a DropMax Table 1 baseline.
+
+Training: z_k ~ Bernoulli(rho) for the non-target classes, z_y = 1 (the target
+is never dropped), and the masked softmax of DropMax
+
+    loss = mean_n CE(o + log(z + eps), y)  = -log (z_y+eps) e^{o_y} / sum_k (z_k+eps) e^{o_k}
+
+(the masked *exponentials*, not summed logits). Test: plain softmax(o), no masks.
+``rho`` is the fixed retain probability in (0, 1] (paper tunes {0.2, 0.4, 0.6});
+rho = 1 is plain cross-entropy. ``eps`` as in DropMax (1e-20).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.dropmax import force_target, masked_cross_entropy
+
+KIND = "head"
+
+
+@dataclass(frozen=True)
+class Params:
+    rho: float = 0.4
+    eps: float = 1e-20
+
+    def __post_init__(self):
+        if not 0 < self.rho <= 1:
+            raise ValueError(f"rho must be in (0, 1], got {self.rho}")
+        if not 0 < self.eps <= 1e-3:
+            raise ValueError(f"eps must be in (0, 1e-3], got {self.eps}")
+
+
+def random_mask(target: torch.Tensor, num_classes: int, rho: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """z (B, K): Bernoulli(rho) entries, the target's entry exactly 1."""
+    z = (torch.rand(target.shape[0], num_classes, device=target.device) < rho).to(dtype)
+    return force_target(z, target)
+
+
+class RandomDropMaxHead(nn.Module):
+    def __init__(self, params: Params, in_features: int, num_classes: int):
+        super().__init__()
+        self.params = params
+        self.o = nn.Linear(in_features, num_classes)
+
+    def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
+        o = self.o(h)
+        if target is None:
+            return HeadOutput(o, None, {})
+        if self.training:
+            z = random_mask(target, o.shape[-1], self.params.rho, o.dtype)
+        else:
+            z = torch.ones_like(o)
+        return HeadOutput(o.detach(), masked_cross_entropy(o, z, target, self.params.eps), {})
+
+
+def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> RandomDropMaxHead:
+    return RandomDropMaxHead(params, in_features, num_classes)

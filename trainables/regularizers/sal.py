@@ -1,0 +1,152 @@
+"""Stochastic Architecture Learning (SAL; Generalized Dropout, seed 003, Sec. 2.3 and 4.1.5).
+
+SAL is the Dropout++ gate (``dropout_pp.GDGate``: Bernoulli(clip(k)) with the
+straight-through gradient, k clamped to [0, 1] after every step, x * k at test)
+with a bimodal Beta(alpha, beta) hyperprior, alpha, beta < 1:
+
+    loss += prior_weight * sum_i [ -(alpha-1) log(k_i + eps) - (beta-1) log(1 - k_i + eps) ]
+
+The prior pushes k towards 0 with strength (1-alpha)/k and towards 1 with
+(1-beta)/(1-k); without data the split point is k* = (1-alpha)/((1-alpha)+(1-beta)).
+The paper sweeps beta/alpha (1, 10, 100: larger -> smaller networks) without
+giving alpha, beta themselves. Choice (fields): r = ``beta_over_alpha`` and the
+geometric mean s = sqrt(alpha*beta) = ``geomean`` fix alpha = s/sqrt(r),
+beta = s*sqrt(r) (s*sqrt(r) < 1 must hold); s = 0.09 gives k* = 0.50, 0.58, 0.91
+for r = 1, 10, 100. The (alpha, beta) used are reported (``sal_alpha/beta``).
+
+Gates: one per feature map on conv layers and one per unit on FC layers, at
+every gated position of the backbone (LeNet: conv1, conv2, FC-500; the output
+layer lives in the head and is not gated). ``init`` is 0.5 by default: k = 0 and
+k = 1 are absorbing for this prior (its gradient there is ~ 1/eps), so a gate
+started at 1 never moves. ``prior_weight`` null = 1/N_train.
+
+After training, ``finalize`` prunes (``trainables.prune``: rule ``threshold`` =
+k > ``threshold``, or ``sharp_rise`` on the sorted gates), builds the smaller
+network with the kept k folded into the weights, evaluates it on the test
+split, checks that its test error is within ``match_tol`` of the gated net's,
+and writes ``sal_architecture.json`` (widths, "18-50-296-10" form, kept units
+and k) and ``sal_pruned_weights.pt`` (the pruned Net's state_dict: it loads
+into the same model built with the pruned widths and no gates).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from trainables import metrics as M
+from trainables import prune as P
+from trainables.regularizers.contract import BuildContext, DropLayer
+from trainables.regularizers.dropout_pp import beta_prior, check_common, make_gate  # noqa: F401 (re-export)
+
+KIND = "gate"
+
+
+@dataclass(frozen=True)
+class Params:
+    beta_over_alpha: float = 10.0
+    geomean: float = 0.09
+    init: float = 0.5
+    prior_weight: float | None = None
+    eps: float = 1e-6
+    layers: str = "all"
+    rule: str = "threshold"
+    threshold: float = 0.5
+    min_rise: float = 0.25
+    match_tol: float = 0.005
+
+    def __post_init__(self):
+        if not self.beta_over_alpha > 0:
+            raise ValueError(f"beta_over_alpha must be > 0, got {self.beta_over_alpha}")
+        a, b = sal_alpha_beta(self)
+        if not (0 < self.geomean and b < 1 and a < 1):
+            raise ValueError(
+                f"geomean must be > 0 with alpha = geomean/sqrt(r) < 1 and beta = geomean*sqrt(r) < 1 "
+                f"(r = beta_over_alpha); got geomean={self.geomean}, alpha={a:.4g}, beta={b:.4g}"
+            )
+        check_common(self)
+        if self.rule not in ("threshold", "sharp_rise"):
+            raise ValueError(f"rule must be 'threshold' or 'sharp_rise', got {self.rule!r}")
+        if not 0.0 <= self.min_rise <= 1.0:
+            raise ValueError(f"min_rise must be in [0, 1], got {self.min_rise}")
+        if not 0.0 <= self.match_tol <= 1.0:
+            raise ValueError(f"match_tol must be in [0, 1], got {self.match_tol}")
+
+
+def sal_alpha_beta(p: Params) -> tuple[float, float]:
+    r = math.sqrt(p.beta_over_alpha)
+    return p.geomean / r, p.geomean * r
+
+
+def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:
+    alpha, beta = sal_alpha_beta(params)
+    count = [0]
+
+    def make(num_features: int, kind: str) -> nn.Module:
+        if params.layers == "penultimate" and kind != "penultimate":
+            return nn.Identity()
+        count[0] += 1
+        gate = make_gate(num_features, kind, alpha, beta, params, ctx, "sal", count[0], element=False)
+        gate.sal_params = params  # read back by finalize (a plain attribute, not state)
+        return gate
+
+    return make
+
+
+@torch.no_grad()
+def _eval_logits(net: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int) -> tuple[torch.Tensor, dict[str, float]]:
+    net.eval()
+    logits = torch.cat([net(x[s : s + bs]).logits for s in range(0, len(x), bs)])
+    return logits, M.finalize(M.classification_metrics(logits, y), "test")
+
+
+def finalize(trainer, artifact_dir: Path) -> dict[str, float]:
+    """Prune the trained gated net, build and test the smaller net, write its JSON + weights."""
+    net = trainer.net
+    layers, gates, _ = P.gated_chain(net)
+    g0 = gates[0]
+    p = getattr(g0, "sal_params", None) or Params()
+    keeps = [P.keep_mask(g.unit_k(), p.rule, p.threshold, p.min_rise) for g in gates]
+    pruned = P.prune(net, keeps).to(trainer.device)
+    x, y = trainer.data["test"]
+    bs = trainer.cfg.eval_batch_size
+    gl, gm = _eval_logits(net, x, y, bs)
+    pl, pm = _eval_logits(pruned, x, y, bs)
+    widths = tuple(int(k.sum()) for k in keeps)
+    num_classes = layers[-1].out_features
+    removed_k = [g.unit_k()[~k] for g, k in zip(gates, keeps)]
+    removed_max = max((float(r.max()) for r in removed_k if r.numel()), default=0.0)
+    out = {
+        "sal_params": float(P.count_params(pruned)),
+        "sal_params_full": float(P.count_params(net) - sum(g.k.numel() for g in gates)),
+        "sal_pruned_test_error": pm["test_error"],
+        "sal_gated_test_error": gm["test_error"],
+        "sal_error_gap": abs(pm["test_error"] - gm["test_error"]),
+        "sal_max_logit_diff": float((gl - pl).abs().max()),
+        "sal_removed_k_max": removed_max,
+        "sal_alpha": g0.alpha,
+        "sal_beta": g0.beta,
+    }
+    out["sal_match"] = float(out["sal_error_gap"] <= p.match_tol)
+    out.update({f"sal_width_{i + 1}": float(w) for i, w in enumerate(widths)})
+    arch = {
+        "architecture": P.architecture(widths, num_classes),
+        "widths": list(widths),
+        "num_classes": num_classes,
+        "params": int(out["sal_params"]),
+        "params_full": int(out["sal_params_full"]),
+        "rule": p.rule, "threshold": p.threshold, "min_rise": p.min_rise,
+        "alpha": g0.alpha, "beta": g0.beta,
+        "kept_units": [torch.nonzero(k).flatten().tolist() for k in keeps],
+        "kept_k": [g.unit_k()[k].tolist() for g, k in zip(gates, keeps)],
+        "pruned_test_error": pm["test_error"], "gated_test_error": gm["test_error"],
+    }
+    artifact_dir = Path(artifact_dir)
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    (artifact_dir / "sal_architecture.json").write_text(json.dumps(arch, indent=1))
+    torch.save({k: v.cpu() for k, v in pruned.state_dict().items()}, artifact_dir / "sal_pruned_weights.pt")
+    return out

@@ -1,0 +1,73 @@
+"""Sampled softmax with a uniform proposal (Jean et al., ACL 2015), a DropMax Table 1 baseline.
+
+Training, per example n: keep the target y_n plus m = round(fraction * (K - 1))
+non-target classes drawn uniformly without replacement; cross-entropy over the
+kept classes only:
+
+    loss = mean_n -log e^{o_y} / sum_{k in S_n} e^{o_k}
+
+(the uniform proposal's log Q(k) correction is a constant and cancels). Test:
+the full softmax over all K classes.
+
+Choice: the paper tunes "the number of sampled classes among {20%, 40%, 60%} of
+total classes, while the target class is always selected"; here ``fraction`` is
+the share of the K - 1 NON-target classes kept (rounded to the nearest count),
+so fraction 1 keeps every class and equals the full softmax. ``fraction`` in
+(0, 1]. The subset is drawn vectorised: uniform scores, top-m over non-targets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainables.regularizers.contract import BuildContext, HeadOutput
+
+KIND = "head"
+
+
+@dataclass(frozen=True)
+class Params:
+    fraction: float = 0.4
+
+    def __post_init__(self):
+        if not 0 < self.fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {self.fraction}")
+
+
+def sample_keep_mask(target: torch.Tensor, num_classes: int, fraction: float, scores: torch.Tensor | None = None) -> torch.Tensor:
+    """Bool (B, K): the target plus round(fraction*(K-1)) uniformly chosen other classes per row."""
+    m = round(fraction * (num_classes - 1))
+    if scores is None:
+        scores = torch.rand(target.shape[0], num_classes, device=target.device)
+    onehot = F.one_hot(target, num_classes).bool()
+    scores = scores.masked_fill(onehot, -1.0)  # never among the sampled non-targets
+    keep = onehot.clone()
+    if m > 0:
+        keep.scatter_(1, scores.topk(m, dim=1).indices, True)
+    return keep
+
+
+def sampled_softmax_loss(o: torch.Tensor, target: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Batch mean of cross-entropy restricted to the kept classes."""
+    return F.cross_entropy(o.masked_fill(~keep, float("-inf")), target)
+
+
+class SampledSoftmaxHead(nn.Module):
+    def __init__(self, params: Params, in_features: int, num_classes: int):
+        super().__init__()
+        self.fraction = params.fraction
+        self.o = nn.Linear(in_features, num_classes)
+
+    def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
+        o = self.o(h)
+        if target is None:
+            return HeadOutput(o, None, {})
+        keep = sample_keep_mask(target, o.shape[-1], self.fraction) if self.training else torch.ones_like(o, dtype=torch.bool)
+        return HeadOutput(o.detach(), sampled_softmax_loss(o, target, keep), {})
+
+
+def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> SampledSoftmaxHead:
+    return SampledSoftmaxHead(params, in_features, num_classes)

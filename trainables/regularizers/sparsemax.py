@@ -1,0 +1,65 @@
+"""Sparsemax (Martins & Astudillo, ICML 2016), a DropMax Table 1 baseline.
+
+    o = W h + b
+    sparsemax(o) = argmin_{p in simplex} ||p - o||^2      (Euclidean projection)
+    loss = mean_n L_sparsemax(o_n, y_n),  L = -o_y + 1/2 sum_{j in S(o)} (o_j^2 - tau(o)^2) + 1/2
+    dL/do = sparsemax(o) - onehot(y)                         (Fenchel-Young loss)
+
+Trained with the sparsemax loss, never with cross-entropy on sparsemax outputs.
+Both come from the maintained ``entmax`` package. Prediction: argmax(o)
+(= argmax sparsemax(o)).
+
+Choice (metrics): the predictive distribution sparsemax(o) has exact zeros, so
+its NLL is infinite whenever the target gets zero mass. The head's prediction
+logits are ``log(sparsemax(o) + nll_floor)``: argmax and ECE are those of
+sparsemax(o) (up to the floor), NLL is finite and large for confidently wrong
+zero-mass predictions. ``nll_floor`` in (0, 0.1], default 1e-6.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from entmax import sparsemax as _sparsemax
+from entmax import sparsemax_loss as _sparsemax_loss
+from torch import nn
+
+from trainables.regularizers.contract import BuildContext, HeadOutput
+
+KIND = "head"
+
+
+@dataclass(frozen=True)
+class Params:
+    nll_floor: float = 1e-6
+
+    def __post_init__(self):
+        if not 0 < self.nll_floor <= 0.1:
+            raise ValueError(f"nll_floor must be in (0, 0.1], got {self.nll_floor}")
+
+
+def sparsemax(o: torch.Tensor) -> torch.Tensor:
+    """Row-wise sparsemax (entmax implementation)."""
+    return _sparsemax(o, dim=-1)
+
+
+def sparsemax_loss(o: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Batch mean of the sparsemax loss (entmax implementation)."""
+    return _sparsemax_loss(o, target).mean()
+
+
+class SparsemaxHead(nn.Module):
+    def __init__(self, params: Params, in_features: int, num_classes: int):
+        super().__init__()
+        self.floor = params.nll_floor
+        self.o = nn.Linear(in_features, num_classes)
+
+    def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
+        o = self.o(h)
+        logits = torch.log(sparsemax(o) + self.floor)
+        loss = None if target is None else sparsemax_loss(o, target)
+        return HeadOutput(logits if target is None else logits.detach(), loss, {})
+
+
+def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> SparsemaxHead:
+    return SparsemaxHead(params, in_features, num_classes)
