@@ -40,10 +40,7 @@ def main() -> None:
 def validate(spec_file: str) -> None:
     """Check SPEC_FILE; print every problem at once (exit 2) or a summary of the sweep."""
     s = _load_spec(spec_file)
-    from sweeper import space
-
-    _, _, n = space.search_setup(s)
-    n_trials = len(s.grid()) * len(s.seeds) if s.search.sampler == "grid" else n
+    n_trials = (len(s.grid()) if s.search.sampler == "grid" else s.search.num_samples) * len(s.seeds)
     click.echo(
         f"{spec_file}: ok — sweep {s.name!r}: {len(s.space)} space parameter(s), {len(s.seeds)} seed(s), "
         f"sampler {s.search.sampler}, {n_trials} trial(s), objective {', '.join(f'{m} ({o})' for m, o in zip(s.search.metric, s.search.mode))}"

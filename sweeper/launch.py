@@ -187,6 +187,10 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
     res = spec_dict["resources"]
     trainable = _trainable(base, float(res["cpu"]), float(res["gpu"]))
     metric, mode = spec.search.metric[0], spec.search.mode[0]
+    # A diverged trial reports diverged=1 and deliberately no objective (never NaN); Tune's strict
+    # check would treat that missing key as a fatal error for the whole sweep. The spec validator
+    # checks objective names instead (sweeper.spec._parse_search).
+    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     started = _init_ray(address, num_cpus, None)
     _write_meta(sweep_dir, driver_pid=os.getpid(), driver_host=socket.gethostname(), status="running")
     try:

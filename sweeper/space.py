@@ -17,6 +17,7 @@ their index-free string form and mapped back.
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -29,6 +30,7 @@ from sweeper.spec import Param, SweepSpec
 
 from trainables.trial import POINT  # noqa: E402  (raw Tune keys are defined where they are read)
 _PRIMITIVE = (type(None), bool, int, float, str)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def _encode(choice: Any) -> Any:
@@ -83,7 +85,10 @@ def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
     if spec.search.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     # multivariate + group: TPE that models dependencies and handles conditional parameters
-    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    # (both flagged experimental by Optuna, hence the silenced warning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
 
 
 class SeedReplicates(Repeater):

@@ -45,6 +45,7 @@ from trainables.registry import UnknownName
 SECTIONS = {"dataset": data_registry, "model": model_registry, "regularizer": reg_registry}
 TOP_KEYS = {"name", "description", "dataset", "model", "regularizer", "train", "space", "seeds", "search", "resources"}
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
+OBJECTIVES = ("val_error", "val_nll", "val_ece", "test_error", "test_nll", "test_ece", "train_loss")
 SCHEDULERS = ("fifo", "asha")
 DIST_KEYS = {
     "float": {"type", "low", "high", "log", "step", "when"},
@@ -448,7 +449,7 @@ def from_dict(raw: Any, source: str = "<dict>") -> SweepSpec:
         names = [s["name"]] if s["name"] is not None else []
         if f"{key}.name" in name_params:
             p = name_params[f"{key}.name"]
-            names = [str(v) for v in _param_values(p)]
+            names = list(dict.fromkeys(names + [str(v) for v in _param_values(p)]))
             if p.type not in ("categorical", "fixed"):
                 problems.add(f"space.{key}.name", "a name can only be categorical or fixed")
             if s["name"] is None:
@@ -537,6 +538,9 @@ def _parse_search(raw: Any, space: list[Param], problems: _Problems) -> Search:
         problems.add("search.sampler", "several metrics need the nsga2, tpe or random sampler")
     if len(s.metric) > 1 and s.scheduler == "asha":
         problems.add("search.scheduler", "asha early stopping needs a single metric")
+    for m in s.metric:
+        if m not in OBJECTIVES and not any(m.startswith(r + "_") for r in reg_registry.REGULARIZERS):
+            problems.add("search.metric", f"unknown metric {m!r}: use one of {', '.join(OBJECTIVES)} or a regularizer's own metric (<regularizer>_<name>, e.g. sal_params)")
     if s.num_samples < 1:
         problems.add("search.num_samples", f"must be >= 1, got {s.num_samples}")
     if s.max_concurrent < 0 or s.max_failures < 0 or s.grace_period < 1 or s.reduction_factor < 2:

@@ -95,8 +95,9 @@ def _pids_mentioning(text: str) -> list[int]:
     return out
 
 
-def _pgid_members(pgid: int) -> list[int]:
-    out = []
+def _proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, pgid) for every live, non-zombie process."""
+    table = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -105,9 +106,25 @@ def _pgid_members(pgid: int) -> list[int]:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(entry))
-    return out
+        if fields[0] != "Z":
+            table[int(entry)] = (int(fields[1]), int(fields[2]))
+    return table
+
+
+def _node_pids(leader: int) -> list[int]:
+    """Every live process of one node: its ``ray start`` process group plus all
+    descendants of the leader (core workers put themselves in their own process
+    group, but stay children of their raylet)."""
+    table = _proc_table()
+    pids = {pid for pid, (_, pgid) in table.items() if pgid == leader}
+    if leader in table:
+        pids.add(leader)
+    grew = True
+    while grew:
+        new = {pid for pid, (ppid, _) in table.items() if ppid in pids} - pids
+        pids |= new
+        grew = bool(new)
+    return sorted(pids)
 
 
 @dataclass
@@ -125,8 +142,8 @@ class Node:
     killed: bool = False
 
     def pids(self) -> list[int]:
-        """Live PIDs of every process of this node (its process group)."""
-        return _pgid_members(self.proc.pid)
+        """Live PIDs of every process of this node (group + descendants)."""
+        return _node_pids(self.proc.pid)
 
 
 @dataclass
@@ -143,6 +160,7 @@ class LocalCluster:
     gcs_port: int = 0
     gcs_address: str = ""
     health_check_period_ms: int = 1000
+    extra_env: dict[str, str] = field(default_factory=dict)  # for every node and driver
 
     def __post_init__(self) -> None:
         # Short root: Ray's unix sockets live under <temp-dir>/session_*/sockets
@@ -175,6 +193,7 @@ class LocalCluster:
             RAY_health_check_period_ms=str(self.health_check_period_ms),
             RAY_health_check_failure_threshold="5",
         )
+        env.update(self.extra_env)
         if self.gcs_port:
             env["RAY_ADDRESS"] = self.address
         return env
@@ -209,7 +228,10 @@ class LocalCluster:
             self.gcs_port = free_port()
             cmd += [
                 "--head", f"--port={self.gcs_port}",
-                "--include-dashboard=false",
+                # Ray 2.60 still starts a minimal dashboard process on the head
+                # (state API); give it a free port so it cannot collide with 8265.
+                "--include-dashboard=false", "--dashboard-host=127.0.0.1",
+                f"--dashboard-port={free_port()}",
             ]
         else:
             cmd.append(f"--address={self.address}")
@@ -287,19 +309,28 @@ class LocalCluster:
             f"ray node {node.name} did not start in {timeout}s:\n"
             + node.log.read_text(errors="replace")[-4000:])
 
+    def run_driver(self, code: str, timeout: float = 120,
+                   env: dict[str, str] | None = None) -> dict[str, Any]:
+        """Run ``code`` as a separate driver process connected to this cluster.
+
+        The code must ``print('RESULT=' + json.dumps(...))`` once; that object is
+        returned. The driver is its own process (as ``sweeper launch`` would be),
+        so this test process never joins the cluster or changes its Ray state.
+        """
+        res = subprocess.run([sys.executable, "-c", code], env=env or self.env,
+                             capture_output=True, text=True, timeout=timeout)
+        for line in reversed(res.stdout.splitlines()):
+            if line.startswith("RESULT="):
+                return json.loads(line[len("RESULT="):])
+        raise RuntimeError(f"driver exited {res.returncode} without a result:\n"
+                           f"{res.stdout[-3000:]}\n{res.stderr[-5000:]}")
+
     def alive_nodes(self) -> list[dict[str, Any]]:
-        """Node table from the GCS, via a short driver subprocess (not this process)."""
-        code = (
-            "import json, ray; ray.init(logging_level='ERROR', log_to_driver=False);"
-            "print('NODES=' + json.dumps([{k: n[k] for k in ('NodeID', 'NodeName', 'Alive',"
-            " 'Resources')} for n in ray.nodes()]))"
-        )
-        res = subprocess.run([sys.executable, "-c", code], env=self.env, capture_output=True,
-                             text=True, timeout=120)
-        for line in res.stdout.splitlines():
-            if line.startswith("NODES="):
-                return json.loads(line[len("NODES="):])
-        raise RuntimeError(f"could not read the node table:\n{res.stdout}\n{res.stderr}")
+        """The GCS node table (id, name, alive, resources) read by a short driver."""
+        return self.run_driver(
+            "import json, ray; ray.init(address=None, logging_level='ERROR', log_to_driver=False);"
+            "print('RESULT=' + json.dumps([{k: n[k] for k in ('NodeID', 'NodeName', 'Alive',"
+            " 'Resources')} for n in ray.nodes()]))")
 
     def node_ids(self) -> dict[str, str]:
         """Node name -> node id of the *alive* nodes (names given with --node-name)."""
@@ -316,24 +347,39 @@ class LocalCluster:
         node = self.nodes[name]
         if name == "head":
             raise ValueError("kill_node is for worker nodes; killing the head ends the cluster")
+        # Snapshot the whole tree first: once the raylet dies its workers are
+        # re-parented and could no longer be found as its descendants.
+        victims = node.pids()
         try:
             os.killpg(node.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         node.proc.wait(timeout=timeout)
         node.killed = True
         deadline = time.monotonic() + timeout
-        while node.pids() and time.monotonic() < deadline:
+        while [p for p in victims if _alive(p)] and time.monotonic() < deadline:
             time.sleep(0.1)
-        if node.pids():
-            raise RuntimeError(f"processes of node {name} survived SIGKILL: {node.pids()}")
+        left = [p for p in victims if _alive(p)]
+        if left:
+            raise RuntimeError(f"processes of node {name} survived SIGKILL: {left}")
 
     # ------------------------------------------------------------- teardown
-    def shutdown(self, grace: float = 10) -> None:
-        """Stop every process this cluster started; idempotent."""
+    def shutdown(self, grace: float = 3) -> None:
+        """Stop every process this cluster started; idempotent.
+
+        SIGTERM to each node's process group, then SIGKILL to whatever is left
+        after ``grace`` seconds (a head's graceful stop can take ~30 s; a test
+        cluster has nothing worth saving, its directories are deleted anyway).
+        """
         nodes = list(self.nodes.values())
         # Workers first, head last, so workers do not spin on a dead GCS.
         nodes.sort(key=lambda n: n.name == "head")
+        tree = {node.name: node.pids() for node in nodes}
         for node in nodes:
             if node.proc.poll() is None:
                 try:
@@ -347,7 +393,7 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 pass
         for node in nodes:
-            for pid in node.pids():
+            for pid in set(tree[node.name]) | set(node.pids()):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:

@@ -248,7 +248,11 @@ def test_dropmax_qp_target_kl_flag():
     assert torch.allclose(t["kl_target"], want, atol=1e-10)
 
 
-def test_retain_statistics_artifact_per_class():
+def test_retain_statistics_artifact_per_class(tmp_path):
+    import json
+
+    from trainables.trial import write_final_artifacts
+
     head = dropmax.build_head(dropmax.Params(), D, K, CTX).double().train()
     h = torch.randn(40, D, **D64)
     y = torch.arange(40) % K
@@ -258,6 +262,9 @@ def test_retain_statistics_artifact_per_class():
     art = head.stats.final_artifacts()["dropmax_retain_per_class"]
     assert torch.allclose(torch.tensor(art["mean_p"], **D64), torch.stack([p[y == c].mean(0) for c in range(K)]))
     assert art["count"] == [8.0] * K
+    write_final_artifacts(head, tmp_path)  # what the trial stores at the end
+    stored = json.loads((tmp_path / "artifacts" / "dropmax_retain_per_class.json").read_text())
+    assert stored["mean_p"] == art["mean_p"]
     assert torch.allclose(out.terms["dropmax_p_target"], p.gather(1, y[:, None]).mean())
     head.stats.on_batch_start(1, 0)  # a new epoch starts from zero
     assert head.stats.count.sum() == 0

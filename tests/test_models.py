@@ -9,6 +9,15 @@ from torch import nn
 from trainables import models
 from trainables.regularizers.contract import glorot_
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """CI has 2 shared cores: intra-op threads only oversubscribe them (10-20x slower under load)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 # name -> (in_shape, params): small inputs keep the deep nets fast
 CASES = {
     "mlp": ((1, 8, 8), {"widths": (16, 12)}),
@@ -117,40 +126,98 @@ def test_glorot_applies_to_backbones():
     assert net.fc1.weight.abs().max() <= bound and net.fc1.weight.abs().max() > 0.9 * bound
 
 
-def _count(name: str, in_shape, **p) -> int:
-    mod = models.get(name)
-    return sum(q.numel() for q in mod.build(mod.Params(**p), in_shape, 10, lambda n, k: nn.Identity()).parameters())
+def _count(net: nn.Module, skip: str = "\0") -> int:
+    return sum(q.numel() for n, q in net.named_parameters() if skip not in n)
 
 
-def test_parameter_counts_match_the_papers():
-    # He et al. 2016 Table 6: ResNet-20 0.27M, -32 0.46M, -56 0.85M (the 10-way classifier adds 650)
-    assert [_count("resnet_cifar", (3, 32, 32), depth=d) + 650 for d in (20, 32, 56)] == [269_722, 464_154, 853_018]
-    assert _count("resnet_cifar", (3, 32, 32), depth=20, shortcut="B") > 269_722 - 650
-    # torchvision ResNet-18 / 34 without fc, with the 3x3 CIFAR stem (9,408 - 1,728 fewer stem weights)
-    assert _count("resnet", (3, 32, 32), depth=18) == 11_689_512 - 513_000 - 9_408 + 1_728
-    assert _count("resnet", (3, 32, 32), depth=34) == 21_797_672 - 513_000 - 9_408 + 1_728
-    # TensorFlow tutorial CNN on MNIST: 3,274,634 parameters with its 1024x10 classifier
-    assert _count("tf_cnn", (1, 28, 28)) + 1024 * 10 + 10 == 3_274_634
-    # VGG-16-BN conv stack (14,723,136 in torchvision's vgg16_bn features) + classifier sized by the input
-    conv = 14_723_136
-    assert _count("vgg16", (3, 32, 32), hidden=16) == conv + 512 * 16 + 16 + 16 * 16 + 16
-    assert _count("vgg16", (3, 64, 64), hidden=16) == conv + 2048 * 16 + 16 + 16 * 16 + 16
-
-
-def test_deep_nets_gate_positions():
-    factory, made = _gates()
+def test_resnet_cifar_counts_and_gates():
     mod = models.get("resnet_cifar")
+    ident = lambda n, k: nn.Identity()  # noqa: E731
+    # He et al. 2016 Table 6: ResNet-20 0.27M, -32 0.46M, -56 0.85M (the 10-way classifier adds 650)
+    counts = [_count(mod.build(mod.Params(depth=d), (3, 32, 32), 10, ident)) + 650 for d in (20, 32, 56)]
+    assert counts == [269_722, 464_154, 853_018]
+    assert _count(mod.build(mod.Params(depth=20, shortcut="B"), (3, 32, 32), 10, ident)) > 269_722 - 650
+    factory, made = _gates()
     net = mod.build(mod.Params(depth=32), (3, 8, 8), 10, factory)
     assert [g.n for g in made] == [16] * 6 + [32] * 5 + [64] * 5 + [64]  # stem + 15 blocks + penultimate
     assert net(torch.randn(2, 3, 8, 8)).shape == (2, 64)
     factory, made = _gates()
+    mod.build(mod.Params(depth=20, gate_every_block=False), (3, 8, 8), 10, factory)
+    assert [g.kind for g in made] == ["penultimate"]
+    with pytest.raises(ValueError, match="6n\\+2"):
+        mod.Params(depth=21)
+
+
+def test_torchvision_resnet34_counts_and_gates():
     mod = models.get("resnet")
-    mod.build(mod.Params(depth=34), (3, 8, 8), 10, factory)
-    assert [g.n for g in made] == [64] + [64] * 3 + [128] * 4 + [256] * 6 + [512] * 3 + [512]
     factory, made = _gates()
-    net = models.get("vgg16").build(models.get("vgg16").Params(hidden=32), (3, 64, 64), 10, factory)
+    net = mod.build(mod.Params(depth=34), (3, 8, 8), 10, factory)
+    assert [g.n for g in made] == [64] + [64] * 3 + [128] * 4 + [256] * 6 + [512] * 3 + [512]
+    # torchvision ResNet-34 (21,797,672) without its 1000-way fc, 3x3 CIFAR stem instead of 7x7
+    assert _count(net, "gate") - sum(g.n for g in made) == 21_797_672 - 513_000 - 9_408 + 1_728
+    assert isinstance(net.maxpool, nn.Identity) and net.conv1.stride == (1, 1)
+    assert net(torch.randn(2, 3, 8, 8)).shape == (2, 512)  # no down-sampling in the stem
+
+
+def test_tf_cnn_count():
+    mod = models.get("tf_cnn")
+    net = mod.build(mod.Params(), (1, 28, 28), 10, lambda n, k: nn.Identity())
+    # TensorFlow tutorial CNN on MNIST: 3,274,634 parameters with its 1024x10 classifier
+    assert _count(net) + 1024 * 10 + 10 == 3_274_634
+
+
+def test_vgg16_input_sizes_and_gates():
+    mod = models.get("vgg16")
+    conv = 14_723_136  # torchvision vgg16_bn().features
+    factory, made = _gates()
+    net = mod.build(mod.Params(hidden=32), (3, 64, 64), 10, factory)  # Tiny ImageNet size: 2x2x512 at the end
     assert [g.kind for g in made] == ["conv"] * 13 + ["fc", "penultimate"]
+    assert _count(net) - sum(g.n for g in made) == conv + 2048 * 32 + 32 + 32 * 32 + 32
     assert net(torch.randn(2, 3, 64, 64)).shape == (2, 32)
     factory, made = _gates()
-    models.get("vgg16").build(models.get("vgg16").Params(hidden=32, gate_every_layer=False), (3, 32, 32), 10, factory)
+    net = mod.build(mod.Params(hidden=16, gate_every_layer=False), (3, 32, 32), 10, factory)  # CIFAR size: 1x1x512
     assert [g.kind for g in made] == ["fc", "penultimate"]
+    assert _count(net) - 32 == conv + 512 * 16 + 16 + 16 * 16 + 16
+    with pytest.raises(ValueError, match="multiples of 32"):
+        mod.build(mod.Params(), (3, 28, 28), 10, factory)
+
+
+def _trial_losses(seed: int, model: str = "lenet", params: dict | None = None) -> list[float]:
+    from trainables.loop import Trainer
+    from trainables.trial import TrialConfig, build, load_splits
+
+    cfg = TrialConfig.from_dict({
+        "dataset": {"name": "digits"},
+        "model": {"name": model, "params": params or {"padding": "same", "widths": (8, 16, 32)}},
+        "regularizer": {"name": "dropout", "params": {"keep": 0.5, "layers": "all"}},
+        "train": {"epochs": 2, "batch_size": 64, "lr": 1e-3},
+        "seed": seed,
+    })
+    splits = load_splits(cfg)
+    trainer = Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), cfg.seed)
+    return [trainer.run_epoch()["train_loss"] for _ in range(2)] + [trainer.evaluate("test")["test_nll"]]
+
+
+def test_same_seed_same_numbers_on_cpu():
+    a, b, c = _trial_losses(3), _trial_losses(3), _trial_losses(4)
+    assert a == b  # bit-identical: data order, initialisation and dropout masks follow the seed
+    assert a != c
+    assert a[1] < a[0]  # and it learns
+
+
+def test_augmented_epochs_follow_the_seed():
+    from trainables.data import Splits
+    from trainables.loop import TrainConfig, Trainer
+    from trainables.trial import Section, TrialConfig, build
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(96, 3, 8, 8, generator=g), torch.arange(96) % 4
+    splits = Splits(x, y, x[:8], y[:8], x[:8], y[:8], 4, augment="crop_flip")
+
+    def losses(seed: int) -> list[float]:
+        cfg = TrialConfig(Section("digits"), Section("resnet_cifar", {"depth": 8}), Section("dropout", {"layers": "all"}),
+                          TrainConfig(epochs=2, batch_size=32), seed=seed)
+        trainer = Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), seed)
+        return [trainer.train_epoch()["train_loss"] for _ in range(2)]
+
+    assert losses(1) == losses(1) != losses(2)

@@ -10,7 +10,9 @@ device once and slices batches from them.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 import torch
@@ -20,6 +22,11 @@ from trainables.registry import lookup
 DATASETS: dict[str, str] = {
     "digits": "trainables.data.digits",
     "mnist_t10k": "trainables.data.mnist_t10k",
+    "mnist": "trainables.data.mnist",
+    "cifar10": "trainables.data.cifar10",
+    "cifar100": "trainables.data.cifar100",
+    "imagefolder": "trainables.data.imagefolder",
+    "tabular": "trainables.data.tabular",
 }
 
 
@@ -44,6 +51,12 @@ class Splits:
     @property
     def in_shape(self) -> tuple[int, ...]:
         return tuple(self.train_x.shape[1:])
+
+
+def default_root() -> Path:
+    """Where downloadable datasets (mnist, cifar10, cifar100) go when no root is given:
+    ``$SWEEPER_DATA_ROOT`` or ``~/.cache/sweeper/data``."""
+    return Path(os.environ.get("SWEEPER_DATA_ROOT", "~/.cache/sweeper/data")).expanduser()
 
 
 def get(name: str) -> ModuleType:

@@ -122,7 +122,7 @@ def anneal_rho(kind: str, epoch: int, num_units: int, offset: float, rate: float
 def malicious_scores(h: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, omega: float) -> torch.Tensor:
     """V (B, D): h * W[y] - omega * h * (sum_k W[k] - W[y]); ``weight`` is (K, D)."""
     w_y = weight.index_select(0, target)  # (B, D)
-    return h * (w_y + omega * (weight.sum(0) - w_y))
+    return h * (w_y - omega * (weight.sum(0) - w_y))
 
 
 def malicious_drop_mask(h: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, rho: int, omega: float) -> torch.Tensor:

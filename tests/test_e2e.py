@@ -1,0 +1,102 @@
+"""A real end-to-end sweep through the `sweeper` CLI: a real local Ray instance, real Optuna,
+a real MLflow SQLite store and real Parquet files, all checked after the run.
+
+The sweep holds a configuration that finishes, one that diverges (SGD with a huge
+learning rate) and one that raises (a dataset with no files): the sweep must
+finish, record each with its status and reason, and never stop early.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+SPEC = {
+    "name": "e2e",
+    "dataset": {"name": "digits"},
+    "model": {"name": "mlp", "params": {"widths": [32]}},
+    "regularizer": {"name": "softmax"},
+    "train": {"epochs": 3, "batch_size": 64, "optimizer": "sgd"},
+    "space": {
+        "train.lr": {"type": "categorical", "choices": [0.05, 1.0e12]},
+        "regularizer.name": {"type": "categorical", "choices": ["softmax", "dropout"], "when": {"train.lr": 0.05}},
+        "dataset.name": {"value": "mnist_t10k", "when": {"regularizer.name": "dropout"}},
+    },
+    "seeds": [0, 1],
+    "search": {"sampler": "grid", "max_failures": 1},
+}
+
+
+def sweeper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.run([sys.executable, "-m", "sweeper.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_bad_spec_exits_2_without_traceback_and_starts_nothing(tmp_path):
+    bad = {**SPEC, "train": {"epochs": "three", "lr": "1e-3"}, "regularizer": {"name": "dropmaxx"}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
+    for cmd in ("validate", "launch"):
+        r = sweeper(cmd, "bad.yaml", cwd=tmp_path)
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr + r.stdout
+        assert "train.epochs: expected an integer, got str 'three'" in r.stderr
+        assert "train.lr: expected a number, got str '1e-3'" in r.stderr
+        assert "unknown regularizer 'dropmaxx'" in r.stderr and "did you mean 'dropmax'" in r.stderr
+    assert not (tmp_path / "sweeps").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_end_to_end_sweep(tmp_path):
+    (tmp_path / "e2e.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
+    r = sweeper("launch", "e2e.yaml", "--num-cpus", "2", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "best configurations by val_error" in r.stdout
+
+    sweep = tmp_path / "sweeps" / "e2e"
+    trials = pd.read_parquet(sweep / "trials.parquet")
+    epochs = pd.read_parquet(sweep / "epochs.parquet")
+    assert len(trials) == 6 and trials.trial_id.is_unique
+    by_status = trials.groupby("status").size().to_dict()
+    assert by_status == {"finished": 2, "diverged": 2, "error": 2}, trials[["config", "status", "reason"]]
+    assert (trials.loc[trials.status == "finished", "regularizer"] == "softmax").all()
+    assert trials.loc[trials.status == "error", "reason"].str.contains("mnist_t10k has no default location").all()
+    assert (trials.loc[trials.status == "error", "retries"] == 1).all()  # max_failures: 1 -> retried once
+    assert trials.loc[trials.status == "diverged", "reason"].str.contains("non-finite training loss").all()
+    fin = trials[trials.status == "finished"]
+    assert fin.test_error.between(0, 0.5).all() and fin.val_error.notna().all()
+    assert set(fin.seed) == {0, 1} and fin.config_id.nunique() == 1
+    assert (epochs[epochs.trial_id.isin(fin.trial_id)].groupby("trial_id").size() == 3).all()
+    meta = pq.read_schema(sweep / "trials.parquet").metadata
+    assert b"sweeper.spec" in meta and b"torch" in meta[b"sweeper.versions"]
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("e2e")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [x for x in runs if x.data.tags.get("sweeper.sweep_id") == "e2e"]
+    children = [x for x in runs if x.data.tags.get("mlflow.parentRunId")]
+    assert len(parents) == 1 and len(children) == 6
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    assert sorted(c.info.status for c in children) == ["FAILED"] * 4 + ["FINISHED"] * 2
+    assert {c.data.tags["sweeper.trial_id"] for c in children} == set(trials.trial_id)
+    done = [c for c in children if c.info.status == "FINISHED"]
+    assert all(len(client.get_metric_history(c.info.run_id, "val_error")) == 3 for c in done)
+    assert all(c.data.params["regularizer.name"] == "softmax" for c in done)
+    assert [a.path for a in client.list_artifacts(parents[0].info.run_id)] == ["spec.yaml"]
+
+    rep = sweeper("report", "e2e", cwd=tmp_path)
+    assert rep.returncode == 0 and "regularizer.name=softmax, train.lr=0.05 | 2/2 |" in rep.stdout
+    st = sweeper("status", "e2e", cwd=tmp_path)
+    assert st.returncode == 0 and "2 diverged, 2 error, 2 finished" in st.stdout
+
+    before = (sweep / "trials.parquet").stat().st_mtime_ns
+    again = sweeper("launch", "e2e.yaml", cwd=tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    assert (sweep / "trials.parquet").stat().st_mtime_ns == before
