@@ -61,7 +61,7 @@ def _print_result(res) -> None:
 
 @main.command()
 @click.argument("spec_file", type=click.Path(dir_okay=False))
-@click.option("--address", default=None, help="Ray cluster address (e.g. auto, or ray://host:10001); default: a local Ray instance.")
+@click.option("--address", default=None, help="Ray cluster address (auto, or HOST:6379 on the head); default: a local Ray instance. Token auth: RAY_AUTH_TOKEN(_PATH) or ~/.ray/auth_token.")
 @click.option("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all cores).")
 @click.option("--cpus-per-trial", type=float, default=None, help="Overrides resources.cpu of the spec.")
 @click.option("--gpus-per-trial", type=float, default=None, help="Overrides resources.gpu (fractions share a GPU, e.g. 0.25).")
@@ -90,13 +90,18 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
 @click.option("--address", default=None, help="Ray cluster address; default: a local Ray instance.")
 @click.option("--num-cpus", type=int, default=None)
 @click.option("--out", default="sweeps", show_default=True)
+@click.option("--retry-errored", is_flag=True, help="Also rerun trials that ended in error (from their last checkpoint).")
 @click.option("--quiet", is_flag=True)
-def resume(sweep, address, num_cpus, out, quiet) -> None:
-    """Continue SWEEP (an id under --out, or a folder) after its driver stopped."""
+def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
+    """Continue SWEEP (an id under --out, or a folder) after its driver stopped.
+
+    Finished trials are kept, unfinished ones continue from their last checkpoint; running it
+    again on a finished sweep changes nothing but the tables' timestamps."""
     from sweeper import launch as launch_mod
 
     try:
-        res = launch_mod.resume(sweep, address=address, num_cpus=num_cpus, out=out, verbose=0 if quiet else 1)
+        res = launch_mod.resume(sweep, address=address, num_cpus=num_cpus, out=out, retry_errored=retry_errored,
+                                verbose=0 if quiet else 1)
     except launch_mod.NoSuchSweep as e:
         _fail(str(e))
     _print_result(res)

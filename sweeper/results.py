@@ -130,17 +130,34 @@ def _float(v: Any) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
+def known_trial_ids(tune_dir: Path) -> set[str] | None:
+    """Trial ids in Tune's latest experiment snapshot (None if there is none yet).
+
+    After a driver is killed, trials created after the last snapshot have folders
+    but Tune will not resume them: they are orphans and must not become rows.
+    """
+    snaps = sorted(tune_dir.glob("experiment_state-*.json"))
+    if not snaps:
+        return None
+    try:
+        data = json.loads(snaps[-1].read_text())
+        return {json.loads(t[0])["trial_id"] for t in data["trial_data"]}
+    except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+        return None
+
+
 def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dict]]:
     """Trial rows and epoch rows from the Tune trial folders + the ledger."""
     tune_dir = sweep_dir / "tune"
     ledger = Ledger(sweep_dir / "ledger.json").data
+    known = known_trial_ids(tune_dir)
     trials, epochs = [], []
     seeds = base.get("seeds", [0])
     for d in sorted(p for p in tune_dir.glob("trial_*") if p.is_dir()):
         params_file = d / "params.json"
-        if not params_file.exists():
-            continue
         trial_id = d.name.removeprefix("trial_")
+        if not params_file.exists() or (known is not None and trial_id not in known):
+            continue
         overrides = tune_overrides(json.loads(params_file.read_text()), seeds)
         resolved = merge_overrides(base, overrides)
         config_id, label = config_key(overrides)

@@ -89,6 +89,17 @@ class SweepTracker:
             self.client.log_batch(self.parent_id, params=todo[i : i + 100])
         self.client.log_artifact(self.parent_id, str(spec_file))
 
+    def drop_orphans(self, known_trial_ids: set[str]) -> int:
+        """Delete child runs whose trial Tune no longer knows (created after the last experiment
+        snapshot of a killed driver; Tune will create fresh trials instead). Returns how many."""
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_id}'", max_results=10000
+        )
+        orphans = [r for r in runs if r.data.tags.get(TRIAL_TAG) not in known_trial_ids]
+        for r in orphans:
+            self.client.delete_run(r.info.run_id)
+        return len(orphans)
+
     def finish(self, summary: dict[str, float], status: str = "FINISHED") -> None:
         if summary:
             ts = int(time.time() * 1000)

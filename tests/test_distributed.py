@@ -56,12 +56,18 @@ def test_cluster_yaml_is_a_valid_launcher_config():
     assert cfg["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"
 
 
+EPOCH_DELAY_S = 2.0  # test-only pause after each epoch's report: trials can be caught mid-run
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    c = LocalCluster()
+    # head: no CPUs (never runs trials); w1, w2: one CPU each; g: one CPU and one
+    # GPU (declared; there is no CUDA here, so trials on it still compute on the CPU).
+    c = LocalCluster(extra_env={"SWEEPER_TEST_EPOCH_DELAY_S": str(EPOCH_DELAY_S)})
     try:
         c.start_head(num_cpus=0)
-        c.add_workers({"w1": dict(num_cpus=1), "w2": dict(num_cpus=1)})
+        c.add_workers({"w1": dict(num_cpus=1), "w2": dict(num_cpus=1),
+                       "g": dict(num_cpus=1, num_gpus=1)})
         yield c
     finally:
         root = c.root
@@ -86,12 +92,13 @@ SPREAD = textwrap.dedent("""
 @pytest.mark.timeout(600)
 def test_tasks_land_on_several_nodes(cluster):
     ids = {name: node.node_id for name, node in cluster.nodes.items()}
-    assert len(set(ids.values())) == 3, ids
+    assert len(set(ids.values())) == 4, ids
     where = cluster.run_driver(SPREAD)
     assert len(where) == 4
     # Head has 0 CPUs: every 1-CPU task ran on a worker, and with one CPU per
-    # worker and four overlapping 1 s tasks both workers were used.
-    assert set(where) == {ids["w1"], ids["w2"]}, (where, ids)
+    # worker, four overlapping 1 s tasks needed at least two workers.
+    assert ids["head"] not in where
+    assert set(where) <= {ids["w1"], ids["w2"], ids["g"]} and len(set(where)) >= 2, (where, ids)
 
 
 @pytest.mark.slow
@@ -174,3 +181,270 @@ def test_killed_worker_node_is_dead_and_its_task_retried_elsewhere(cluster):
     assert marker.read_text() == "xx"
     alive = {n["NodeName"]: n["Alive"] for n in cluster.alive_nodes()}
     assert alive["victim"] is False and alive["w1"] and alive["w2"] and alive["head"]
+
+
+# ---------------------------------------------------------------------------
+# Sweep-level tests: the real `sweeper` CLI as the driver, on the cluster above.
+
+EPOCHS = 4
+
+
+def write_spec(folder: Path, name: str, num_samples: int, max_concurrent: int,
+               sampler: str = "random") -> Path:
+    import yaml
+
+    spec = {
+        "name": name,
+        "dataset": {"name": "digits"},
+        "model": {"name": "mlp", "params": {"widths": [16]}},
+        "regularizer": {"name": "softmax"},
+        "train": {"epochs": EPOCHS, "batch_size": 128},
+        "space": {"train.lr": {"type": "float", "low": 1.0e-3, "high": 3.0e-2, "log": True}},
+        "seeds": [0],
+        "search": {"sampler": sampler, "num_samples": num_samples, "sampler_seed": 0,
+                   "max_concurrent": max_concurrent, "max_failures": 2},
+        "resources": {"cpu": 1},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def cli_args(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sweeper.cli", *args]
+
+
+def run_cli(cluster: LocalCluster, cwd: Path, *args: str, timeout: float = 420):
+    import subprocess
+
+    env = cluster.env
+    env.pop("MLFLOW_TRACKING_URI", None)  # sqlite:///mlflow.db in cwd
+    r = subprocess.run(cli_args(*args), cwd=cwd, env=env, capture_output=True, text=True,
+                       timeout=timeout)
+    assert r.returncode == 0, f"sweeper {' '.join(args)} -> {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}"
+    return r
+
+
+def tune_rows(sweep_dir: Path) -> dict[str, list[dict]]:
+    """Tune's own per-report record of every trial (result.json), by trial id."""
+    out = {}
+    for d in sorted((sweep_dir / "tune").glob("trial_*")):
+        f = d / "result.json"
+        rows = []
+        if f.exists():
+            for line in f.read_text().splitlines():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:  # a line being written right now
+                    break
+        out[d.name.removeprefix("trial_")] = rows
+    return out
+
+
+def restores(rows: list[dict]) -> list[int]:
+    """Epochs a trial continued from after being restored: a report with
+    ``iterations_since_restore == 1`` but a later epoch means Tune restarted the
+    trial from the checkpoint of the epoch before it."""
+    return [r["epoch"] - 1 for r in rows[1:] if r["iterations_since_restore"] == 1]
+
+
+def mlflow_children(cwd: Path, experiment: str) -> list:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    return [r for r in runs if "sweeper.trial_id" in r.data.tags]
+
+
+def check_tables(cwd: Path, sweep_dir: Path, name: str, n: int):
+    """Every trial finished, exactly one Parquet row per trial and per (trial, epoch),
+    exactly one MLflow child run per trial; returns (trials, epochs)."""
+    import pandas as pd
+
+    trials = pd.read_parquet(sweep_dir / "trials.parquet")
+    epochs = pd.read_parquet(sweep_dir / "epochs.parquet")
+    assert len(trials) == n and trials.trial_id.is_unique, trials[["trial_id", "status"]]
+    assert (trials.status == "finished").all(), trials[["trial_id", "status", "reason"]]
+    assert (trials.epochs == EPOCHS).all()
+    assert not epochs.duplicated(["trial_id", "epoch"]).any()
+    for tid, g in epochs.groupby("trial_id"):
+        assert sorted(g.epoch) == list(range(1, EPOCHS + 1)), (tid, list(g.epoch))
+    assert set(epochs.trial_id) == set(trials.trial_id)
+    runs = mlflow_children(cwd, name)
+    tags = [r.data.tags["sweeper.trial_id"] for r in runs]
+    assert sorted(tags) == sorted(trials.trial_id), (tags, list(trials.trial_id))
+    return trials, epochs
+
+
+def wait_for(cond, timeout: float, what: str, proc=None, poll: float = 0.5):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"driver exited {proc.returncode} while waiting for {what}\n"
+                                 f"{out[-2000:]}\n{err[-4000:]}")
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sweep_trials_land_on_several_nodes(cluster, tmp_path):
+    write_spec(tmp_path, "multinode", num_samples=3, max_concurrent=3)
+    run_cli(cluster, tmp_path, "launch", "multinode.yaml", "--address", cluster.address, "--quiet")
+    trials, epochs = check_tables(tmp_path, tmp_path / "sweeps" / "multinode", "multinode", 3)
+    workers = {cluster.nodes[n].node_id for n in ("w1", "w2", "g")}
+    assert set(trials.node_id) <= workers
+    assert trials.node_id.nunique() >= 2, trials[["trial_id", "node_id"]]
+    assert (trials.retries == 0).all()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_four_quarter_gpu_trials_share_one_gpu_concurrently(cluster, tmp_path):
+    write_spec(tmp_path, "gpu", num_samples=4, max_concurrent=4)
+    run_cli(cluster, tmp_path, "launch", "gpu.yaml", "--address", cluster.address, "--quiet",
+            "--gpus-per-trial", "0.25", "--cpus-per-trial", "0.25")
+    sweep = tmp_path / "sweeps" / "gpu"
+    trials, _ = check_tables(tmp_path, sweep, "gpu", 4)
+    # Only g declares a GPU: all four trials ran there.
+    assert set(trials.node_id) == {cluster.nodes["g"].node_id}
+    spans = {}
+    for tid, rows in tune_rows(sweep).items():
+        start = rows[0]["timestamp"] - rows[0]["time_total_s"]  # trainable start
+        spans[tid] = (start, rows[-1]["timestamp"])
+    # All four ran at the same time: the latest start precedes the earliest end
+    # (timestamps are whole seconds, hence the 1 s margin).
+    assert max(s for s, _ in spans.values()) + 1 < min(e for _, e in spans.values()), spans
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_worker_node_killed_mid_sweep(cluster, tmp_path):
+    """SIGKILL a whole worker node while one of its trials is mid-run: the sweep
+    completes; that trial is retried from its last checkpoint on another node."""
+    import subprocess
+
+    victim = cluster.add_worker("victim2", num_cpus=1)
+    n = 4  # = worker CPUs (w1, w2, g, victim2): one trial per node, one on the victim
+    write_spec(tmp_path, "nodekill", num_samples=n, max_concurrent=n)
+    sweep = tmp_path / "sweeps" / "nodekill"
+    env = cluster.env
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen(cli_args("launch", "nodekill.yaml", "--address", cluster.address, "--quiet"),
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        def trial_on_victim_with_checkpoint():
+            for tid, rows in tune_rows(sweep).items():
+                if rows and rows[-1].get("node_id") == victim.node_id and rows[-1]["epoch"] < EPOCHS \
+                        and any((sweep / "tune" / f"trial_{tid}").glob("checkpoint_*")):
+                    return tid, rows[-1]["epoch"]
+            return None
+
+        tid, epoch_at_kill = wait_for(trial_on_victim_with_checkpoint, 300, "a trial mid-run on the victim", proc)
+        cluster.kill_node("victim2")
+        out, err = proc.communicate(timeout=420)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+    assert proc.returncode == 0, out[-3000:] + err[-5000:]
+    trials, epochs = check_tables(tmp_path, sweep, "nodekill", n)
+    hit = trials.set_index("trial_id").loc[tid]
+    assert hit.retries >= 1
+    assert hit.node_id != victim.node_id  # it finished elsewhere
+    rows = tune_rows(sweep)[tid]
+    resumed_from = restores(rows)
+    assert resumed_from and resumed_from[0] >= 1, rows  # continued from a checkpoint, not from scratch
+    e = epochs[epochs.trial_id == tid].set_index("epoch").node_id
+    assert (e.loc[: resumed_from[0]] == victim.node_id).all() and (e.loc[resumed_from[0] + 1:] != victim.node_id).all(), e
+    assert (trials.drop(index=trials.index[trials.trial_id == tid]).retries == 0).all()
+    E_REPORT["worker_kill"] = dict(trial=tid, epoch_seen_at_kill=epoch_at_kill, resumed_from=resumed_from,
+                                   retries=int(hit.retries), rows=len(trials), epoch_rows=len(epochs),
+                                   mlflow_children=len(mlflow_children(tmp_path, "nodekill")))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_driver_sigkill_then_resume(cluster, tmp_path):
+    """SIGKILL the driver mid-sweep, `sweeper status`, `sweeper resume` (twice)."""
+    import pickle
+    import signal
+    import subprocess
+
+    import pandas as pd
+
+    n = 5
+    write_spec(tmp_path, "drvkill", num_samples=n, max_concurrent=3, sampler="tpe")
+    sweep = tmp_path / "sweeps" / "drvkill"
+    env = cluster.env
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.Popen(cli_args("launch", "drvkill.yaml", "--address", cluster.address, "--quiet"),
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        def finished_and_midrun():
+            rows = tune_rows(sweep)
+            done = {t for t, r in rows.items() if r and r[-1].get("done") or (r and r[-1]["epoch"] == EPOCHS)}
+            mid = {t for t, r in rows.items() if r and r[-1]["epoch"] < EPOCHS}
+            return (done, mid) if done and mid else None
+
+        wait_for(finished_and_midrun, 400, "one finished trial and one mid-run", proc)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    before = tune_rows(sweep)
+    finished_before = {t: len(r) for t, r in before.items() if r and r[-1]["epoch"] == EPOCHS}
+    midrun_before = {t: r[-1]["epoch"] for t, r in before.items() if r and r[-1]["epoch"] < EPOCHS}
+
+    st = run_cli(cluster, tmp_path, "status", "drvkill", timeout=120).stdout
+    assert "sweeper resume drvkill" in st, st  # it noticed the dead driver
+
+    run_cli(cluster, tmp_path, "resume", "drvkill", "--address", cluster.address, "--quiet")
+    trials, epochs = check_tables(tmp_path, sweep, "drvkill", n)
+    after = tune_rows(sweep)
+    for t, k in finished_before.items():  # completed trials were not rerun
+        assert len(after[t]) == k, (t, k, after[t])
+    continued = {t: restores(after[t]) for t in midrun_before}
+    assert any(r and r[0] >= 1 for r in continued.values()), continued  # from checkpoints
+    # The Optuna study lives on: its pickled state after the resume holds every trial.
+    states = sorted((sweep / "tune").glob("searcher-state-*.pkl"), key=os.path.getmtime)
+    study = pickle.loads(states[-1].read_bytes())["_ot_study"]
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(complete) == n, [t.state.name for t in study.trials]
+    assert sorted(t.number for t in study.trials) == list(range(len(study.trials)))
+
+    # Resuming a finished sweep again changes nothing.
+    t1 = pd.read_parquet(sweep / "trials.parquet")
+    run_cli(cluster, tmp_path, "resume", "drvkill", "--address", cluster.address, "--quiet")
+    trials2, _ = check_tables(tmp_path, sweep, "drvkill", n)
+    cols = ["trial_id", "status", "epochs", "val_error", "test_error", "retries"]
+    pd.testing.assert_frame_equal(t1[cols].sort_values("trial_id").reset_index(drop=True),
+                                  trials2[cols].sort_values("trial_id").reset_index(drop=True))
+    assert tune_rows(sweep) == after
+    E_REPORT["driver_kill"] = dict(finished_before=len(finished_before), midrun_before=midrun_before,
+                                   continued_from=continued, rows=len(trials), epoch_rows=len(epochs),
+                                   mlflow_children=len(mlflow_children(tmp_path, "drvkill")),
+                                   optuna_complete=len(complete))
+
+
+E_REPORT: dict = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_fault_outcomes():
+    yield
+    if E_REPORT and os.environ.get("SWEEPER_FAULT_REPORT"):
+        Path(os.environ["SWEEPER_FAULT_REPORT"]).write_text(json.dumps(E_REPORT, indent=1, default=str))

@@ -157,6 +157,9 @@ def test_torchvision_resnet34_counts_and_gates():
     assert _count(net, "gate") - sum(g.n for g in made) == 21_797_672 - 513_000 - 9_408 + 1_728
     assert isinstance(net.maxpool, nn.Identity) and net.conv1.stride == (1, 1)
     assert net(torch.randn(2, 3, 8, 8)).shape == (2, 512)  # no down-sampling in the stem
+    big = mod.build(mod.Params(depth=18, stem="imagenet"), (1, 64, 64), 10, lambda n, k: nn.Identity())
+    assert big.conv1.kernel_size == (7, 7) and isinstance(big.maxpool, nn.MaxPool2d)
+    assert big(torch.randn(2, 1, 64, 64)).shape == (2, 512)
 
 
 def test_tf_cnn_count():

@@ -16,6 +16,7 @@ import copy
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,7 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
             trainer.load_state_dict(torch.load(Path(d) / "state.pt", weights_only=False))
 
     reg = reg_registry.get(cfg.regularizer.name)
+    test_delay = float(os.environ.get("SWEEPER_TEST_EPOCH_DELAY_S", "0") or 0)
     import ray
 
     node_id = ray.get_runtime_context().get_node_id()
@@ -204,3 +206,5 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
         if metrics.get("diverged"):
             return
+        if test_delay and not trainer.done:
+            time.sleep(test_delay)  # test-only: lets fault tests kill a node or the driver mid-trial

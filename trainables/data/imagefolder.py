@@ -115,14 +115,16 @@ def _decode(ds, p: Params) -> tuple[torch.Tensor, torch.Tensor]:
 
 def load(params: Params, root: Path | None, seed: int) -> Splits:
     if root is None:
-        raise DatasetNotFound("imagefolder has no default location: set the dataset root (YAML dataset.root) to the folder holding the class folders.")
+        raise DatasetNotFound(
+            "imagefolder has no default location: set the dataset root (YAML dataset.root) to the folder holding the class folders."
+        )
     base = Path(root) / params.subdir
     split_layout = (base / "train").is_dir()
     dirs = {s: base / s for s in ("train", "val", "test") if (base / s).is_dir()} if split_layout else {"train": base}
     try:
         folders = {"train": _folder(dirs["train"], params.size)}
         folders.update({s: _folder(d, params.size, folders["train"].classes) for s, d in dirs.items() if s != "train"})
-    except (FileNotFoundError, OSError) as e:
+    except OSError as e:  # torchvision raises FileNotFoundError for a missing or empty folder
         raise DatasetNotFound(
             f"imagefolder: no class folders with images under {base} ({e}). Lay the images out as "
             f"{base}/train/<class>/*.jpg (optional val/ and test/) or {base}/<class>/*.jpg."
@@ -145,14 +147,19 @@ def load(params: Params, root: Path | None, seed: int) -> Splits:
         idx, used = np.arange(len(y)), 0.0
         for s in carve:  # test first, then val, each a fraction of the original training images
             frac = params.test_fraction if s == "test" else params.val_fraction
-            idx, out = train_test_split(idx, test_size=frac / (1 - used), stratify=y[idx].numpy(), random_state=params.split_seed)
+            try:
+                idx, out = train_test_split(idx, test_size=frac / (1 - used), stratify=y[idx].numpy(), random_state=params.split_seed)
+            except ValueError as e:  # too few images per class for a stratified split
+                raise ValueError(f"imagefolder: cannot carve a stratified {s} split ({s}_fraction={frac}) from {len(idx)} images "
+                                 f"of {len(classes)} classes in {dirs['train']}: {e}") from e
             used += frac
             data[s] = (x[torch.as_tensor(out)], y[torch.as_tensor(out)])
         x, y = x[torch.as_tensor(idx)], y[torch.as_tensor(idx)]
     (xva, yva), (xte, yte) = data["val"], data["test"]
     if params.normalize:
         mean, std = x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3), keepdim=True).clamp_min(1e-6)
-        x, xva, xte = ((t - mean) / std for t in (x, xva, xte))
+        for t in (x, xva, xte):  # in place: every split is its own tensor by now
+            t.sub_(mean).div_(std)
     return Splits(
         x, y, xva, yva, xte, yte, len(classes), augment="crop_flip" if params.augment else None,
         description=f"imagefolder {base}: {len(classes)} classes, {len(y)} train / {len(yva)} val / {len(yte)} test at "
