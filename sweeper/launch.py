@@ -217,7 +217,7 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
     try:
         tune_path = str(meta["storage"]).rstrip("/") + "/tune"
         if restore and tune.Tuner.can_restore(tune_path):
-            known = results.known_trial_ids(Path(tune_path)) if "://" not in tune_path else None
+            known = results.known_trial_ids(results.tune_storage(sweep_dir))
             if known is not None:
                 tracker.drop_orphans(known)  # runs of trials created after Tune's last snapshot
             tuner = tune.Tuner.restore(tune_path, trainable=trainable, resume_unfinished=True,

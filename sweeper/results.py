@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from ray.tune import Callback
 
@@ -107,12 +108,44 @@ def config_key(overrides: dict[str, Any]) -> tuple[str, str]:
     return hashlib.sha1(json.dumps(items, default=str).encode()).hexdigest()[:10], label
 
 
-def _read_rows(trial_dir: Path) -> list[dict[str, Any]]:
-    f = trial_dir / "result.json"
-    if not f.exists():
-        return []
+class _Storage:
+    """Read-only view of Tune's experiment folder, local or remote (s3://...), through pyarrow.fs."""
+
+    def __init__(self, uri: str):
+        self.fs, self.root = pafs.FileSystem.from_uri(uri if "://" in uri else str(Path(uri).resolve()))
+
+    def dirs(self, prefix: str) -> list[str]:
+        try:
+            infos = self.fs.get_file_info(pafs.FileSelector(self.root))
+        except (FileNotFoundError, OSError):
+            return []
+        return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory and i.base_name.startswith(prefix))
+
+    def files(self, pattern_prefix: str) -> list[str]:
+        try:
+            infos = self.fs.get_file_info(pafs.FileSelector(self.root))
+        except (FileNotFoundError, OSError):
+            return []
+        return sorted(i.base_name for i in infos if i.type == pafs.FileType.File and i.base_name.startswith(pattern_prefix))
+
+    def read(self, *parts: str) -> str | None:
+        path = "/".join([self.root, *parts])
+        try:
+            with self.fs.open_input_stream(path) as f:
+                return f.readall().decode()
+        except (FileNotFoundError, OSError):
+            return None
+
+
+def tune_storage(sweep_dir: Path) -> _Storage:
+    meta_file = sweep_dir / "sweep.json"
+    storage = json.loads(meta_file.read_text()).get("storage") if meta_file.exists() else None
+    return _Storage(str(storage or sweep_dir).rstrip("/") + "/tune")
+
+
+def _read_rows(text: str | None) -> list[dict[str, Any]]:
     rows = []
-    for line in f.read_text().splitlines():
+    for line in (text or "").splitlines():
         line = line.strip()
         if line:
             try:
@@ -130,17 +163,17 @@ def _float(v: Any) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
-def known_trial_ids(tune_dir: Path) -> set[str] | None:
+def known_trial_ids(store: "_Storage") -> set[str] | None:
     """Trial ids in Tune's latest experiment snapshot (None if there is none yet).
 
     After a driver is killed, trials created after the last snapshot have folders
     but Tune will not resume them: they are orphans and must not become rows.
     """
-    snaps = sorted(tune_dir.glob("experiment_state-*.json"))
+    snaps = store.files("experiment_state-")
     if not snaps:
         return None
     try:
-        data = json.loads(snaps[-1].read_text())
+        data = json.loads(store.read(snaps[-1]) or "")
         return {json.loads(t[0])["trial_id"] for t in data["trial_data"]}
     except (json.JSONDecodeError, KeyError, IndexError, TypeError):
         return None
@@ -148,26 +181,27 @@ def known_trial_ids(tune_dir: Path) -> set[str] | None:
 
 def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dict]]:
     """Trial rows and epoch rows from the Tune trial folders + the ledger."""
-    tune_dir = sweep_dir / "tune"
+    store = tune_storage(sweep_dir)
     ledger = Ledger(sweep_dir / "ledger.json").data
-    known = known_trial_ids(tune_dir)
+    known = known_trial_ids(store)
     trials, epochs = [], []
     seeds = base.get("seeds", [0])
-    for d in sorted(p for p in tune_dir.glob("trial_*") if p.is_dir()):
-        params_file = d / "params.json"
-        trial_id = d.name.removeprefix("trial_")
-        if not params_file.exists() or (known is not None and trial_id not in known):
+    for d in store.dirs("trial_"):
+        params = store.read(d, "params.json")
+        trial_id = d.removeprefix("trial_")
+        if params is None or (known is not None and trial_id not in known):
             continue
-        overrides = tune_overrides(json.loads(params_file.read_text()), seeds)
+        overrides = tune_overrides(json.loads(params), seeds)
         resolved = merge_overrides(base, overrides)
         config_id, label = config_key(overrides)
-        rows = _read_rows(d)
+        rows = _read_rows(store.read(d, "result.json"))
         last = rows[-1] if rows else {}
         led = ledger.get(trial_id, {})
-        status = led.get("status") or ("error" if (d / "error.txt").exists() else "unknown")
+        error_txt = store.read(d, "error.txt")
+        status = led.get("status") or ("error" if error_txt is not None else "unknown")
         reason = led.get("reason", "")
-        if status == "error" and not reason and (d / "error.txt").exists():
-            reason = (d / "error.txt").read_text()[-2000:]
+        if status == "error" and not reason and error_txt:
+            reason = error_txt[-2000:]
         seed = int(overrides.get("seed", 0))
         row = {
             "sweep": sweep_dir.name, "trial_id": trial_id, "config_id": config_id, "config": label,

@@ -321,6 +321,8 @@ def test_imagefolder_tiny_imagenet_layout(tmp_path):
         Image.new("RGB", (16, 16), COLORS[cls]).save(base / "val" / "images" / f"val_{i}.JPEG")
         lines.append(f"val_{i}.JPEG\t{cls}\t0\t0\t15\t15")
     (base / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
+    (base / "test" / "images").mkdir(parents=True)  # the unlabelled test split is ignored
+    Image.new("RGB", (16, 16), (9, 9, 9)).save(base / "test" / "images" / "test_0.JPEG")
     s = _load("imagefolder", tmp_path, subdir="tiny-imagenet-200", size=8, normalize=False, test_fraction=1 / 3, cache=False)
     assert torch.equal(s.val_y, torch.tensor([2, 0, 1, 2]))
     assert torch.equal(s.val_x.mean((2, 3)).argmax(1), s.val_y)

@@ -7,7 +7,9 @@ random split fixed by ``split_seed`` (``val_fraction``, ``test_fraction``).
 Classes are sorted folder names (torchvision ``ImageFolder``, which also finds
 images in nested folders such as Tiny ImageNet's ``train/<wnid>/images/``).
 A split folder holding ``images/`` and ``val_annotations.txt`` (Tiny
-ImageNet's original ``val/``) is read through the annotation file.
+ImageNet's original ``val/``) is read through the annotation file; one holding
+only ``images/`` (Tiny ImageNet's unlabelled ``test/``) is ignored, so that
+split is carved from train.
 
 Images are converted to RGB, resized to ``size`` x ``size`` (bilinear),
 scaled to [0, 1] and, with ``normalize``, standardised per channel with the
@@ -82,6 +84,12 @@ class Annotated(torch.utils.data.Dataset):
         return self.transform(pil_loader(str(path))), target
 
 
+def _unlabeled(path: Path) -> bool:
+    """Tiny ImageNet's ``test/``: only ``images/`` and no annotation file, so no labels."""
+    subdirs = [c.name for c in path.iterdir() if c.is_dir()]
+    return subdirs == ["images"] and not (path / "val_annotations.txt").is_file()
+
+
 def _folder(path: Path, size: int, classes: list[str] | None = None):
     from torchvision import datasets, transforms
 
@@ -121,6 +129,7 @@ def load(params: Params, root: Path | None, seed: int) -> Splits:
     base = Path(root) / params.subdir
     split_layout = (base / "train").is_dir()
     dirs = {s: base / s for s in ("train", "val", "test") if (base / s).is_dir()} if split_layout else {"train": base}
+    dirs = {s: d for s, d in dirs.items() if s == "train" or not _unlabeled(d)}
     try:
         folders = {"train": _folder(dirs["train"], params.size)}
         folders.update({s: _folder(d, params.size, folders["train"].classes) for s, d in dirs.items() if s != "train"})
