@@ -284,6 +284,10 @@ def _section(raw: dict, key: str, problems: _Problems, required: bool = True) ->
         out["root"] = s.get("root")
         if out["root"] is not None and not isinstance(out["root"], str):
             problems.add("dataset.root", _type_msg(out["root"], "a path string"))
+        elif out["root"] is not None and "://" not in out["root"]:
+            # Relative to where sweeper runs (Tune starts each trial in its own folder, so a
+            # relative path would point elsewhere inside the trial).
+            out["root"] = str(Path(out["root"]).expanduser().resolve())
     return out
 
 

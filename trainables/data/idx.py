@@ -56,7 +56,9 @@ def load_pair(roots: list[Path], prefix: str, how_to_get: str) -> tuple[torch.Te
     img = find_file(roots, f"{prefix}-images-idx3-ubyte")
     lab = find_file(roots, f"{prefix}-labels-idx1-ubyte")
     if img is None or lab is None:
-        looked = ", ".join(str(r) for r in roots)
+        looked = ", ".join(str(r.resolve()) for r in roots)
+        if not roots[0].is_absolute():
+            looked += f" (the relative root {roots[0]} taken from the working directory {Path.cwd()})"
         raise DatasetNotFound(
             f"MNIST files {prefix}-images-idx3-ubyte[.gz] and {prefix}-labels-idx1-ubyte[.gz] not found; "
             f"looked in: {looked}. {how_to_get}"

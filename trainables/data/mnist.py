@@ -13,7 +13,9 @@ Protocols (``protocol``):
 - ``per_class`` (DropMax authors' code): train = the first ``n_per_class``
   images of each class of the training file in file order, validation = the
   next ``n_per_class`` of each class, test = the full 10,000 test set.
-  n_per_class 100 -> MNIST-1K, 500 -> MNIST-5K.
+  n_per_class 100 -> MNIST-1K, 500 -> MNIST-5K. (The authors' ``mnist_input``
+  is not in their public repository; "first N of each class" is read here on
+  the official 60,000-image training file, in file order.)
 - ``standard`` (MNIST-55K): TensorFlow's ``read_data_sets`` convention, the
   first ``val_size`` (5,000) training images are validation, the other 55,000
   train; test = the 10,000 test set.

@@ -104,10 +104,10 @@ def gd_gate(x: torch.Tensor, k: torch.Tensor, training: bool) -> torch.Tensor:
     """
     kc = k.clamp(0.0, 1.0)
     if not training:
-        return x * kc
+        return x * kc.to(x.dtype)
     shape = (x.shape[0],) + tuple(k.shape)
-    mask = (torch.rand(shape, device=x.device, dtype=x.dtype) < kc.detach()).to(x.dtype)
-    return x * (mask + (k - k.detach()))  # value = mask, gradient wrt k = 1
+    mask = (torch.rand(shape, device=x.device) < kc.detach()).to(x.dtype)  # fp32 coins, also under bf16
+    return x * (mask + (k - k.detach()).to(x.dtype))  # value = mask, gradient wrt k = 1
 
 
 def beta_prior(k: torch.Tensor, alpha: float, beta: float, eps: float) -> torch.Tensor:

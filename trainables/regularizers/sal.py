@@ -41,7 +41,7 @@ from torch import nn
 from trainables import metrics as M
 from trainables import prune as P
 from trainables.regularizers.contract import BuildContext, DropLayer
-from trainables.regularizers.dropout_pp import beta_prior, check_common, make_gate  # noqa: F401 (re-export)
+from trainables.regularizers.dropout_pp import check_common, make_gate
 
 KIND = "gate"
 
