@@ -420,8 +420,10 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
     continued = {t: restores(after[t]) for t in midrun_before}
     assert any(r and r[0] >= 1 for r in continued.values()), continued  # from checkpoints
     # The Optuna study lives on: its pickled state after the resume holds every trial.
-    states = sorted((sweep / "tune").glob("searcher-state-*.pkl"), key=os.path.getmtime)
-    study = pickle.loads(states[-1].read_bytes())["_ot_study"]
+    # Newest = greatest name (a session timestamp), the file Tune itself restores from
+    # (Searcher.restore_from_dir); mtimes are useless: every sync rewrites all files.
+    state = max((sweep / "tune").glob("searcher-state-*.pkl"), key=lambda p: p.name)
+    study = pickle.loads(state.read_bytes())["_ot_study"]
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(complete) == n, [t.state.name for t in study.trials]
     assert sorted(t.number for t in study.trials) == list(range(len(study.trials)))

@@ -100,3 +100,27 @@ def test_end_to_end_sweep(tmp_path):
     again = sweeper("launch", "e2e.yaml", cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
     assert (sweep / "trials.parquet").stat().st_mtime_ns == before
+
+
+@pytest.mark.slow
+def test_asha_stops_trials_early_and_optuna_sees_every_result(tmp_path, monkeypatch):
+    """Random search + ASHA through the Python API: some trials are stopped early (recorded as
+    `stopped` with fewer epochs), the rest finish; the Optuna study received every trial."""
+    from sweeper import launch, spec
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
+    s = spec.from_dict({
+        "name": "asha", "dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [16]}},
+        "regularizer": {"name": "softmax"}, "train": {"epochs": 4, "batch_size": 64},
+        "space": {"train.lr": {"type": "float", "low": 1.0e-4, "high": 1.0e-1, "log": True}},
+        "seeds": [0],
+        "search": {"sampler": "random", "num_samples": 4, "scheduler": "asha", "grace_period": 1,
+                   "reduction_factor": 2, "max_concurrent": 2},
+    })
+    res = launch.launch(s, num_cpus=2, out=tmp_path / "sweeps", verbose=0)
+    t = res.trials
+    assert len(t) == 4 and set(t.status) <= {"finished", "stopped"}
+    assert (t.status == "stopped").any() and (t.status == "finished").any()
+    assert (t.loc[t.status == "stopped", "epochs"] < 4).all() and (t.loc[t.status == "finished", "epochs"] == 4).all()
+    assert t.val_error.notna().all()

@@ -68,7 +68,7 @@ def test_ties_drop_top_values():
 
 
 def test_rho_zero_is_exactly_the_no_dropout_network():
-    m, s = head(rho=0), None
+    m = head(rho=0)
     torch.manual_seed(0)
     s = softmax.build_head(softmax.Params(), 12, 5, CTX)
     assert torch.equal(m.o.weight, s.o.weight) and torch.equal(m.o.bias, s.o.bias)

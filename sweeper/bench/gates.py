@@ -4,9 +4,10 @@ Network: LeNet 20-50-500 on MNIST-shaped random inputs (batch 64), gates at ever
 gated position (conv1, conv2, FC-500), softmax head, Adam. A step is what the
 project loop does: forward, loss (+ the gates' ``penalty()``), backward, Adam
 step, ``after_optimizer_step()`` (k clamp). Measured with the real
-``Trainer.train_epoch`` on an in-memory split of ``steps`` batches; epochs of the
-gated net and of the baseline alternate (interleaved repeats, one warm-up epoch
-each), and each row reports the median ms per step. One torch thread.
+``Trainer.train_epoch`` on an in-memory split of ``steps`` (5) batches; short
+epochs of the gated net and of the baseline alternate (31 interleaved repeats,
+one warm-up epoch each, so load bursts on a shared machine hit both sides), and
+each row reports the median ms per step. One torch thread.
 
 Pairs (baseline -> candidate): vanilla Dropout2d on conv maps + Dropout on FC
 (keep 0.5) -> Dropout++ per-feature-map gates (flat, and 0.5 with its prior);
@@ -45,7 +46,7 @@ def _ms_per_step(tr: Trainer) -> float:
 
 def run(quick: bool = False) -> list[dict]:
     torch.set_num_threads(1)
-    steps, repeats = (5, 3) if quick else (20, 7)
+    steps, repeats = (3, 7) if quick else (5, 31)
     g = torch.Generator().manual_seed(0)
     n = 64 * steps
     x = torch.rand(n, 1, 28, 28, generator=g)
