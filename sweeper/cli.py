@@ -137,7 +137,7 @@ def report(sweep, out, metric, baseline, csv_path) -> None:
     except FileNotFoundError as e:
         _fail(str(e))
     metric = metric or "test_error"
-    if metric not in trials:
+    if report_mod.column(trials, metric) not in trials:
         _fail(f"metric {metric!r} is not in {d}/trials.parquet; available: {', '.join(c for c in trials.columns if trials[c].dtype.kind == 'f')}")
     summary = report_mod.summarize(trials, metric)
     click.echo(f"{d.name}: {len(trials)} trials, {len(summary)} configurations")

@@ -35,8 +35,18 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     return float(v.mean()), float(half)
 
 
+def column(trials: pd.DataFrame, metric: str) -> str:
+    """The trials-table column of ``metric``: a core column, or ``metric.<name>`` for a regularizer's own."""
+    return metric if metric in trials or f"metric.{metric}" not in trials else f"metric.{metric}"
+
+
 def summarize(trials: pd.DataFrame, metric: str = "test_error", mode: str = "min") -> pd.DataFrame:
-    """One row per configuration: n seeds finished / run, mean and CI of ``metric`` (and val_error)."""
+    """One row per configuration: n seeds finished / run, mean and CI of ``metric`` (and val_error).
+
+    ``metric`` may name a regularizer's own final metric (e.g. ``sal_params``); its column is
+    ``metric.<name>`` in the table, and the summary calls it by its plain name."""
+    if column(trials, metric) != metric:
+        trials = trials.rename(columns={column(trials, metric): metric})
     rows = []
     for cid, g in trials.groupby("config_id", sort=False):
         done = g[g["status"].isin(FINISHED)]

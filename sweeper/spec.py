@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -287,7 +288,7 @@ def _section(raw: dict, key: str, problems: _Problems, required: bool = True) ->
         elif out["root"] is not None and "://" not in out["root"]:
             # Relative to where sweeper runs (Tune starts each trial in its own folder, so a
             # relative path would point elsewhere inside the trial).
-            out["root"] = str(Path(out["root"]).expanduser().resolve())
+            out["root"] = str(Path(os.path.expandvars(out["root"])).expanduser().resolve())
     return out
 
 
