@@ -67,12 +67,15 @@ def _print_result(res) -> None:
 @click.option("--gpus-per-trial", type=float, default=None, help="Overrides resources.gpu (fractions share a GPU, e.g. 0.25).")
 @click.option("--out", default="sweeps", show_default=True, help="Folder holding sweep folders (Parquet, spec, Tune state).")
 @click.option("--storage", default=None, help="Ray Tune storage (local path or s3://bucket/prefix); default: inside the sweep folder.")
+@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Overrides dataset.root of the spec (e.g. ../shared/data/mnist-t10k).")
 @click.option("--name", default=None, help="Sweep id (default: the spec's name).")
 @click.option("--overwrite", is_flag=True, help="Delete an existing sweep folder of the same id first.")
 @click.option("--quiet", is_flag=True, help="No live progress table.")
-def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, storage, name, overwrite, quiet) -> None:
+def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, storage, data_root, name, overwrite, quiet) -> None:
     """Validate SPEC_FILE, then run the sweep (nothing starts on a bad spec)."""
     s = _load_spec(spec_file)
+    if data_root:
+        s = spec_mod.with_data_root(s, data_root)
     from sweeper import launch as launch_mod
 
     try:

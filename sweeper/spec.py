@@ -555,3 +555,13 @@ def _parse_search(raw: Any, space: list[Param], problems: _Problems) -> Search:
             if p.type in ("float", "int") and p.step is None:
                 problems.add(f"space.{p.path}", "a grid sweep needs step: on every float/int parameter (or make it categorical)")
     return s
+
+
+def with_data_root(spec: SweepSpec, root: str) -> SweepSpec:
+    """``spec`` with ``dataset.root`` replaced (``--data-root``), resolved like the YAML's."""
+    import copy
+    import dataclasses
+
+    base = copy.deepcopy(spec.base)
+    base["dataset"]["root"] = str(Path(os.path.expandvars(root)).expanduser().resolve())
+    return dataclasses.replace(spec, base=base)

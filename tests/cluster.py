@@ -59,6 +59,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _fate_share() -> None:
+    """In the child before exec: own session, and SIGTERM when the parent dies.
+
+    If the test process is killed outright (no atexit), each ``ray start --block``
+    still gets SIGTERM from the kernel and stops its node's processes.
+    """
+    os.setsid()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -238,7 +253,7 @@ class LocalCluster:
         with open(log, "wb") as out:
             proc = subprocess.Popen(
                 cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=self.env, start_new_session=True,
+                env=self.env, preexec_fn=_fate_share,
             )
         node = Node(name, proc, temp_dir, log, num_cpus, num_gpus, dict(resources or {}))
         self.nodes[name] = node

@@ -242,6 +242,22 @@ def tune_rows(sweep_dir: Path) -> dict[str, list[dict]]:
     return out
 
 
+def snapshot_status(sweep_dir: Path) -> dict[str, str]:
+    """Trial statuses in Tune's newest experiment snapshot (what `Tuner.restore` resumes from)."""
+    snaps = sorted((sweep_dir / "tune").glob("experiment_state-*.json"), key=lambda p: p.name)
+    if not snaps:
+        return {}
+    data = json.loads(snaps[-1].read_text())
+    return {(t := json.loads(s))["trial_id"]: t["status"] for s, _ in data["trial_data"]}
+
+
+def _try(fn, *a):
+    try:
+        return fn(*a)
+    except (json.JSONDecodeError, OSError):
+        return None
+
+
 def restores(rows: list[dict]) -> list[int]:
     """Epochs a trial continued from after being restored: a report with
     ``iterations_since_restore == 1`` but a later epoch means Tune restarted the
@@ -392,12 +408,16 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
                             text=True, start_new_session=True)
     try:
         def finished_and_midrun():
+            try:
+                snap = snapshot_status(sweep)
+            except (json.JSONDecodeError, OSError):  # being rewritten right now
+                return None
             rows = tune_rows(sweep)
-            done = {t for t, r in rows.items() if r and r[-1].get("done") or (r and r[-1]["epoch"] == EPOCHS)}
-            mid = {t for t, r in rows.items() if r and r[-1]["epoch"] < EPOCHS}
+            done = {t for t, s in snap.items() if s == "TERMINATED"}
+            mid = {t for t, s in snap.items() if s == "RUNNING" and rows.get(t) and rows[t][-1]["epoch"] < EPOCHS}
             return (done, mid) if done and mid else None
 
-        wait_for(finished_and_midrun, 400, "one finished trial and one mid-run", proc)
+        wait_for(finished_and_midrun, 400, "a finished and a mid-run trial in Tune's snapshot", proc, poll=0.2)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -406,8 +426,16 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
     before = tune_rows(sweep)
-    finished_before = {t: len(r) for t, r in before.items() if r and r[-1]["epoch"] == EPOCHS}
-    midrun_before = {t: r[-1]["epoch"] for t, r in before.items() if r and r[-1]["epoch"] < EPOCHS}
+    snap = wait_for(lambda: _try(snapshot_status, sweep), 10, "a readable snapshot")
+    # "Finished" = finished in the snapshot Tune resumes from. Tune snapshots at most every
+    # TUNE_GLOBAL_CHECKPOINT_S (launch sets 1 s), so a trial that completed in the last
+    # second before the kill is still RUNNING there and may redo its last epoch(s);
+    # the tables stay exact anyway (checked below).
+    finished_before = {t: len(before[t]) for t, s in snap.items() if s == "TERMINATED"}
+    midrun_before = {t: before[t][-1]["epoch"] for t, s in snap.items()
+                     if s != "TERMINATED" and before.get(t) and before[t][-1]["epoch"] < EPOCHS}
+    orphans = sorted(set(before) - set(snap))  # created after the last snapshot
+    assert finished_before and midrun_before, (snap, {t: len(r) for t, r in before.items()})
 
     st = run_cli(cluster, tmp_path, "status", "drvkill", timeout=120).stdout
     assert "sweeper resume drvkill" in st, st  # it noticed the dead driver
@@ -436,7 +464,8 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
     pd.testing.assert_frame_equal(t1[cols].sort_values("trial_id").reset_index(drop=True),
                                   trials2[cols].sort_values("trial_id").reset_index(drop=True))
     assert tune_rows(sweep) == after
-    E_REPORT["driver_kill"] = dict(finished_before=len(finished_before), midrun_before=midrun_before,
+    E_REPORT["driver_kill"] = dict(snapshot_at_kill=snap, orphans=orphans,
+                                   finished_before=len(finished_before), midrun_before=midrun_before,
                                    continued_from=continued, rows=len(trials), epoch_rows=len(epochs),
                                    mlflow_children=len(mlflow_children(tmp_path, "drvkill")),
                                    optuna_complete=len(complete))
