@@ -178,10 +178,12 @@ def bench(names, quick, as_json) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
-    click.echo("| benchmark | baseline | ms | baseline ms | ratio | target |")
-    click.echo("|---|---|---|---|---|---|")
+    std = ("name", "baseline", "ms", "baseline_ms", "ratio", "target")
+    click.echo("| benchmark | baseline | ms | baseline ms | ratio | target | details |")
+    click.echo("|---|---|---|---|---|---|---|")
     for r in rows:
-        click.echo(f"| {r['name']} | {r['baseline']} | {r['ms']:.2f} | {r['baseline_ms']:.2f} | {r['ratio']:.3f} | {r.get('target', '')} |")
+        extra = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items() if k not in std)
+        click.echo(f"| {r['name']} | {r['baseline']} | {r['ms']:.2f} | {r['baseline_ms']:.2f} | {r['ratio']:.3f} | {r.get('target', '')} | {extra} |")
 
 
 @main.command()

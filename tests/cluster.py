@@ -9,12 +9,15 @@ Isolation from other Ray instances on the same machine (other tests, other
 users): every node gets its own ``--temp-dir`` under one private root, explicit
 free ports for every fixed-port service (GCS, dashboard agent, runtime-env
 agent, metrics), random worker ports, and a small object store.
-Teardown never uses ``ray stop`` (which stops *every* Ray on the machine):
-each node's ``ray start --block`` makes itself a process-group leader
-(``os.setpgrp`` before spawning the reaper) and every process of that node
-(raylet, GCS, agents, core workers) inherits the group, so the cluster is torn
-down by signalling the process groups it started, and then by killing any
-leftover process whose command line names the cluster's private root.
+Teardown never uses ``ray stop`` (which stops *every* Ray on the machine).
+Each ``ray start --block`` runs in its own session; its raylet, GCS and agents
+share that process group, while core workers (trial actors) put themselves in
+groups of their own but stay children of their raylet. A node's processes are
+therefore its process group plus the leader's descendants (``Node.pids``);
+teardown signals exactly those, then kills any leftover process whose command
+line or environment names the cluster's private root. Each ``ray start`` also
+gets SIGTERM from the kernel if the test process dies without cleaning up
+(``PR_SET_PDEATHSIG``), which stops its node.
 
 Authentication: Ray 2.60 enables token authentication by default for local
 ``ray.init()`` clusters; ``ray start --head`` enables it when a token already
@@ -233,7 +236,7 @@ class LocalCluster:
             f"--dashboard-agent-grpc-port={free_port()}",
             f"--runtime-env-agent-port={free_port()}",
             f"--metrics-export-port={free_port()}",
-            "--include-log-monitor=false",
+            "--include-log-monitor=false",  # no worker-log streaming to drivers: less load
         ]
         if num_gpus is not None:
             cmd.append(f"--num-gpus={num_gpus:g}")
@@ -394,7 +397,6 @@ class LocalCluster:
         nodes = list(self.nodes.values())
         # Workers first, head last, so workers do not spin on a dead GCS.
         nodes.sort(key=lambda n: n.name == "head")
-        tree = {node.name: node.pids() for node in nodes}
         for node in nodes:
             if node.proc.poll() is None:
                 try:
@@ -408,7 +410,9 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 pass
         for node in nodes:
-            for pid in set(tree[node.name]) | set(node.pids()):
+            # Current members only (no stale PID list: a PID could be reused);
+            # orphaned workers are found below through their environment.
+            for pid in node.pids():
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -417,11 +421,15 @@ class LocalCluster:
                 node.proc.kill()
                 node.proc.wait(timeout=10)
         # Anything that escaped its group but still names our private root.
-        for pid in _pids_mentioning(str(self.root)):
+        stray = _pids_mentioning(str(self.root))
+        for pid in stray:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in stray) and time.monotonic() < deadline:
+            time.sleep(0.1)
         self.nodes.clear()
         self.gcs_port = 0
         self.gcs_address = ""

@@ -1,8 +1,12 @@
 """Distributed and fault-tolerance paths on a real multi-node Ray cluster.
 
 One machine, several real Ray nodes (tests/cluster.py): a head with no CPUs
-for trials and worker nodes with one logical CPU each, so anything that needs
-a CPU must run on a worker node, and two concurrent tasks must use two nodes.
+and worker nodes with one logical CPU each (one also declaring one GPU), so
+anything that needs a CPU runs on a worker node and concurrent work spreads
+over nodes. Drivers are separate processes: short Ray scripts, and the real
+``sweeper`` CLI for the sweep-level tests (multi-node sweep, 4 x 0.25 GPU,
+worker node SIGKILLed mid-sweep, driver SIGKILLed then ``sweeper resume``).
+Set SWEEPER_FAULT_REPORT=<file> to get what the fault tests observed as JSON.
 """
 
 from __future__ import annotations
@@ -19,6 +23,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from cluster import LocalCluster  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+E_REPORT: dict = {}  # what the fault tests observed (written to $SWEEPER_FAULT_REPORT)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_fault_outcomes():
+    yield
+    if E_REPORT and os.environ.get("SWEEPER_FAULT_REPORT"):
+        Path(os.environ["SWEEPER_FAULT_REPORT"]).write_text(json.dumps(E_REPORT, indent=1, default=str))
+
 
 def test_cluster_yaml_is_a_valid_launcher_config():
     """cluster.yaml passes the installed Ray's cluster-launcher schema and the
@@ -469,13 +482,3 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
                                    continued_from=continued, rows=len(trials), epoch_rows=len(epochs),
                                    mlflow_children=len(mlflow_children(tmp_path, "drvkill")),
                                    optuna_complete=len(complete))
-
-
-E_REPORT: dict = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _report_fault_outcomes():
-    yield
-    if E_REPORT and os.environ.get("SWEEPER_FAULT_REPORT"):
-        Path(os.environ["SWEEPER_FAULT_REPORT"]).write_text(json.dumps(E_REPORT, indent=1, default=str))
