@@ -104,8 +104,8 @@ def test_end_to_end_sweep(tmp_path):
 
 @pytest.mark.slow
 def test_asha_stops_trials_early_and_optuna_sees_every_result(tmp_path, monkeypatch):
-    """Random search + ASHA through the Python API: some trials are stopped early (recorded as
-    `stopped` with fewer epochs), the rest finish; the Optuna study received every trial."""
+    """Random search + ASHA through the Python API, with Tune storage behind a file:// URI: some
+    trials are stopped early (recorded as `stopped` with fewer epochs), the rest finish."""
     from sweeper import launch, spec
 
     monkeypatch.chdir(tmp_path)
@@ -118,7 +118,11 @@ def test_asha_stops_trials_early_and_optuna_sees_every_result(tmp_path, monkeypa
         "search": {"sampler": "random", "num_samples": 4, "scheduler": "asha", "grace_period": 1,
                    "reduction_factor": 2, "max_concurrent": 2},
     })
-    res = launch.launch(s, num_cpus=2, out=tmp_path / "sweeps", verbose=0)
+    # Tune storage elsewhere, through a URI (as --storage s3://... on a cluster): the tables must
+    # still be built from the trial folders there.
+    remote = tmp_path / "remote"
+    res = launch.launch(s, num_cpus=2, out=tmp_path / "sweeps", storage=f"file://{remote}", verbose=0)
+    assert (remote / "tune").is_dir() and not (res.sweep_dir / "tune").exists()
     t = res.trials
     assert len(t) == 4 and set(t.status) <= {"finished", "stopped"}
     assert (t.status == "stopped").any() and (t.status == "finished").any()
