@@ -114,19 +114,18 @@ class _Storage:
     def __init__(self, uri: str):
         self.fs, self.root = pafs.FileSystem.from_uri(uri if "://" in uri else str(Path(uri).resolve()))
 
-    def dirs(self, prefix: str) -> list[str]:
+    def _names(self, prefix: str, kind: "pafs.FileType") -> list[str]:
         try:
             infos = self.fs.get_file_info(pafs.FileSelector(self.root))
         except (FileNotFoundError, OSError):
             return []
-        return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory and i.base_name.startswith(prefix))
+        return sorted(i.base_name for i in infos if i.type == kind and i.base_name.startswith(prefix))
 
-    def files(self, pattern_prefix: str) -> list[str]:
-        try:
-            infos = self.fs.get_file_info(pafs.FileSelector(self.root))
-        except (FileNotFoundError, OSError):
-            return []
-        return sorted(i.base_name for i in infos if i.type == pafs.FileType.File and i.base_name.startswith(pattern_prefix))
+    def dirs(self, prefix: str) -> list[str]:
+        return self._names(prefix, pafs.FileType.Directory)
+
+    def files(self, prefix: str) -> list[str]:
+        return self._names(prefix, pafs.FileType.File)
 
     def read(self, *parts: str) -> str | None:
         path = "/".join([self.root, *parts])

@@ -155,6 +155,16 @@ def mc_logits(o: torch.Tensor, p: torch.Tensor, samples: int, gen: torch.Generat
     return torch.logsumexp(logp, dim=0) - torch.log(torch.tensor(float(samples), dtype=p.dtype, device=p.device))
 
 
+def predict_logits(o: torch.Tensor, p: torch.Tensor, mc_samples: int, mc_seed: int, training: bool,
+                   eps: float = EPS) -> torch.Tensor:
+    """Prediction logits: eq. 15 (``mc_samples == 0`` or training), else eq. 14 with a generator
+    re-seeded with ``mc_seed`` on every call, so evaluation stays deterministic."""
+    if mc_samples > 0 and not training:
+        gen = torch.Generator(device=o.device).manual_seed(mc_seed)
+        return mc_logits(o, p, mc_samples, gen, eps)
+    return retain_logits(o, p, eps)
+
+
 def target_split_means(p: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean of p at the target entries and at the non-target entries (detached)."""
     onehot = F.one_hot(target, p.shape[-1]).to(p.dtype)
@@ -212,11 +222,7 @@ class DropMaxHead(nn.Module):
         prm = self.params
         o, ph = self.o(h), self.ph(h)
         p = torch.sigmoid(ph)
-        if prm.eval_mc_samples > 0 and not self.training:
-            gen = torch.Generator(device=h.device).manual_seed(prm.eval_mc_seed)
-            logits = mc_logits(o, p, prm.eval_mc_samples, gen, prm.eps)
-        else:
-            logits = retain_logits(o, p, prm.eps)
+        logits = predict_logits(o, p, prm.eval_mc_samples, prm.eval_mc_seed, self.training, prm.eps)
         if target is None:
             return HeadOutput(logits, None, {})
         loss, terms = dropmax_loss(o, ph, self.rh(h), target, prm.tau, eps=prm.eps)

@@ -29,7 +29,7 @@ from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput
 from trainables.regularizers.dropmax import (
-    RetainStats, concrete_mask, log_eps, masked_cross_entropy, mc_logits, neg_entropy, retain_logits,
+    RetainStats, concrete_mask, log_eps, masked_cross_entropy, neg_entropy, predict_logits,
     target_split_means,
 )
 
@@ -85,11 +85,7 @@ class DropMaxQPHead(nn.Module):
         prm = self.params
         o, ph = self.o(h), self.ph(h)
         p = torch.sigmoid(ph)
-        if prm.eval_mc_samples > 0 and not self.training:
-            gen = torch.Generator(device=h.device).manual_seed(prm.eval_mc_seed)
-            logits = mc_logits(o, p, prm.eval_mc_samples, gen, prm.eps)
-        else:
-            logits = retain_logits(o, p, prm.eps)
+        logits = predict_logits(o, p, prm.eval_mc_samples, prm.eval_mc_seed, self.training, prm.eps)
         if target is None:
             return HeadOutput(logits, None, {})
         loss, terms = dropmax_qp_loss(o, ph, target, prm.gamma, prm.tau, prm.target_kl, eps=prm.eps)
