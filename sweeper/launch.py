@@ -38,11 +38,11 @@ DEFAULT_OUT = "sweeps"
 
 
 class SweepExists(FileExistsError):
-    pass
+    """A sweep folder of that id already holds a sweep (the CLI exits 2; nothing is changed)."""
 
 
 class NoSuchSweep(FileNotFoundError):
-    pass
+    """No sweep folder of that id or path."""
 
 
 @dataclass(frozen=True)

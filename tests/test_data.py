@@ -106,8 +106,11 @@ def test_mnist_t10k_missing_root_errors(tmp_path):
 
 
 def test_every_dataset_params_has_valid_defaults():
+    import dataclasses
+
     for name in data.DATASETS:
-        data.get(name).Params()
+        p = data.get(name).Params()  # raises if a default is out of its own valid range
+        assert dataclasses.is_dataclass(p) and p.__dataclass_params__.frozen, name
 
 
 # --- mnist (full, generated files in the official IDX format) -------------------------------------
