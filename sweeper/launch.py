@@ -196,8 +196,7 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     spec = spec_from_dict(spec_dict, source=str(sweep_dir / "spec.yaml"))
-    base = {k: spec.base[k] for k in ("dataset", "model", "regularizer", "train")}
-    base["seeds"] = list(spec.seeds)
+    base = results.trial_base(spec.to_dict())
     meta = json.loads((sweep_dir / "sweep.json").read_text())
     res = spec_dict["resources"]
     trainable = _trainable(base, float(res["cpu"]), float(res["gpu"]))

@@ -249,19 +249,23 @@ def _column(rows: list[dict], f: pa.Field) -> list:
     return vals
 
 
+def trial_base(spec_dict: dict[str, Any]) -> dict[str, Any]:
+    """What every trial starts from (``run_trial``'s ``base``): the fixed sections plus the seed list."""
+    return {**{k: spec_dict[k] for k in ("dataset", "model", "regularizer", "train")}, "seeds": list(spec_dict["seeds"])}
+
+
+def _param_type(p: dict[str, Any]) -> str:
+    """Column kind of a space entry: float / int from its distribution or fixed value, else categorical."""
+    if "value" in p:
+        v = p["value"]
+        return "int" if isinstance(v, int) and not isinstance(v, bool) else "float" if isinstance(v, float) else "categorical"
+    return p.get("type", "float")
+
+
 def write_tables(sweep_dir: Path, spec_dict: dict[str, Any]) -> tuple[int, int]:
     """(Re)write trials.parquet and epochs.parquet; returns their row counts."""
-    base = {k: spec_dict[k] for k in ("dataset", "model", "regularizer", "train")}
-    base["seeds"] = spec_dict["seeds"]
-    trials, epochs = collect(sweep_dir, base)
-    param_types = {
-        path: ("categorical" if "choices" in p else ("fixed" if "value" in p else p.get("type", "float")))
-        for path, p in spec_dict.get("space", {}).items()
-    }
-    for path, p in spec_dict.get("space", {}).items():
-        if "value" in p:  # fixed values: type from the value itself
-            v = p["value"]
-            param_types[path] = "int" if isinstance(v, int) and not isinstance(v, bool) else "float" if isinstance(v, float) else "categorical"
+    trials, epochs = collect(sweep_dir, trial_base(spec_dict))
+    param_types = {path: _param_type(p) for path, p in spec_dict.get("space", {}).items()}
     import yaml
 
     meta = {
@@ -282,11 +286,20 @@ class LedgerCallback(Callback):
     """Ray Tune callback keeping ``ledger.json`` and the Parquet tables current.
 
     Importing Ray does not start it, so ``sweeper status`` can still use this module.
+    The tables are rebuilt at most every ``every_s`` seconds (each rebuild reads every
+    trial folder); the driver writes them once more when the sweep ends.
     """
 
-    def __init__(self, sweep_dir: Path, spec_dict: dict[str, Any]):
+    def __init__(self, sweep_dir: Path, spec_dict: dict[str, Any], every_s: float = 15.0):
         self.sweep_dir = Path(sweep_dir)
         self.spec_dict = spec_dict
+        self.every_s = every_s
+        self._written = 0.0
+
+    def _maybe_write_tables(self) -> None:
+        if time.monotonic() - self._written >= self.every_s:
+            write_tables(self.sweep_dir, self.spec_dict)
+            self._written = time.monotonic()
 
     @property
     def ledger(self) -> Ledger:
@@ -314,9 +327,9 @@ class LedgerCallback(Callback):
             status, reason = "stopped", f"stopped early by the scheduler at epoch {last.get('epoch')}"
         led = self.ledger
         led.set(trial.trial_id, status, reason, retries=self._retries(led, trial.trial_id))
-        write_tables(self.sweep_dir, self.spec_dict)
+        self._maybe_write_tables()
 
     def on_trial_error(self, iteration, trials, trial, **info):
         led = self.ledger
         led.set(trial.trial_id, "error", (trial.get_error() or "unknown error")[-2000:], retries=self._retries(led, trial.trial_id))
-        write_tables(self.sweep_dir, self.spec_dict)
+        self._maybe_write_tables()

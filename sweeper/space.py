@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import optuna
@@ -28,7 +28,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from sweeper.spec import Param, SweepSpec
 
-from trainables.trial import POINT  # noqa: E402  (raw Tune keys are defined where they are read)
+from trainables.trial import POINT  # raw Tune keys are defined where they are read
 _PRIMITIVE = (type(None), bool, int, float, str)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -27,8 +27,6 @@ value or a list of values; the parameter exists only where all hold.
 """
 from __future__ import annotations
 
-import itertools
-import math
 import os
 import typing
 from dataclasses import dataclass, field, fields
@@ -44,6 +42,7 @@ from trainables.loop import TrainConfig
 from trainables.registry import UnknownName
 
 SECTIONS = {"dataset": data_registry, "model": model_registry, "regularizer": reg_registry}
+TABLES = {"dataset": data_registry.DATASETS, "model": model_registry.MODELS, "regularizer": reg_registry.REGULARIZERS}
 TOP_KEYS = {"name", "description", "dataset", "model", "regularizer", "train", "space", "seeds", "search", "resources"}
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
 OBJECTIVES = ("val_error", "val_nll", "val_ece", "test_error", "test_nll", "test_ece", "train_loss")
@@ -204,8 +203,6 @@ def _type_msg(v: Any, want: str) -> str:
 
 def _check_type(v: Any, ann: Any) -> str | None:
     """None if ``v`` fits annotation ``ann`` (a Params field type), else a message."""
-    if isinstance(ann, str):
-        ann = eval(ann, {"tuple": tuple, "float": float, "int": int, "str": str, "bool": bool, "None": None})  # noqa: S307 - our own annotations
     origin = typing.get_origin(ann)
     args = typing.get_args(ann)
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
@@ -265,7 +262,7 @@ def _section(raw: dict, key: str, problems: _Problems, required: bool = True) ->
     s = raw.get(key)
     if s is None:
         if required:
-            problems.add(key, f"missing; give {{name: ..., params: {{...}}}}; valid names: {', '.join(SECTIONS[key].__dict__[key.upper() + 'S' if key != 'dataset' else 'DATASETS'])}")
+            problems.add(key, f"missing; give {{name: ..., params: {{...}}}}; valid names: {', '.join(TABLES[key])}")
         return None
     if isinstance(s, str):
         s = {"name": s}

@@ -11,6 +11,7 @@ import os
 import socket
 from collections import Counter
 
+import pandas as pd
 import yaml
 
 from sweeper import report, results
@@ -31,9 +32,7 @@ def status_text(sweep: str, out: str = "sweeps") -> str:
     d = sweep_path(sweep, out)
     meta = json.loads((d / "sweep.json").read_text())
     spec_dict = yaml.safe_load((d / "spec.yaml").read_text())
-    base = {k: spec_dict[k] for k in ("dataset", "model", "regularizer", "train")}
-    base["seeds"] = spec_dict["seeds"]
-    trials, _ = results.collect(d, base)
+    trials, _ = results.collect(d, results.trial_base(spec_dict))
     counts = Counter(t["status"] for t in trials)
     metric = spec_dict["search"]["metric"]
     metric = metric[0] if isinstance(metric, list) else metric
@@ -47,8 +46,6 @@ def status_text(sweep: str, out: str = "sweeps") -> str:
     failed = [t for t in trials if t["status"] in ("error", "diverged")]
     for t in failed[:10]:
         lines.append(f"  {t['status']}: trial {t['trial_id']} ({t['config']}, seed {t['seed']}): {t['reason'].strip().splitlines()[-1][:200] if t['reason'] else ''}")
-    import pandas as pd
-
     df = pd.DataFrame(trials)
     if len(df) and (df["status"] == "finished").any():
         summary = report.summarize(df, metric, mode)

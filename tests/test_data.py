@@ -13,14 +13,6 @@ from trainables.data import DatasetNotFound
 from trainables.data.idx import read_idx, write_idx
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """CI has 2 shared cores: intra-op threads only oversubscribe them (10-20x slower under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 T10K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist-t10k"
 needs_t10k = pytest.mark.skipif(not (T10K / "t10k-images-idx3-ubyte.gz").is_file(), reason=f"{T10K} absent")
 

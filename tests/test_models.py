@@ -10,14 +10,6 @@ from trainables import models
 from trainables.regularizers.contract import glorot_
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """CI has 2 shared cores: intra-op threads only oversubscribe them (10-20x slower under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 # name -> (in_shape, params): small inputs keep the deep nets fast
 CASES = {
     "mlp": ((1, 8, 8), {"widths": (16, 12)}),

@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -171,14 +171,12 @@ def write_final_artifacts(net: torch.nn.Module, directory: Path) -> None:
 
 def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     """Ray Tune function trainable (bound with ``tune.with_parameters(run_trial, base=...)``)."""
+    import ray
     from ray import tune
 
     cfg = TrialConfig.from_dict(merge_overrides(base, tune_overrides(config, base.get("seeds", [0]))))
-    cpus = int(os.environ.get("SWEEPER_TRIAL_CPUS", "0")) or None
-    ctx = tune.get_context()
-    res = ctx.get_trial_resources().required_resources if hasattr(ctx, "get_trial_resources") else {}
-    threads = max(1, int(res.get("CPU", cpus or 1)))
-    torch.set_num_threads(threads)
+    cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
+    torch.set_num_threads(max(1, int(cpus)))  # fractional CPUs still get one thread
 
     splits = load_splits(cfg)
     net = build(cfg, splits)
@@ -190,8 +188,6 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
 
     reg = reg_registry.get(cfg.regularizer.name)
     test_delay = float(os.environ.get("SWEEPER_TEST_EPOCH_DELAY_S", "0") or 0)
-    import ray
-
     node_id = ray.get_runtime_context().get_node_id()
     while not trainer.done:
         metrics = trainer.run_epoch()
