@@ -229,7 +229,7 @@ def test_imagefolder_flat_layout_carves_splits(tmp_path):
     assert torch.equal(torch.bincount(s.val_y), torch.full((3,), 2))
     assert "carved" in s.description
     with pytest.raises(ValueError, match="max_memory_gb"):
-        _load("imagefolder", tmp_path, size=8, max_memory_gb=1e-9, cache=False)
+        _load("imagefolder", tmp_path, size=8, max_memory_gb=1e-9, mode="memory", cache=False)
     with pytest.raises(DatasetNotFound):
         _load("imagefolder", tmp_path / "nothing")
 

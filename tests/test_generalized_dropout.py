@@ -129,7 +129,7 @@ def test_element_gates_on_conv_and_checkpoint_roundtrip():
     assert all(not torch.all(g.k == 0.8) for g in gates)  # trained
     fresh = _trainer("dropout_pp", {"conv_gates": "element", "init": 0.8}, model="lenet", mparams={"padding": "same"})
     fresh.load_state_dict(tr.state_dict())
-    x = tr.data["test"][0][:8]
+    x = tr.sources["test"].x[:8]
     tr.net.eval(), fresh.net.eval()
     assert torch.allclose(tr.net(x).logits, fresh.net(x).logits)
 

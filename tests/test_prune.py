@@ -139,7 +139,7 @@ def test_sal_finalize_end_to_end(tmp_path):
     plain = Net(mlp.build(mlp.Params(widths=(w1, w2)), (1, 8, 8), 10, _identity),
                 softmax.build_head(softmax.Params(), w2, 10, CTX))
     plain.load_state_dict(state)
-    x, y = tr.data["test"]
+    x, y = tr.sources["test"].x, tr.sources["test"].y
     plain.eval()
     with torch.no_grad():
         err = float((plain(x).logits.argmax(1) != y).float().mean())

@@ -1,10 +1,11 @@
-"""Train / evaluate epochs on device-resident tensors. No Ray or MLflow here.
+"""Train / evaluate epochs. No Ray or MLflow here.
 
-``Trainer.run_epoch()`` trains one epoch (batches are index slices of tensors
-already on the device, reshuffled each epoch by a generator seeded from the
-trial seed), evaluates on the validation split, and returns a plain dict of
-floats. Per-batch statistics stay on the device; the host reads them once per
-epoch. Regularizer hooks (``on_batch_start``, ``after_optimizer_step``,
+``Trainer.run_epoch()`` trains one epoch, evaluates on the validation split,
+and returns a plain dict of floats. Batches come from one source per split
+(``data/sources.py``): index slices of tensors already on the device, or a
+DataLoader for image folders larger than memory; either way in an order drawn
+each epoch by a generator seeded from the trial seed. Per-batch statistics
+stay on the device; the host reads them once per epoch. Regularizer hooks (``on_batch_start``, ``after_optimizer_step``,
 ``penalty``, ``no_weight_decay``, ``epoch_metrics``; see
 ``regularizers/contract.py``) are collected once from the network's submodules.
 
@@ -23,7 +24,8 @@ import torch
 from torch import nn
 
 from trainables import metrics as M
-from trainables.data import Splits
+from trainables.data import Splits, StreamedSplits
+from trainables.data.sources import make_sources
 from trainables.regularizers.contract import HeadOutput
 
 
@@ -103,16 +105,12 @@ def _lr_factor(schedule: str, total_steps: int):
 
 
 class Trainer:
-    def __init__(self, net: Net, splits: Splits, cfg: TrainConfig, device: torch.device, seed: int):
+    def __init__(self, net: Net, splits: Splits | StreamedSplits, cfg: TrainConfig, device: torch.device, seed: int):
         self.net = net.to(device)
         self.cfg = cfg
         self.device = device
-        self.data = {
-            "train": (splits.train_x.to(device), splits.train_y.to(device)),
-            "val": (splits.val_x.to(device), splits.val_y.to(device)),
-            "test": (splits.test_x.to(device), splits.test_y.to(device)),
-        }
-        self.n_train = len(splits.train_y)
+        self.sources = make_sources(splits, device)
+        self.n_train = len(self.sources["train"])
         self.steps_per_epoch = math.ceil(self.n_train / cfg.batch_size)
         self.augment = None
         if splits.augment:
@@ -130,13 +128,10 @@ class Trainer:
     # --- one epoch -------------------------------------------------------------------------
     def train_epoch(self) -> dict[str, float]:
         self.net.train()
-        x_all, y_all = self.data["train"]
-        order = torch.randperm(self.n_train, generator=self.gen).to(self.device)
+        order = torch.randperm(self.n_train, generator=self.gen)
         loss_sum = torch.zeros((), device=self.device)
         term_sums: dict[str, torch.Tensor] = {}
-        for b in range(self.steps_per_epoch):
-            idx = order[b * self.cfg.batch_size : (b + 1) * self.cfg.batch_size]
-            x, y = x_all[idx], y_all[idx]
+        for b, (x, y) in enumerate(self.sources["train"].batches(self.cfg.batch_size, order)):
             if self.augment is not None:
                 x = self.augment(x, self.gen)
             for fn in self.hooks["on_batch_start"]:
@@ -162,11 +157,9 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, split: str) -> dict[str, float]:
         self.net.eval()
-        x_all, y_all = self.data[split]
         total = None
-        for s in range(0, len(y_all), self.cfg.eval_batch_size):
-            out = self.net(x_all[s : s + self.cfg.eval_batch_size])
-            total = M.accumulate(total, M.classification_metrics(out.logits, y_all[s : s + self.cfg.eval_batch_size]))
+        for x, y in self.sources[split].batches(self.cfg.eval_batch_size):
+            total = M.accumulate(total, M.classification_metrics(self.net(x).logits, y))
         return M.finalize(total, split)
 
     def run_epoch(self) -> dict[str, float]:

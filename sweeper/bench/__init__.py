@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "gates": "sweeper.bench.gates",  # Dropout++ / SAL step time vs vanilla dropout (issue 4)
     "maldrop": "sweeper.bench.maldrop",  # Malicious Dropout vs vanilla dropout, 4096 units (issue 5)
     "loop": "sweeper.bench.loop",  # project loop epoch vs hand-written torch loop (issue 6)
+    "stream": "sweeper.bench.stream",  # image folder streamed from disk vs held in memory (issue 6)
 }
 
 

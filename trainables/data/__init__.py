@@ -5,8 +5,10 @@ A dataset module exports a frozen ``Params`` dataclass (the YAML's
 data-root option (``None`` means the module's default location); a missing
 dataset raises ``DatasetNotFound`` saying where it looked and how to get it,
 never a silent fallback. ``seed`` only matters for datasets whose split is
-random. Splits are CPU tensors; the training loop moves them to the trial's
-device once and slices batches from them.
+random. ``Splits`` are CPU tensors; the training loop moves them to the trial's
+device once and slices batches from them. A dataset too large for memory
+(``imagefolder`` above its memory cap) returns ``StreamedSplits`` instead:
+datasets read from disk by a DataLoader each epoch (``data/sources.py``).
 """
 from __future__ import annotations
 
@@ -51,6 +53,28 @@ class Splits:
     @property
     def in_shape(self) -> tuple[int, ...]:
         return tuple(self.train_x.shape[1:])
+
+
+@dataclass(frozen=True)
+class StreamedSplits:
+    """Splits read from disk each epoch: map-style Datasets of ``(uint8 image (C, H, W), label)``.
+
+    The loop scales batches to [0, 1] on the device and, when ``mean``/``std``
+    (per channel, of the training images) are set, standardises them there.
+    ``workers`` is the DataLoader's process count (0 reads in the trial process).
+    """
+
+    train: torch.utils.data.Dataset
+    val: torch.utils.data.Dataset
+    test: torch.utils.data.Dataset
+    train_y: torch.Tensor  # labels of the training split (sizes priors such as Dropout++'s 1/N)
+    num_classes: int
+    in_shape: tuple[int, ...]
+    mean: torch.Tensor | None = None
+    std: torch.Tensor | None = None
+    workers: int = 0
+    augment: str | None = None
+    description: str = ""
 
 
 def default_root() -> Path:

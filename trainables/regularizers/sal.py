@@ -98,10 +98,17 @@ def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:
 
 
 @torch.no_grad()
-def _eval_logits(net: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int) -> tuple[torch.Tensor, dict[str, float]]:
-    net.eval()
-    logits = torch.cat([net(x[s : s + bs]).logits for s in range(0, len(x), bs)])
-    return logits, M.finalize(M.classification_metrics(logits, y), "test")
+def _compare(net: nn.Module, pruned: nn.Module, source, bs: int) -> tuple[dict[str, float], dict[str, float], float]:
+    """Test metrics of the gated and the pruned net in one pass over the test split, and their max logit difference."""
+    net.eval(), pruned.eval()
+    gated = small = None
+    diff = 0.0
+    for x, y in source.batches(bs):
+        gl, pl = net(x).logits, pruned(x).logits
+        gated = M.accumulate(gated, M.classification_metrics(gl, y))
+        small = M.accumulate(small, M.classification_metrics(pl, y))
+        diff = max(diff, float((gl - pl).abs().max()))
+    return M.finalize(gated, "test"), M.finalize(small, "test"), diff
 
 
 def finalize(trainer, artifact_dir: Path) -> dict[str, float]:
@@ -112,10 +119,7 @@ def finalize(trainer, artifact_dir: Path) -> dict[str, float]:
     p = getattr(g0, "sal_params", None) or Params()
     keeps = [P.keep_mask(g.unit_k(), p.rule, p.threshold, p.min_rise) for g in gates]
     pruned = P.prune(net, keeps).to(trainer.device)
-    x, y = trainer.data["test"]
-    bs = trainer.cfg.eval_batch_size
-    gl, gm = _eval_logits(net, x, y, bs)
-    pl, pm = _eval_logits(pruned, x, y, bs)
+    gm, pm, max_diff = _compare(net, pruned, trainer.sources["test"], trainer.cfg.eval_batch_size)
     widths = tuple(int(k.sum()) for k in keeps)
     num_classes = layers[-1].out_features
     removed_k = [g.unit_k()[~k] for g, k in zip(gates, keeps)]
@@ -126,7 +130,7 @@ def finalize(trainer, artifact_dir: Path) -> dict[str, float]:
         "sal_pruned_test_error": pm["test_error"],
         "sal_gated_test_error": gm["test_error"],
         "sal_error_gap": abs(pm["test_error"] - gm["test_error"]),
-        "sal_max_logit_diff": float((gl - pl).abs().max()),
+        "sal_max_logit_diff": max_diff,
         "sal_removed_k_max": removed_max,
         "sal_alpha": g0.alpha,
         "sal_beta": g0.beta,
