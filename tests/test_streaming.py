@@ -110,3 +110,23 @@ def test_streamed_resume_from_a_checkpoint_and_worker_processes(folder):
     resumed.load_state_dict(state)
     assert _without_time(resumed.run_epoch()) == _without_time(second)
     assert straight.sources["train"].loaders[7].persistent_workers  # the worker processes outlive an epoch
+
+
+@pytest.mark.slow
+def test_a_sweep_streams_a_folder_inside_ray_trials(folder, tmp_path, monkeypatch):
+    """Through launch(): a real local Ray instance, DataLoader worker processes inside the trial actors."""
+    from sweeper import launch, spec
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
+    s = spec.from_dict({
+        "name": "stream", "dataset": {"name": "imagefolder", "root": str(folder),
+                                      "params": {"size": 8, "mode": "stream", "workers": 1, "cache": False}},
+        "model": {"name": "mlp", "params": {"widths": [16]}}, "regularizer": {"name": "softmax"},
+        "train": {"epochs": 2, "batch_size": 8},
+        "space": {"train.lr": {"type": "categorical", "choices": [1.0e-3, 1.0e-2]}},
+        "seeds": [0], "search": {"sampler": "grid", "max_concurrent": 2},
+    })
+    t = launch.launch(s, num_cpus=2, out=tmp_path / "sweeps", verbose=0).trials
+    assert len(t) == 2 and (t.status == "finished").all() and (t.epochs == 2).all()
+    assert t.test_error.between(0, 1).all() and t.val_error.notna().all()
