@@ -245,9 +245,10 @@ def _streamed(folders: dict, parts: dict, classes: list[str], params: Params, de
     """Subsets of the folder datasets, read each epoch; standardisation statistics from a sample of training images."""
     subsets = {s: folders[src] if idx is None else torch.utils.data.Subset(folders[src], idx.tolist())
                for s, (src, idx) in parts.items()}
-    train = subsets["train"]
-    train_y = torch.as_tensor(np.asarray(folders["train"].targets)[parts["train"][1]] if parts["train"][1] is not None
-                              else folders["train"].targets, dtype=torch.long)
+    train, idx = subsets["train"], parts["train"][1]
+    train_y = torch.as_tensor(folders["train"].targets, dtype=torch.long)
+    if idx is not None:
+        train_y = train_y[torch.as_tensor(idx)]
     mean = std = None
     if params.normalize:
         mean, std = _stream_stats(train, params)
@@ -261,7 +262,9 @@ def _streamed(folders: dict, parts: dict, classes: list[str], params: Params, de
 def _stream_stats(train, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
     """Channel statistics of ``stats_images`` training images drawn with ``split_seed`` (all of them when fewer)."""
     n = len(train)
-    pick = np.sort(np.random.default_rng(params.split_seed).choice(n, params.stats_images, replace=False)) if n > params.stats_images else np.arange(n)
+    pick = np.arange(n)
+    if n > params.stats_images:
+        pick = np.sort(np.random.default_rng(params.split_seed).choice(n, params.stats_images, replace=False))
     sample = torch.utils.data.Subset(train, pick.tolist())
     loader = torch.utils.data.DataLoader(sample, batch_size=256, shuffle=False, num_workers=params.workers)
     return channel_stats(xb for xb, _ in loader)
