@@ -277,7 +277,7 @@ def test_params_validation_names_field():
             mod.Params(**bad)
 
 
-def test_dropmax_learns_digits():
+def test_dropmax_learns_digits(tmp_path):
     """A short real training run: DropMax on sklearn digits with an MLP gets well below chance."""
     from trainables import data as data_registry
     from trainables.loop import Trainer
@@ -294,3 +294,19 @@ def test_dropmax_learns_digits():
     assert m["test_error"] < 0.1
     assert m["dropmax_p_target"] > m["dropmax_p_nontarget"]
     assert all(k in m for k in ("dropmax_kl", "dropmax_aux", "dropmax_neg_entropy", "test_ece", "test_nll"))
+
+    # Figure 4e on the test images (the trial's finalize hook): rows grouped by true class, all and misclassified
+    import json
+
+    out = dropmax.finalize(tr, tmp_path / "artifacts")
+    art = json.loads((tmp_path / "artifacts" / "dropmax_retain_per_class_test.json").read_text())
+    x, y = tr.sources["test"].x, tr.sources["test"].y
+    with torch.no_grad():
+        h = tr.net.backbone(x)
+        p, wrong = torch.sigmoid(tr.net.head.ph(h)), tr.net(x).logits.argmax(1) != y
+    assert art["all"]["count"] == torch.bincount(y, minlength=10).double().tolist()
+    assert sum(art["hard"]["count"]) == int(wrong.sum()) == round(m["test_error"] * len(y)) > 0
+    assert torch.allclose(torch.tensor(art["all"]["mean_p"], dtype=torch.float64), torch.stack([p[y == c].mean(0) for c in range(10)]).double())
+    c = int(y[wrong][0])  # a class with a misclassified image: its hard row averages exactly those
+    assert torch.allclose(torch.tensor(art["hard"]["mean_p"][c], dtype=torch.float64), p[wrong & (y == c)].mean(0).double())
+    assert out["dropmax_test_all_p_target"] > out["dropmax_test_all_p_nontarget"]

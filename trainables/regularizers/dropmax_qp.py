@@ -23,13 +23,14 @@ _p_nontarget; artifact dropmax_qp_retain_per_class (as DropMax's Figure 4e).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput
 from trainables.regularizers.dropmax import (
-    RetainStats, concrete_mask, log_eps, masked_cross_entropy, neg_entropy, predict_logits,
+    RetainStats, concrete_mask, retain_on_test, log_eps, masked_cross_entropy, neg_entropy, predict_logits,
     target_split_means,
 )
 
@@ -99,3 +100,8 @@ class DropMaxQPHead(nn.Module):
 
 def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> DropMaxQPHead:
     return DropMaxQPHead(params, in_features, num_classes)
+
+
+def finalize(trainer, artifact_dir: Path) -> dict[str, float]:
+    """Figure 4e over the test images (all and misclassified), as for DropMax."""
+    return retain_on_test(trainer, artifact_dir, "dropmax_qp")
