@@ -225,16 +225,13 @@ def load(params: Params, root: Path | None, seed: int) -> Splits | StreamedSplit
         return _streamed(folders, parts, classes, params, desc + f"; streamed from disk ({gb:.1f} GB as float32, "
                          f"max_memory_gb={params.max_memory_gb}, mode={params.mode}, workers={params.workers})")
     decoded = {s: _decode(f, params) for s, f in folders.items()}
-    data = {}
+    u8 = {}  # split -> (uint8 images, labels)
     for s, (src, idx) in parts.items():
         x, y = decoded[src]
-        if idx is not None:
-            x, y = x[torch.as_tensor(idx)], y[torch.as_tensor(idx)]
-        data[s] = (x.float().div_(255.0), y)
-    (x, y), (xva, yva), (xte, yte) = data["train"], data["val"], data["test"]
+        u8[s] = (x, y) if idx is None else (x[torch.as_tensor(idx)], y[torch.as_tensor(idx)])
+    (x, y), (xva, yva), (xte, yte) = ((u8[s][0].float().div_(255.0), u8[s][1]) for s in ("train", "val", "test"))
     if params.normalize:
-        u8 = decoded["train"][0] if parts["train"][1] is None else decoded["train"][0][torch.as_tensor(parts["train"][1])]
-        mean, std = (t.reshape(1, -1, 1, 1) for t in channel_stats(u8.split(1024)))
+        mean, std = (t.reshape(1, -1, 1, 1) for t in channel_stats(u8["train"][0].split(1024)))
         for t in (x, xva, xte):  # in place: every split is its own tensor by now
             t.sub_(mean).div_(std)
     return Splits(x, y, xva, yva, xte, yte, len(classes), augment="crop_flip" if params.augment else None,
