@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,42 +25,8 @@ from torch import nn
 from trainables import metrics as M
 from trainables.data import Splits, StreamedSplits
 from trainables.data.sources import make_sources
+from trainables.config import TrainConfig
 from trainables.regularizers.contract import HeadOutput
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The ``train:`` section of a sweep YAML."""
-
-    epochs: int = 10
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    decoupled_weight_decay: bool = False
-    momentum: float = 0.9
-    lr_schedule: str = "constant"
-    init: str = "default"
-    eval_batch_size: int = 1000
-
-    def __post_init__(self):
-        problems = []
-        if self.epochs < 1:
-            problems.append(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            problems.append(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.optimizer not in ("adam", "sgd"):
-            problems.append(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
-        if not self.lr > 0:
-            problems.append(f"lr must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
-            problems.append(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.lr_schedule not in ("constant", "thirds", "cosine"):
-            problems.append(f"lr_schedule must be 'constant', 'thirds' or 'cosine', got {self.lr_schedule!r}")
-        if self.init not in ("default", "glorot"):
-            problems.append(f"init must be 'default' or 'glorot', got {self.init!r}")
-        if problems:
-            raise ValueError("; ".join(problems))
 
 
 class Net(nn.Module):

@@ -16,19 +16,22 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # annotations only: the registry (and its Params) must import without torch
+    import torch
 
-from trainables.registry import lookup
+from trainables.data import params as P
+from trainables.registry import Entry, entry, lookup
 
-DATASETS: dict[str, str] = {
-    "digits": "trainables.data.digits",
-    "mnist_t10k": "trainables.data.mnist_t10k",
-    "mnist": "trainables.data.mnist",
-    "cifar10": "trainables.data.cifar10",
-    "cifar100": "trainables.data.cifar100",
-    "imagefolder": "trainables.data.imagefolder",
-    "tabular": "trainables.data.tabular",
+DATASETS: dict[str, Entry] = {
+    "digits": Entry(P.DigitsParams, "trainables.data.digits"),
+    "mnist_t10k": Entry(P.MnistT10kParams, "trainables.data.mnist_t10k"),
+    "mnist": Entry(P.MnistParams, "trainables.data.mnist"),
+    "cifar10": Entry(P.CifarParams, "trainables.data.cifar10"),
+    "cifar100": Entry(P.Cifar100Params, "trainables.data.cifar100"),
+    "imagefolder": Entry(P.ImagefolderParams, "trainables.data.imagefolder"),
+    "tabular": Entry(P.TabularParams, "trainables.data.tabular"),
 }
 
 
@@ -85,3 +88,8 @@ def default_root() -> Path:
 
 def get(name: str) -> ModuleType:
     return lookup(DATASETS, "dataset", name)
+
+
+def params(name: str) -> type:
+    """The ``Params`` class of dataset ``name``, without importing torch; ``UnknownName`` lists the valid ones."""
+    return entry(DATASETS, "dataset", name).params

@@ -14,30 +14,18 @@ the on-device "crop_flip" (pad 4, random 32x32 crop, horizontal flip).
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from trainables.data import DatasetNotFound, Splits, default_root
+from trainables.data.params import CifarParams as Params
 
 LAYOUT = {
     "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], 10, "CIFAR10"),
     "cifar100": ("cifar-100-python", ["train"], ["test"], 100, "CIFAR100"),
 }
-
-
-@dataclass(frozen=True)
-class Params:
-    val_size: int = 5000
-    augment: bool = True
-    normalize: bool = True
-    download: bool = True
-
-    def __post_init__(self):
-        if not 1 <= self.val_size <= 49_999:
-            raise ValueError(f"val_size must be in [1, 49999], got {self.val_size}")
 
 
 def _read(files: list[Path], label_key: str) -> tuple[torch.Tensor, torch.Tensor]:

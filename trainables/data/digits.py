@@ -7,25 +7,12 @@ images, the rest for training.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from trainables.data import Splits
-
-
-@dataclass(frozen=True)
-class Params:
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    split_seed: int = 0
-
-    def __post_init__(self):
-        if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1):
-            raise ValueError(
-                f"val_fraction and test_fraction must be in (0, 1) with sum < 1, got {self.val_fraction}, {self.test_fraction}"
-            )
+from trainables.data.params import DigitsParams as Params
 
 
 def load(params: Params, root: Path | None, seed: int) -> Splits:

@@ -39,44 +39,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from trainables.data import DatasetNotFound, Splits, StreamedSplits, default_root
-
-
-@dataclass(frozen=True)
-class Params:
-    subdir: str = ""
-    size: int = 64
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    split_seed: int = 0
-    normalize: bool = True
-    augment: bool = False
-    max_memory_gb: float = 8.0
-    mode: str = "auto"
-    stats_images: int = 10000
-    workers: int = 0
-    cache: bool = True
-    cache_dir: str = ""
-
-    def __post_init__(self):
-        if not 8 <= self.size <= 1024:
-            raise ValueError(f"size must be in [8, 1024], got {self.size}")
-        if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1):
-            raise ValueError(f"val_fraction and test_fraction must be in (0, 1) with sum < 1, got {self.val_fraction}, {self.test_fraction}")
-        if not self.max_memory_gb > 0:
-            raise ValueError(f"max_memory_gb must be > 0, got {self.max_memory_gb}")
-        if self.mode not in ("auto", "memory", "stream"):
-            raise ValueError(f"mode must be 'auto', 'memory' or 'stream', got {self.mode!r}")
-        if self.stats_images < 1:
-            raise ValueError(f"stats_images must be >= 1, got {self.stats_images}")
-        if self.workers < 0:
-            raise ValueError(f"workers must be >= 0, got {self.workers}")
+from trainables.data.params import ImagefolderParams as Params
 
 
 class Annotated(torch.utils.data.Dataset):

@@ -22,33 +22,17 @@ Protocols (``protocol``):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from trainables.data import DatasetNotFound, Splits, default_root
 from trainables.data.idx import check_per_class, find_file, load_pair, per_class_split
+from trainables.data.params import MnistParams as Params
 
 HOW_TO_GET = (
     "Get the four IDX files from http://yann.lecun.com/exdb/mnist/ (or any mirror) into the data root, "
     "or run on a machine with internet access with download: true (torchvision). "
     "Offline with only the test files, use the dataset mnist_t10k."
 )
-
-
-@dataclass(frozen=True)
-class Params:
-    protocol: str = "per_class"
-    n_per_class: int = 100
-    val_size: int = 5000
-    download: bool = True
-
-    def __post_init__(self):
-        if self.protocol not in ("per_class", "standard"):
-            raise ValueError(f"protocol must be 'per_class' or 'standard', got {self.protocol!r}")
-        if not 1 <= self.n_per_class <= 2710:
-            raise ValueError(f"n_per_class must be in [1, 2710] (smallest training class has 5,421 images), got {self.n_per_class}")
-        if not 1 <= self.val_size <= 59_999:
-            raise ValueError(f"val_size must be in [1, 59999], got {self.val_size}")
 
 
 def _ensure_files(root: Path, download: bool) -> list[Path]:

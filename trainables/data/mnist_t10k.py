@@ -18,35 +18,17 @@ Protocols (``protocol``):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from trainables.data import DatasetNotFound, Splits
 from trainables.data.idx import check_per_class, load_pair, per_class_split
+from trainables.data.params import N_TOTAL
+from trainables.data.params import MnistT10kParams as Params
 
 HOW_TO_GET = (
     "Set the dataset root (YAML dataset.root / --data-root) to a folder holding the official MNIST test files "
     "(on project machines: ../shared/data/mnist-t10k; elsewhere: download them from http://yann.lecun.com/exdb/mnist/)."
 )
-N_TOTAL = 10_000
-
-
-@dataclass(frozen=True)
-class Params:
-    protocol: str = "per_class"
-    n_per_class: int = 100
-    split_at: int = 8000
-    val_size: int = 1000
-
-    def __post_init__(self):
-        if self.protocol not in ("per_class", "plain"):
-            raise ValueError(f"protocol must be 'per_class' or 'plain', got {self.protocol!r}")
-        if not 1 <= self.n_per_class <= 445:
-            raise ValueError(f"n_per_class must be in [1, 445] (10,000 test images, smallest class 892), got {self.n_per_class}")
-        if not 2 <= self.split_at <= N_TOTAL - 1:
-            raise ValueError(f"split_at must be in [2, {N_TOTAL - 1}], got {self.split_at}")
-        if not 1 <= self.val_size <= self.split_at - 1:
-            raise ValueError(f"val_size must be in [1, split_at-1={self.split_at - 1}], got {self.val_size}")
 
 
 def load(params: Params, root: Path | None, seed: int) -> Splits:

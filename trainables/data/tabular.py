@@ -12,29 +12,13 @@ float32 (N, F).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from trainables.data import DatasetNotFound, Splits
-
-
-@dataclass(frozen=True)
-class Params:
-    path: str = ""
-    label_column: str = "label"
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    split_seed: int = 0
-    standardize: bool = True
-
-    def __post_init__(self):
-        if self.path and not Path(self.path).name.lower().endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".pq")):
-            raise ValueError(f"path must end in .csv, .tsv (optionally .gz), .parquet or .pq, got {self.path!r}")
-        if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1):
-            raise ValueError(f"val_fraction and test_fraction must be in (0, 1) with sum < 1, got {self.val_fraction}, {self.test_fraction}")
+from trainables.data.params import TabularParams as Params
 
 
 def _read(path: Path):

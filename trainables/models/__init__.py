@@ -12,18 +12,24 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from trainables.registry import lookup
+from trainables.models import params as P
+from trainables.registry import Entry, entry, lookup
 
-MODELS: dict[str, str] = {
-    "mlp": "trainables.models.mlp",
-    "lenet": "trainables.models.lenet",
-    "maldrop_cnn": "trainables.models.maldrop_cnn",
-    "tf_cnn": "trainables.models.tf_cnn",
-    "resnet": "trainables.models.resnet",  # torchvision ResNet-18/34, CIFAR stem (params.depth)
-    "resnet_cifar": "trainables.models.resnet_cifar",  # He et al. ResNet-20/32/56/110 (params.depth)
-    "vgg16": "trainables.models.vgg16",
+MODELS: dict[str, Entry] = {
+    "mlp": Entry(P.MlpParams, "trainables.models.mlp"),
+    "lenet": Entry(P.LenetParams, "trainables.models.lenet"),
+    "maldrop_cnn": Entry(P.MaldropCnnParams, "trainables.models.maldrop_cnn"),
+    "tf_cnn": Entry(P.TfCnnParams, "trainables.models.tf_cnn"),
+    "resnet": Entry(P.ResnetParams, "trainables.models.resnet"),  # torchvision ResNet-18/34, CIFAR stem (params.depth)
+    "resnet_cifar": Entry(P.ResnetCifarParams, "trainables.models.resnet_cifar"),  # He et al. ResNet-20/32/56/110 (params.depth)
+    "vgg16": Entry(P.Vgg16Params, "trainables.models.vgg16"),
 }
 
 
 def get(name: str) -> ModuleType:
     return lookup(MODELS, "model", name)
+
+
+def params(name: str) -> type:
+    """The ``Params`` class of model ``name``, without importing torch; ``UnknownName`` lists the valid ones."""
+    return entry(MODELS, "model", name).params

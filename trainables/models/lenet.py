@@ -13,26 +13,13 @@ same before or after a max-pool). ``widths = (c1, c2, fc)`` defaults to
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import DropLayer
-
-
-@dataclass(frozen=True)
-class Params:
-    widths: tuple[int, int, int] = (20, 50, 500)
-    padding: str = "valid"
-
-    def __post_init__(self):
-        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
-        if len(self.widths) != 3 or any(w < 1 for w in self.widths):
-            raise ValueError(f"widths must be three positive ints (c1, c2, fc), got {list(self.widths)}")
-        if self.padding not in ("valid", "same"):
-            raise ValueError(f"padding must be 'valid' or 'same', got {self.padding!r}")
+from trainables.models.params import LenetParams as Params
 
 
 class LeNet(nn.Module):

@@ -8,21 +8,12 @@ BatchNorm is the seed's.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from trainables.regularizers.contract import DropLayer
-
-
-@dataclass(frozen=True)
-class Params:
-    depth: int = 10
-
-    def __post_init__(self):
-        if int(self.depth) < 1:
-            raise ValueError(f"depth must be a positive int, got {self.depth}")
+from trainables.models.params import MaldropCnnParams as Params
 
 
 class MalDropCNN(nn.Module):

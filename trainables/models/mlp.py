@@ -6,22 +6,12 @@ The last hidden layer's gate is called with kind ``"penultimate"``; its output
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from trainables.regularizers.contract import DropLayer
-
-
-@dataclass(frozen=True)
-class Params:
-    widths: tuple[int, ...] = (256, 256)
-
-    def __post_init__(self):
-        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
-        if not self.widths or any(w < 1 for w in self.widths):
-            raise ValueError(f"widths must be a non-empty list of positive ints, got {list(self.widths)}")
+from trainables.models.params import MlpParams as Params
 
 
 class MLP(nn.Module):

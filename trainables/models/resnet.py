@@ -10,25 +10,12 @@ keeps torchvision's stem for larger images. The final ``fc`` is the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from torch import nn
 from torchvision.models import resnet18, resnet34
 
 from trainables.regularizers.contract import DropLayer
-
-
-@dataclass(frozen=True)
-class Params:
-    depth: int = 18
-    stem: str = "cifar"
-    gate_every_block: bool = True
-
-    def __post_init__(self):
-        if self.depth not in (18, 34):
-            raise ValueError(f"depth must be 18 or 34, got {self.depth}")
-        if self.stem not in ("cifar", "imagenet"):
-            raise ValueError(f"stem must be 'cifar' or 'imagenet', got {self.stem!r}")
+from trainables.models.params import ResnetParams as Params
 
 
 def build(params: Params, in_shape: tuple[int, ...], num_classes: int, drop_layer: DropLayer) -> nn.Module:

@@ -13,29 +13,13 @@ is one ``drop_layer(C, "conv")`` after the stem and after every residual block
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import DropLayer
-
-
-@dataclass(frozen=True)
-class Params:
-    depth: int = 20
-    shortcut: str = "A"
-    width: int = 1  # channel multiplier: stages have 16w, 32w, 64w channels
-    gate_every_block: bool = True
-
-    def __post_init__(self):
-        if self.depth < 8 or (self.depth - 2) % 6:
-            raise ValueError(f"depth must be 6n+2 with n >= 1 (20, 32, 56, 110), got {self.depth}")
-        if self.shortcut not in ("A", "B"):
-            raise ValueError(f"shortcut must be 'A' or 'B', got {self.shortcut!r}")
-        if self.width < 1:
-            raise ValueError(f"width must be >= 1, got {self.width}")
+from trainables.models.params import ResnetCifarParams as Params
 
 
 class Block(nn.Module):

@@ -9,23 +9,13 @@ before the last FC is the "penultimate" position (a gate regularizer, or none).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import DropLayer
-
-
-@dataclass(frozen=True)
-class Params:
-    widths: tuple[int, int, int] = (32, 64, 1024)
-
-    def __post_init__(self):
-        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
-        if len(self.widths) != 3 or any(w < 1 for w in self.widths):
-            raise ValueError(f"widths must be three positive ints (c1, c2, fc), got {list(self.widths)}")
+from trainables.models.params import TfCnnParams as Params
 
 
 class TFCNN(nn.Module):

@@ -14,24 +14,13 @@ dropout is whatever gate the regularizer injects. With ``gate_every_layer`` a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
 from trainables.regularizers.contract import DropLayer
-
-
-@dataclass(frozen=True)
-class Params:
-    hidden: int = 4096
-    batch_norm: bool = True
-    gate_every_layer: bool = True
-
-    def __post_init__(self):
-        if self.hidden < 1:
-            raise ValueError(f"hidden must be >= 1, got {self.hidden}")
+from trainables.models.params import Vgg16Params as Params
 
 
 class VGG16(nn.Module):

@@ -3,27 +3,33 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from trainables.registry import lookup
+from trainables.regularizers import params as P
+from trainables.registry import Entry, entry, lookup
 
-REGULARIZERS: dict[str, str] = {
+REGULARIZERS: dict[str, Entry] = {
     # output side (heads); the DropMax family of paper 000, Table 1
-    "softmax": "trainables.regularizers.softmax",
-    "sparsemax": "trainables.regularizers.sparsemax",
-    "sampled_softmax": "trainables.regularizers.sampled_softmax",
-    "random_dropmax": "trainables.regularizers.random_dropmax",
-    "det_attention": "trainables.regularizers.det_attention",
-    "det_dropmax": "trainables.regularizers.det_dropmax",
-    "dropmax_qp": "trainables.regularizers.dropmax_qp",
-    "dropmax": "trainables.regularizers.dropmax",
+    "softmax": Entry(P.SoftmaxParams, "trainables.regularizers.softmax"),
+    "sparsemax": Entry(P.SparsemaxParams, "trainables.regularizers.sparsemax"),
+    "sampled_softmax": Entry(P.SampledSoftmaxParams, "trainables.regularizers.sampled_softmax"),
+    "random_dropmax": Entry(P.RandomDropmaxParams, "trainables.regularizers.random_dropmax"),
+    "det_attention": Entry(P.DetAttentionParams, "trainables.regularizers.det_attention"),
+    "det_dropmax": Entry(P.DetDropmaxParams, "trainables.regularizers.det_dropmax"),
+    "dropmax_qp": Entry(P.DropmaxQpParams, "trainables.regularizers.dropmax_qp"),
+    "dropmax": Entry(P.DropmaxParams, "trainables.regularizers.dropmax"),
     # Malicious Dropout (paper 004): needs the classifier weights and the label -> a head
-    "malicious_dropout": "trainables.regularizers.malicious_dropout",
+    "malicious_dropout": Entry(P.MaliciousDropoutParams, "trainables.regularizers.malicious_dropout"),
     # gate layers inside the backbone (paper 003 and the vanilla baseline)
-    "dropout": "trainables.regularizers.dropout",
-    "dropout_pp": "trainables.regularizers.dropout_pp",
-    "sal": "trainables.regularizers.sal",
+    "dropout": Entry(P.DropoutParams, "trainables.regularizers.dropout"),
+    "dropout_pp": Entry(P.DropoutPpParams, "trainables.regularizers.dropout_pp"),
+    "sal": Entry(P.SalParams, "trainables.regularizers.sal"),
 }
 
 
 def get(name: str) -> ModuleType:
     """The module of regularizer ``name``; ``UnknownName`` lists the valid ones."""
     return lookup(REGULARIZERS, "regularizer", name)
+
+
+def params(name: str) -> type:
+    """The ``Params`` class of regularizer ``name``, without importing torch; ``UnknownName`` lists the valid ones."""
+    return entry(REGULARIZERS, "regularizer", name).params

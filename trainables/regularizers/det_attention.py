@@ -13,7 +13,6 @@ set it false to exclude it like DropMax's retain head.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -21,13 +20,9 @@ from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput
 from trainables.regularizers.dropmax import aux_loss
+from trainables.regularizers.params import DetAttentionParams as Params
 
 KIND = "head"
-
-
-@dataclass(frozen=True)
-class Params:
-    attention_weight_decay: bool = True
 
 
 def attention_logits(o: torch.Tensor, a: torch.Tensor) -> torch.Tensor:

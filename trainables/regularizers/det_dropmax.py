@@ -11,20 +11,15 @@ classes, logs as log(x + 1e-20)), coefficient 1. ``attention_weight_decay`` as i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 
 from trainables.regularizers.contract import BuildContext
 from trainables.regularizers.det_attention import AttentionHead, attention_loss
 from trainables.regularizers.dropmax import aux_loss
+from trainables.regularizers.params import DetDropmaxParams as Params
 
 KIND = "head"
-
-
-@dataclass(frozen=True)
-class Params:
-    attention_weight_decay: bool = True
 
 
 def det_dropmax_loss(o: torch.Tensor, a: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

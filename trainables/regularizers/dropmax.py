@@ -51,7 +51,6 @@ The pure functions below are shared by the other DropMax-family modules.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -59,25 +58,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.params import DropmaxParams as Params
 
 KIND = "head"
 EPS = 1e-20
-
-
-@dataclass(frozen=True)
-class Params:
-    tau: float = 0.1
-    eps: float = 1e-20
-    eval_mc_samples: int = 0
-    eval_mc_seed: int = 0
-
-    def __post_init__(self):
-        if not self.tau > 0:
-            raise ValueError(f"tau must be > 0, got {self.tau}")
-        if not 0 < self.eps <= 1e-3:
-            raise ValueError(f"eps must be in (0, 1e-3], got {self.eps}")
-        if self.eval_mc_samples < 0:
-            raise ValueError(f"eval_mc_samples must be >= 0 (0 = eq. 15), got {self.eval_mc_samples}")
 
 
 # ---- pure functions (shared by the family) -------------------------------------------------

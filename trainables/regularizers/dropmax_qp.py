@@ -22,7 +22,6 @@ _p_nontarget; artifact dropmax_qp_retain_per_class (as DropMax's Figure 4e).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,32 +29,12 @@ from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput
 from trainables.regularizers.dropmax import (
+from trainables.regularizers.params import DropmaxQpParams as Params
     RetainStats, concrete_mask, retain_on_test, log_eps, masked_cross_entropy, neg_entropy, predict_logits,
     target_split_means,
 )
 
 KIND = "head"
-
-
-@dataclass(frozen=True)
-class Params:
-    gamma: float = 0.1
-    target_kl: bool = True
-    tau: float = 0.1
-    eps: float = 1e-20
-    retain_weight_decay: bool = False
-    eval_mc_samples: int = 0
-    eval_mc_seed: int = 0
-
-    def __post_init__(self):
-        if not self.gamma >= 0:
-            raise ValueError(f"gamma must be >= 0, got {self.gamma}")
-        if not self.tau > 0:
-            raise ValueError(f"tau must be > 0, got {self.tau}")
-        if not 0 < self.eps <= 1e-3:
-            raise ValueError(f"eps must be in (0, 1e-3], got {self.eps}")
-        if self.eval_mc_samples < 0:
-            raise ValueError(f"eval_mc_samples must be >= 0 (0 = eq. 15), got {self.eval_mc_samples}")
 
 
 def dropmax_qp_loss(

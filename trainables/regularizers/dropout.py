@@ -10,26 +10,13 @@ Convolution positions drop whole feature maps (``nn.Dropout2d``) when
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, DropLayer
+from trainables.regularizers.params import DropoutParams as Params
 
 KIND = "gate"
-
-
-@dataclass(frozen=True)
-class Params:
-    keep: float = 0.5
-    layers: str = "penultimate"
-    per_channel: bool = False
-
-    def __post_init__(self):
-        if not 0.0 < self.keep <= 1.0:
-            raise ValueError(f"keep must be in (0, 1], got {self.keep}")
-        if self.layers not in ("all", "penultimate"):
-            raise ValueError(f"layers must be 'all' or 'penultimate', got {self.layers!r}")
 
 
 def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:

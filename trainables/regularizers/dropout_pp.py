@@ -37,7 +37,6 @@ position the backbone offers, ``penultimate`` only the last hidden layer.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -45,48 +44,9 @@ from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
 from trainables.regularizers.contract import BuildContext, DropLayer
+from trainables.regularizers.params import DropoutPpParams as Params
 
 KIND = "gate"
-VARIANTS = ("flat", "0.5", "1", "0", "custom")
-
-
-@dataclass(frozen=True)
-class Params:
-    variant: str = "flat"
-    concentration: float = 2.0
-    alpha: float = 1.0
-    beta: float = 1.0
-    init: float = 1.0
-    prior_weight: float | None = None
-    conv_gates: str = "channel"
-    layers: str = "all"
-    eps: float = 1e-6
-    threshold: float = 0.5
-
-    def __post_init__(self):
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
-        if not self.concentration > 1.0:
-            raise ValueError(f"concentration must be > 1 (the Beta parameter that sets the mode), got {self.concentration}")
-        if not (self.alpha > 0 and self.beta > 0):
-            raise ValueError(f"alpha and beta must be > 0, got alpha={self.alpha}, beta={self.beta}")
-        if self.conv_gates not in ("channel", "element"):
-            raise ValueError(f"conv_gates must be 'channel' or 'element', got {self.conv_gates!r}")
-        check_common(self)
-
-
-def check_common(p) -> None:
-    """Range checks shared by Dropout++ and SAL Params."""
-    if not 0.0 <= p.init <= 1.0:
-        raise ValueError(f"init must be in [0, 1], got {p.init}")
-    if p.prior_weight is not None and p.prior_weight < 0:
-        raise ValueError(f"prior_weight must be >= 0 (or null for 1/N_train), got {p.prior_weight}")
-    if p.layers not in ("all", "penultimate"):
-        raise ValueError(f"layers must be 'all' or 'penultimate', got {p.layers!r}")
-    if not 0.0 < p.eps < 0.5:
-        raise ValueError(f"eps must be in (0, 0.5), got {p.eps}")
-    if not 0.0 <= p.threshold <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {p.threshold}")
 
 
 def beta_params(p: Params) -> tuple[float, float]:

@@ -49,64 +49,15 @@ module extra state, so both land in checkpoints. Per-epoch metrics (``epoch_metr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.params import MaliciousDropoutParams as Params
 
 KIND = "head"
-SCHEDULES = ("standard", "randomized", "forward", "reverse", "periodic")
-
-
-@dataclass(frozen=True)
-class Params:
-    schedule: str = "standard"
-    rho: float = 0.0625
-    rho_unit: str = "auto"
-    omega: float | None = None
-    anneal_offset: float = 0.0
-    anneal_rate: float = 1.0
-    t_period: int = 5
-    p_pass_window: str = "all"
-    ema_decay: float = 0.99
-
-    def __post_init__(self):
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.rho_unit not in ("auto", "count", "fraction"):
-            raise ValueError(f"rho_unit must be 'auto', 'count' or 'fraction', got {self.rho_unit!r}")
-        r = self.rho
-        if not (math.isfinite(r) and r >= 0):
-            raise ValueError(f"rho must be a finite number >= 0, got {r}")
-        if self.rho_unit == "fraction" and r > 1:
-            raise ValueError(f"rho must be in [0, 1] when rho_unit is 'fraction', got {r}")
-        if self.rho_unit == "count" and r != int(r):
-            raise ValueError(f"rho must be an integer >= 0 when rho_unit is 'count', got {r}")
-        if self.rho_unit == "auto" and r >= 1 and r != int(r):
-            raise ValueError(f"rho must be in [0, 1) (a fraction) or an integer >= 1 (a count), got {r}")
-        if self.omega is not None and not (math.isfinite(self.omega) and self.omega >= 0):
-            raise ValueError(f"omega must be a finite number >= 0 (or null for 1/(D-1)), got {self.omega}")
-        if not (math.isfinite(self.anneal_offset) and abs(self.anneal_offset) <= 100):
-            raise ValueError(f"anneal_offset must be in [-100, 100], got {self.anneal_offset}")
-        if not (math.isfinite(self.anneal_rate) and 0 <= self.anneal_rate <= 100):
-            raise ValueError(f"anneal_rate must be in [0, 100], got {self.anneal_rate}")
-        if not (isinstance(self.t_period, int) and self.t_period >= 1):
-            raise ValueError(f"t_period must be an integer >= 1, got {self.t_period}")
-        if self.p_pass_window not in ("all", "ema"):
-            raise ValueError(f"p_pass_window must be 'all' or 'ema', got {self.p_pass_window!r}")
-        if not 0.0 < self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
-
-    def rho_count(self, num_units: int) -> int:
-        """The constant rho of ``standard``/``periodic`` as a unit count (rounded half up)."""
-        as_fraction = self.rho_unit == "fraction" or (self.rho_unit == "auto" and self.rho < 1)
-        n = math.floor(self.rho * num_units + 0.5) if as_fraction else int(self.rho)
-        if n > num_units:
-            raise ValueError(f"rho must be at most the layer width {num_units} as a count, got {self.rho}")
-        return n
 
 
 def _round_clamp(x: float, num_units: int) -> int:

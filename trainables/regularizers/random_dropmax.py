@@ -11,27 +11,15 @@ rho = 1 is plain cross-entropy. ``eps`` as in DropMax (1e-20).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput
 from trainables.regularizers.dropmax import force_target, masked_cross_entropy
+from trainables.regularizers.params import RandomDropmaxParams as Params
 
 KIND = "head"
-
-
-@dataclass(frozen=True)
-class Params:
-    rho: float = 0.4
-    eps: float = 1e-20
-
-    def __post_init__(self):
-        if not 0 < self.rho <= 1:
-            raise ValueError(f"rho must be in (0, 1], got {self.rho}")
-        if not 0 < self.eps <= 1e-3:
-            raise ValueError(f"eps must be in (0, 1e-3], got {self.eps}")
 
 
 def random_mask(target: torch.Tensor, num_classes: int, rho: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:

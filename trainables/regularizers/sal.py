@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -41,45 +40,11 @@ from torch import nn
 from trainables import metrics as M
 from trainables import prune as P
 from trainables.regularizers.contract import BuildContext, DropLayer
-from trainables.regularizers.dropout_pp import check_common, make_gate
+from trainables.regularizers.dropout_pp import make_gate
+from trainables.regularizers.params import SalParams as Params
+from trainables.regularizers.params import sal_alpha_beta
 
 KIND = "gate"
-
-
-@dataclass(frozen=True)
-class Params:
-    beta_over_alpha: float = 10.0
-    geomean: float = 0.09
-    init: float = 0.5
-    prior_weight: float | None = None
-    eps: float = 1e-6
-    layers: str = "all"
-    rule: str = "threshold"
-    threshold: float = 0.5
-    min_rise: float = 0.25
-    match_tol: float = 0.005
-
-    def __post_init__(self):
-        if not self.beta_over_alpha > 0:
-            raise ValueError(f"beta_over_alpha must be > 0, got {self.beta_over_alpha}")
-        a, b = sal_alpha_beta(self)
-        if not (0 < self.geomean and b < 1 and a < 1):
-            raise ValueError(
-                f"geomean must be > 0 with alpha = geomean/sqrt(r) < 1 and beta = geomean*sqrt(r) < 1 "
-                f"(r = beta_over_alpha); got geomean={self.geomean}, alpha={a:.4g}, beta={b:.4g}"
-            )
-        check_common(self)
-        if self.rule not in ("threshold", "sharp_rise"):
-            raise ValueError(f"rule must be 'threshold' or 'sharp_rise', got {self.rule!r}")
-        if not 0.0 <= self.min_rise <= 1.0:
-            raise ValueError(f"min_rise must be in [0, 1], got {self.min_rise}")
-        if not 0.0 <= self.match_tol <= 1.0:
-            raise ValueError(f"match_tol must be in [0, 1], got {self.match_tol}")
-
-
-def sal_alpha_beta(p: Params) -> tuple[float, float]:
-    r = math.sqrt(p.beta_over_alpha)
-    return p.geomean / r, p.geomean * r
 
 
 def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:

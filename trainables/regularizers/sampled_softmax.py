@@ -17,24 +17,15 @@ so fraction 1 keeps every class and equals the full softmax. ``fraction`` in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.params import SampledSoftmaxParams as Params
 
 KIND = "head"
-
-
-@dataclass(frozen=True)
-class Params:
-    fraction: float = 0.4
-
-    def __post_init__(self):
-        if not 0 < self.fraction <= 1:
-            raise ValueError(f"fraction must be in (0, 1], got {self.fraction}")
 
 
 def sample_keep_mask(target: torch.Tensor, num_classes: int, fraction: float, scores: torch.Tensor | None = None) -> torch.Tensor:

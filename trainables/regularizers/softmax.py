@@ -7,20 +7,15 @@ every parameter, as in the paper's baseline.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.params import SoftmaxParams as Params
 
 KIND = "head"
-
-
-@dataclass(frozen=True)
-class Params:
-    """Base softmax has no hyperparameters."""
 
 
 def softmax_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,6 @@ zero-mass predictions. ``nll_floor`` in (0, 0.1], default 1e-6.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from entmax import sparsemax as _sparsemax
@@ -25,17 +24,9 @@ from entmax import sparsemax_loss as _sparsemax_loss
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.params import SparsemaxParams as Params
 
 KIND = "head"
-
-
-@dataclass(frozen=True)
-class Params:
-    nll_floor: float = 1e-6
-
-    def __post_init__(self):
-        if not 0 < self.nll_floor <= 0.1:
-            raise ValueError(f"nll_floor must be in (0, 0.1], got {self.nll_floor}")
 
 
 def sparsemax(o: torch.Tensor) -> torch.Tensor:
