@@ -29,10 +29,10 @@ from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput
 from trainables.regularizers.dropmax import (
-from trainables.regularizers.params import DropmaxQpParams as Params
     RetainStats, concrete_mask, retain_on_test, log_eps, masked_cross_entropy, neg_entropy, predict_logits,
     target_split_means,
 )
+from trainables.regularizers.params import DropmaxQpParams as Params
 
 KIND = "head"
 
