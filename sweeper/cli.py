@@ -36,9 +36,20 @@ def main() -> None:
 
 @main.command()
 @click.argument("spec_file", type=click.Path(dir_okay=False))
-def validate(spec_file: str) -> None:
-    """Check SPEC_FILE; print every problem at once (exit 2) or a summary of the sweep."""
+@click.option("--no-data-check", is_flag=True, help="Do not look for the dataset files on this machine (e.g. they exist only on the cluster).")
+def validate(spec_file: str, no_data_check: bool) -> None:
+    """Check SPEC_FILE; print every problem at once (exit 2) or a summary of the sweep.
+
+    Also checks that local data exists (a tabular file and its label column, MNIST files,
+    an image folder) unless --no-data-check. Imports neither torch nor Ray."""
     s = _load_spec(spec_file)
+    if not no_data_check:
+        from sweeper import preflight
+
+        data = preflight.data_problems(s)
+        if data:
+            _fail(f"{spec_file}: the sweep's data is not usable on this machine (skip with --no-data-check):\n"
+                  + "\n".join(f"  - {p}" for p in data))
     n_trials = (len(s.grid()) if s.search.sampler == "grid" else s.search.num_samples) * len(s.seeds)
     click.echo(
         f"{spec_file}: ok — sweep {s.name!r}: {len(s.space)} space parameter(s), {len(s.seeds)} seed(s), "
@@ -76,15 +87,24 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
     if data_root:
         s = spec_mod.with_data_root(s, data_root)
     from sweeper import launch as launch_mod
+    from sweeper.preflight import PreflightError
 
     try:
         res = launch_mod.launch(
             s, address=address, num_cpus=num_cpus, out=out, storage=storage, cpus_per_trial=cpus_per_trial,
             gpus_per_trial=gpus_per_trial, name=name, overwrite=overwrite, verbose=0 if quiet else 1,
         )
-    except launch_mod.SweepExists as e:
+    except (launch_mod.SweepExists, PreflightError) as e:
         _fail(str(e))
     _print_result(res)
+    _exit_unless_finished(res)
+
+
+def _exit_unless_finished(res) -> None:
+    """Exit 1 when no trial of the sweep finished (every one failed, diverged or never ran)."""
+    if not (res.trials["status"] == "finished").any():
+        click.echo(f"error: no trial of {res.sweep_dir.name} finished; see `sweeper status {res.sweep_dir.name}`", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -100,13 +120,15 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
     Finished trials are kept, unfinished ones continue from their last checkpoint; running it
     again on a finished sweep changes nothing but the tables' timestamps."""
     from sweeper import launch as launch_mod
+    from sweeper.preflight import PreflightError
 
     try:
         res = launch_mod.resume(sweep, address=address, num_cpus=num_cpus, out=out, retry_errored=retry_errored,
                                 verbose=0 if quiet else 1)
-    except launch_mod.NoSuchSweep as e:
+    except (launch_mod.NoSuchSweep, PreflightError) as e:
         _fail(str(e))
     _print_result(res)
+    _exit_unless_finished(res)
 
 
 @main.command()

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sweeper import report, results, space, tracking
+from sweeper import preflight, report, results, space, tracking
 from sweeper.spec import SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
 from trainables.loop import TrainConfig
@@ -147,25 +147,41 @@ def launch(
             "--address without --storage: Tune state goes to the local sweep folder, which only works when "
             "every node shares this filesystem; on a multi-machine cluster pass --storage s3://BUCKET/PREFIX"
         )
+    # Everything checkable is checked before anything is created or removed (sweeper/preflight.py).
     sweep_id = name or spec.name
+    preflight.check_name(sweep_id, "--name" if name is not None else "name")
     sweep_dir = (Path(out) / sweep_id).resolve()
-    if (sweep_dir / "sweep.json").exists() and not overwrite:
-        raise SweepExists(
-            f"sweep {sweep_id!r} already exists in {sweep_dir}: continue it with `sweeper resume {sweep_id}`, "
-            f"or start another with --name NEW_NAME (nothing was changed)"
-        )
-    if overwrite and sweep_dir.exists():
-        import shutil
+    cpu = spec.resources.cpu if cpus_per_trial is None else cpus_per_trial
+    gpu = spec.resources.gpu if gpus_per_trial is None else gpus_per_trial
+    preflight.check_flags(num_cpus, cpu, gpu, local=address is None)
+    preflight.check_target(sweep_dir, sweep_id, overwrite, SweepExists)
+    if address is None:
+        preflight.check_data(spec)
+    preflight.check_address(address)
+    started = _init_ray(address, num_cpus, None)
+    try:
+        preflight.check_cluster(cpu, gpu)
+        tracker = _create(spec, sweep_dir, sweep_id, overwrite, storage, cpu, gpu)
+    except BaseException:
+        if started:
+            import ray
 
-        shutil.rmtree(sweep_dir)
+            ray.shutdown()
+        raise
+    spec_dict = yaml.safe_load((sweep_dir / "spec.yaml").read_text())
+    return _run(sweep_dir, spec_dict, tracker, address, num_cpus, restore=False, verbose=verbose, ray_started=started)
+
+
+def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, storage: str | None,
+            cpu: float, gpu: float) -> tracking.SweepTracker:
+    """The sweep folder, spec.yaml, sweep.json and a new MLflow parent run (after every check passed)."""
+    if overwrite and sweep_dir.exists():
+        logging.getLogger(__name__).warning(preflight.remove_sweep(sweep_dir, sweep_id))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     spec_dict = spec.to_dict()
-    spec_dict["resources"] = {
-        "cpu": cpus_per_trial or spec.resources.cpu,
-        "gpu": spec.resources.gpu if gpus_per_trial is None else gpus_per_trial,
-    }
+    spec_dict["resources"] = {"cpu": cpu, "gpu": gpu}
     (sweep_dir / "spec.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False))
-    tracker = tracking.SweepTracker(sweep_id, experiment=spec.name, run_name=sweep_id)
+    tracker = tracking.SweepTracker(sweep_id, experiment=spec.name, run_name=sweep_id, fresh=True)
     _write_meta(
         sweep_dir, sweep_id=sweep_id, spec_source=spec.source, mlflow_uri=tracker.uri,
         mlflow_parent_run=tracker.parent_id, mlflow_experiment=spec.name,
@@ -176,12 +192,14 @@ def launch(
          "seeds": ",".join(map(str, spec.seeds)), "scheduler": spec.search.scheduler, "spec": spec.source},
         sweep_dir / "spec.yaml",
     )
-    return _run(sweep_dir, spec_dict, tracker, address, num_cpus, restore=False, verbose=verbose)
+    return tracker
 
 
 def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | None = None,
            out: str | Path = DEFAULT_OUT, retry_errored: bool = False, verbose: int = 1) -> SweepResult:
     sweep_dir = sweep_path(sweep, out)
+    preflight.check_flags(num_cpus, 1.0, 0.0, local=False)
+    preflight.check_address(address)
     meta = json.loads((sweep_dir / "sweep.json").read_text())
     spec_dict = yaml.safe_load((sweep_dir / "spec.yaml").read_text())
     os.environ.setdefault("MLFLOW_TRACKING_URI", meta["mlflow_uri"])
@@ -191,7 +209,8 @@ def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | Non
 
 
 def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, address: str | None,
-         num_cpus: int | None, restore: bool, verbose: int, retry_errored: bool = False) -> SweepResult:
+         num_cpus: int | None, restore: bool, verbose: int, retry_errored: bool = False,
+         ray_started: bool | None = None) -> SweepResult:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
@@ -212,7 +231,7 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
     # With a custom searcher and no concurrency limit, Tune keeps only ONE trial pending at a time
     # (a pending trial waits for its actor to start), which serialises short trials on a big cluster.
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(16, spec.search.num_samples * len(spec.seeds))))
-    started = _init_ray(address, num_cpus, None)
+    started = _init_ray(address, num_cpus, None) if ray_started is None else ray_started
     _write_meta(sweep_dir, driver_pid=os.getpid(), driver_host=socket.gethostname(), status="running")
     try:
         tune_path = str(meta["storage"]).rstrip("/") + "/tune"

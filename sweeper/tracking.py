@@ -61,12 +61,18 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
 class SweepTracker:
     """Parent run of one sweep (created or found again), plus helpers shared with the callback."""
 
-    def __init__(self, sweep_id: str, experiment: str, run_name: str):
+    def __init__(self, sweep_id: str, experiment: str, run_name: str, fresh: bool = False):
+        """``fresh`` (a new launch, also after ``--overwrite``): an older parent run of the same sweep
+        id is retagged ``<id>~replaced~<run>`` and ended as KILLED, and a new parent run is created."""
         self.uri = tracking_uri()
         self.sweep_id = sweep_id
         exp = self.client.get_experiment_by_name(experiment)
         self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(experiment)
         self.parent_id = _find_run(self.client, self.experiment_id, SWEEP_TAG, sweep_id)
+        if fresh and self.parent_id is not None:
+            self.client.set_tag(self.parent_id, SWEEP_TAG, f"{sweep_id}~replaced~{self.parent_id}")
+            self.client.set_terminated(self.parent_id, status="KILLED")
+            self.parent_id = None
         if self.parent_id is None:
             run = self.client.create_run(self.experiment_id, run_name=run_name, tags={SWEEP_TAG: sweep_id})
             self.parent_id = run.info.run_id

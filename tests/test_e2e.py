@@ -27,7 +27,9 @@ SPEC = {
     "space": {
         "train.lr": {"type": "categorical", "choices": [0.05, 1.0e12]},
         "regularizer.name": {"type": "categorical", "choices": ["softmax", "dropout"], "when": {"train.lr": 0.05}},
-        "dataset.name": {"value": "mnist_t10k", "when": {"regularizer.name": "dropout"}},
+        # a dataset whose file exists (launch checks that) but that the trial cannot load: it raises
+        "dataset.name": {"value": "tabular", "when": {"regularizer.name": "dropout"}},
+        "dataset.path": {"value": "BAD_PLACEHOLDER.csv", "when": {"regularizer.name": "dropout"}},
     },
     "seeds": [0, 1],
     "search": {"sampler": "grid", "max_failures": 1},
@@ -55,7 +57,9 @@ def test_bad_spec_exits_2_without_traceback_and_starts_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_end_to_end_sweep(tmp_path):
-    (tmp_path / "e2e.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
+    (tmp_path / "bad.csv").write_text("label,colour\n" + "0,red\n1,blue\n" * 10)
+    spec = yaml.safe_dump(SPEC, sort_keys=False).replace("BAD_PLACEHOLDER.csv", str(tmp_path / "bad.csv"))
+    (tmp_path / "e2e.yaml").write_text(spec)
     r = sweeper("launch", "e2e.yaml", "--num-cpus", "2", "--quiet", cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "best configurations by val_error" in r.stdout
@@ -67,7 +71,7 @@ def test_end_to_end_sweep(tmp_path):
     by_status = trials.groupby("status").size().to_dict()
     assert by_status == {"finished": 2, "diverged": 2, "error": 2}, trials[["config", "status", "reason"]]
     assert (trials.loc[trials.status == "finished", "regularizer"] == "softmax").all()
-    assert trials.loc[trials.status == "error", "reason"].str.contains("mnist_t10k has no default location").all()
+    assert trials.loc[trials.status == "error", "reason"].str.contains("non-numeric feature columns").all()
     assert (trials.loc[trials.status == "error", "retries"] == 1).all()  # max_failures: 1 -> retried once
     assert trials.loc[trials.status == "diverged", "reason"].str.contains("non-finite training loss").all()
     fin = trials[trials.status == "finished"]

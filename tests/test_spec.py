@@ -58,7 +58,8 @@ search: {sampler: annealing, mode: up}
     text = "\n".join(probs)
     assert "dataset.name: unknown dataset 'digitz'" in text and "did you mean 'digits'" in text
     assert "model.params.depth: unknown key; valid keys are widths" in text
-    assert "regularizer.params: keep must be in (0, 1], got 1.5" in text
+    assert "regularizer.params.keep: keep must be in (0, 1], got 1.5" in text
+    assert "train.epochs: epochs must be in [1, 100000], got 0" in text  # not hidden by train.lr's type error
     assert "train.lr: expected a number, got str '1e-4'" in text and "write 1.0e-4" in text
     assert "space.train.lr: empty range: low <= high must hold, got low=0.1, high=0.01" in text
     assert "space.regularizer.rho: regularizer 'dropout' has no parameter 'rho'" in text
@@ -72,7 +73,8 @@ search: {sampler: annealing, mode: up}
 def test_range_endpoints_are_checked_against_the_params_dataclass():
     raw = {**GOOD, "space": {**GOOD["space"], "regularizer.keep": {"type": "float", "low": 0.3, "high": 1.5,
                                                                    "when": {"regularizer.name": "dropout"}}}}
-    assert any("space.regularizer.keep: keep must be in (0, 1], got 1.5" in p for p in problems_of(raw))
+    assert any(p.startswith("space.regularizer.keep: regularizer 'dropout': value 1.5 is invalid: keep must be in (0, 1], got 1.5")
+               for p in problems_of(raw))
 
 
 def test_grid_needs_steps_and_enumerates_conditions():
