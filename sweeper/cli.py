@@ -86,6 +86,13 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
     s = _load_spec(spec_file)
     if data_root:
         s = spec_mod.with_data_root(s, data_root)
+    from sweeper import preflight
+
+    try:  # the checks that need neither Ray nor torch, before the (slow) import of the launcher
+        preflight.before_ray(s, name=name, out=out, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial,
+                             gpus_per_trial=gpus_per_trial, address=address, overwrite=overwrite)
+    except (preflight.SweepExists, preflight.PreflightError) as e:
+        _fail(str(e))
     from sweeper import launch as launch_mod
     from sweeper.preflight import PreflightError
 
@@ -119,6 +126,13 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
 
     Finished trials are kept, unfinished ones continue from their last checkpoint; running it
     again on a finished sweep changes nothing but the tables' timestamps."""
+    from sweeper import preflight
+
+    try:
+        preflight.check_flags(num_cpus, 1.0, 0.0, local=False)
+        preflight.check_address(address)
+    except preflight.PreflightError as e:
+        _fail(str(e))
     from sweeper import launch as launch_mod
     from sweeper.preflight import PreflightError
 

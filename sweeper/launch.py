@@ -29,16 +29,13 @@ import pandas as pd
 import yaml
 
 from sweeper import preflight, report, results, space, tracking
+from sweeper.preflight import SweepExists  # noqa: F401  (part of this module's API)
 from sweeper.spec import SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
 from trainables.loop import TrainConfig
 from trainables.trial import merge_overrides, run_trial, tune_overrides
 
 DEFAULT_OUT = "sweeps"
-
-
-class SweepExists(FileExistsError):
-    """A sweep folder of that id already holds a sweep (the CLI exits 2; nothing is changed)."""
 
 
 class NoSuchSweep(FileNotFoundError):
@@ -148,16 +145,9 @@ def launch(
             "every node shares this filesystem; on a multi-machine cluster pass --storage s3://BUCKET/PREFIX"
         )
     # Everything checkable is checked before anything is created or removed (sweeper/preflight.py).
-    sweep_id = name or spec.name
-    preflight.check_name(sweep_id, "--name" if name is not None else "name")
-    sweep_dir = (Path(out) / sweep_id).resolve()
-    cpu = spec.resources.cpu if cpus_per_trial is None else cpus_per_trial
-    gpu = spec.resources.gpu if gpus_per_trial is None else gpus_per_trial
-    preflight.check_flags(num_cpus, cpu, gpu, local=address is None)
-    preflight.check_target(sweep_dir, sweep_id, overwrite, SweepExists)
-    if address is None:
-        preflight.check_data(spec)
-    preflight.check_address(address)
+    sweep_id, sweep_dir, cpu, gpu = preflight.before_ray(
+        spec, name=name, out=out, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+        address=address, overwrite=overwrite)
     started = _init_ray(address, num_cpus, None)
     try:
         preflight.check_cluster(cpu, gpu)

@@ -36,6 +36,28 @@ class PreflightError(ValueError):
     """A launch that cannot work; nothing was created or removed."""
 
 
+class SweepExists(FileExistsError):
+    """A sweep folder of that id already holds a sweep (the CLI exits 2; nothing is changed)."""
+
+
+def before_ray(spec, *, name: str | None, out: str | Path, num_cpus: int | None, cpus_per_trial: float | None,
+               gpus_per_trial: float | None, address: str | None, overwrite: bool) -> tuple[str, Path, float, float]:
+    """Every check that needs neither Ray nor torch, in order; returns (sweep id, sweep folder,
+    CPUs per trial, GPUs per trial). The CLI runs it before importing the launcher, so a wrong
+    flag is refused within a second even on a loaded machine."""
+    sweep_id = name or spec.name
+    check_name(sweep_id, "--name" if name is not None else "name")
+    sweep_dir = (Path(out) / sweep_id).resolve()
+    cpu = spec.resources.cpu if cpus_per_trial is None else cpus_per_trial
+    gpu = spec.resources.gpu if gpus_per_trial is None else gpus_per_trial
+    check_flags(num_cpus, cpu, gpu, local=address is None)
+    check_target(sweep_dir, sweep_id, overwrite)
+    if address is None:
+        check_data(spec)
+    check_address(address)
+    return sweep_id, sweep_dir, cpu, gpu
+
+
 def check_name(sweep_id: Any, flag: str) -> None:
     msg = names.problem(sweep_id)
     if msg:
@@ -63,7 +85,7 @@ def check_flags(num_cpus: int | None, cpu_per_trial: float, gpu_per_trial: float
                                  f"instance has {have}; no trial could ever start")
 
 
-def check_target(sweep_dir: Path, sweep_id: str, overwrite: bool, exists_error: type[Exception]) -> None:
+def check_target(sweep_dir: Path, sweep_id: str, overwrite: bool) -> None:
     """A new sweep folder: absent, or with ``overwrite`` a sweep of the same id (``sweep.json``
     naming ``sweep_id``). Anything else is refused and left untouched."""
     if not sweep_dir.exists() and not sweep_dir.is_symlink():
@@ -71,7 +93,7 @@ def check_target(sweep_dir: Path, sweep_id: str, overwrite: bool, exists_error: 
     meta = sweep_dir / "sweep.json"
     if not overwrite:
         if meta.exists():
-            raise exists_error(
+            raise SweepExists(
                 f"sweep {sweep_id!r} already exists in {sweep_dir}: continue it with `sweeper resume {sweep_id}`, "
                 f"or start another with --name NEW_NAME (nothing was changed)")
         if sweep_dir.is_dir() and not any(sweep_dir.iterdir()):

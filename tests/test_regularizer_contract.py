@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from dataclasses import is_dataclass
 
 import pytest
@@ -92,8 +93,12 @@ def test_build_train_step_and_eval(name):
     assert torch.equal(a.logits, b.logits), "evaluation must be deterministic"
 
 
+def _declared(params_cls, metric: str) -> bool:
+    return any(re.fullmatch(re.escape(m).replace(re.escape("{i}"), r"[1-9][0-9]*"), metric) for m in params_cls.METRICS)
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_two_epochs_through_the_loop(name):
+def test_two_epochs_through_the_loop(name, tmp_path):
     """The real Trainer: finite metrics, error/NLL/ECE present, checkpoint round trip reproduces eval."""
     torch.manual_seed(0)
     splits = _splits()
@@ -106,6 +111,14 @@ def test_two_epochs_through_the_loop(name):
     for k in ("train_loss", "val_error", "val_nll", "val_ece", "test_error", "test_nll", "test_ece"):
         assert math.isfinite(m[k]), k
     assert 0 <= m["test_ece"] <= 1 and 0 <= m["test_error"] <= 1
+    # every metric beyond the common ones is declared in the regularizer's Params.METRICS (the list
+    # the spec validator accepts as objectives), including what finalize reports
+    mod = reg_registry.get(name)
+    if callable(getattr(mod, "finalize", None)):
+        m = {**m, **mod.finalize(tr, tmp_path)}
+    common = {"epoch", "diverged", "seconds", "train_loss"} | {f"{s}_{x}" for s in ("val", "test") for x in ("error", "nll", "ece")}
+    undeclared = [k for k in m if k not in common and not _declared(reg_registry.params(name), k)]
+    assert not undeclared, f"{name} reports metrics not declared in its Params.METRICS: {undeclared}"
     tr2 = Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), 1)
     tr2.load_state_dict(tr.state_dict())
     assert tr2.evaluate("test") == tr.evaluate("test")
