@@ -1,7 +1,8 @@
 """Dataset registry: YAML name -> module.
 
 A dataset module exports a frozen ``Params`` dataclass (the YAML's
-``dataset.params``) and ``load(params, root, seed) -> Splits``. ``root`` is the
+``dataset.params``; defined in the torch-free ``data/params.py``, which the registry
+entry names too, so this package imports without torch) and ``load(params, root, seed) -> Splits``. ``root`` is the
 data-root option (``None`` means the module's default location); a missing
 dataset raises ``DatasetNotFound`` saying where it looked and how to get it,
 never a silent fallback. ``seed`` only matters for datasets whose split is

@@ -1,6 +1,7 @@
 """Backbone registry: YAML name -> module.
 
-A model module exports a frozen ``Params`` dataclass (the YAML's ``model.params``)
+A model module exports a frozen ``Params`` dataclass (the YAML's ``model.params``;
+defined in the torch-free ``models/params.py``, which the registry entry names too)
 and ``build(params, in_shape, num_classes, drop_layer) -> nn.Module`` returning a
 *backbone*: ``forward(x) -> h`` with ``h`` the penultimate features (B, D), and
 an int attribute ``feature_dim`` (= D). The classifier itself lives in the

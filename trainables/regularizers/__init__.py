@@ -1,4 +1,8 @@
-"""Regularizer registry: YAML name -> module (see ``contract.py`` for what a module exports)."""
+"""Regularizer registry: YAML name -> ``Entry(Params, module path)``.
+
+``params(name)`` gives the torch-free ``Params`` class (``params.py``); ``get(name)``
+imports the implementation module (see ``contract.py`` for what it exports).
+"""
 from __future__ import annotations
 
 from types import ModuleType

@@ -4,7 +4,12 @@ A regularizer module ``trainables/regularizers/<yaml_name>.py`` exports:
 
 - ``Params``: a frozen dataclass; its fields are exactly the hyperparameters a
   YAML may set (``regularizer.<field>``), with defaults. ``__post_init__``
-  raises ``ValueError`` naming the field and the valid range on a bad value.
+  raises ``ValueError`` whose message starts with the name of the field at fault
+  and states the valid range (the validator reports it at that field's path).
+  The class is defined in the torch-free ``regularizers/params.py`` (so that the
+  spec validator never imports torch), registered there with the module path,
+  and imported by the module as ``Params``; its ``METRICS`` class variable
+  declares every metric name the regularizer reports.
 - ``KIND``: ``"head"`` or ``"gate"``.
 - heads: ``build_head(params, in_features, num_classes, ctx) -> nn.Module`` whose
   ``forward(h, target=None) -> HeadOutput``. ``h`` is the backbone's penultimate
