@@ -435,7 +435,7 @@ def _parse_param(path: str, raw: Any, problems: _Problems, earlier: set[str]) ->
         problems.add(where, _type_msg(raw, "a mapping like {type: float, low: .., high: ..} or {value: ..}"))
         return None
     kind = "fixed" if "value" in raw and "type" not in raw else raw.get("type")
-    if kind not in DIST_KEYS:
+    if not isinstance(kind, str) or kind not in DIST_KEYS:
         problems.add(f"{where}.type", f"must be one of float, int, categorical (or give value: for a fixed value), "
                      f"got {excerpt(kind)}" + _close(kind, ("float", "int", "categorical")))
         return None
@@ -674,7 +674,7 @@ def from_dict(raw: Any, source: str = "<dict>") -> SweepSpec:
         names = [s["name"]] if s["name"] is not None else []
         if f"{key}.name" in name_params:
             p = name_params[f"{key}.name"]
-            names = list(dict.fromkeys([*names, *_param_values(p)]))
+            names = [n for i, n in enumerate([*names, *_param_values(p)]) if n not in [*names, *_param_values(p)][:i]]
             if p.type not in ("categorical", "fixed"):
                 problems.add(f"space.{key}.name", "a name can only be categorical or fixed")
             if s["name"] is None:

@@ -267,3 +267,36 @@ def test_gpu_request_beyond_the_cluster_is_refused(tmp_path):
     assert r.returncode == 2 and "a trial asks for 2 GPU(s) but the Ray cluster has 0" in r.stderr, r.stderr[-2000:]
     assert "Traceback" not in r.stdout + r.stderr
     _assert_nothing_created(tmp_path, {"ok.yaml"})
+
+
+def test_random_mutations_of_real_specs_never_crash_the_validator():
+    """Seeded random damage (wrong types, NaN, huge numbers, unhashable values, unknown keys) to
+    every YAML under search_spaces/: the validator answers SpecError, never another exception."""
+    import copy
+    import random
+
+    rng = random.Random(0)
+    repo = Path(__file__).resolve().parents[1]
+    docs = [yaml.safe_load(f.read_text()) for f in sorted((repo / "search_spaces").rglob("*.yaml"))]
+    pool = [None, -1, 0, 2.5, 1e308, float("nan"), float("inf"), "x", "", [], {}, [[1]], {"a": 1}, True, 10**30,
+            "1e-4", "s" * 5000, {"type": "float"}, {"value": [1]}, {"type": "categorical", "choices": [[1], {"a": 2}]}]
+
+    def paths(d, pre=()):
+        yield pre
+        items = d.items() if isinstance(d, dict) else enumerate(d) if isinstance(d, list) else ()
+        for k, v in items:
+            yield from paths(v, pre + (k,))
+
+    for _ in range(300):
+        d = copy.deepcopy(rng.choice(docs))
+        for _ in range(rng.randint(1, 3)):
+            p = rng.choice([p for p in paths(d) if p])
+            tgt = d
+            for k in p[:-1]:
+                tgt = tgt[k]
+            key = rng.choice(["zz", 3]) if isinstance(tgt, dict) and rng.random() < 0.2 else p[-1]
+            tgt[key] = copy.deepcopy(rng.choice(pool))
+        try:
+            spec.from_dict(d)
+        except spec.SpecError:
+            pass
