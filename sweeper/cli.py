@@ -109,7 +109,7 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
 
 def _exit_unless_finished(res) -> None:
     """Exit 1 when no trial of the sweep finished (every one failed, diverged or never ran)."""
-    if not (res.trials["status"] == "finished").any():
+    if "status" not in res.trials or not (res.trials["status"] == "finished").any():
         click.echo(f"error: no trial of {res.sweep_dir.name} finished; see `sweeper status {res.sweep_dir.name}`", err=True)
         sys.exit(1)
 
