@@ -192,6 +192,62 @@ def report(sweep, out, metric, baseline, csv_path) -> None:
                 click.echo(f"  {r.config}: diff {t['mean_diff'] * 100:+.2f} points, p = {t['p_value']:.3g} (n={t['n']})")
     if csv_path:
         summary.to_csv(csv_path, index=False)
+    from sweeper.confirm import report_note
+
+    if note := report_note(d):
+        click.echo("\n" + note)
+
+
+@main.command()
+@click.argument("trial")
+@click.option("--out", default="sweeps", show_default=True, help="Folder holding the sweep folders searched for TRIAL.")
+@click.option("--sweep", default=None, help="Only look in this sweep (an id under --out, or a folder).")
+@click.option("--atol", type=float, default=None, help="Absolute tolerance when the runs are not both on CPU (default 0.01).")
+@click.option("--rtol", type=float, default=None, help="Relative tolerance when the runs are not both on CPU (default 0.01).")
+def reproduce(trial, out, sweep, atol, rtol) -> None:
+    """Re-run TRIAL (a trial id or MLflow run id) here, without Ray, and compare its final metrics.
+
+    Exact on CPU; exit 0 when it reproduces, 1 when it does not (with what differs: data
+    fingerprint, code version, packages, hardware), 2 on bad input."""
+    from sweeper import reproduce as reproduce_mod
+    from trainables.data import DatasetNotFound
+
+    try:
+        outcome = reproduce_mod.reproduce(trial, out=out, sweep=sweep, atol=atol, rtol=rtol)
+    except (reproduce_mod.ReproduceError, DatasetNotFound) as e:
+        _fail(str(e))
+    click.echo(outcome.text())
+    sys.exit(0 if outcome.reproduced else 1)
+
+
+@main.command()
+@click.argument("sweep")
+@click.option("--top", type=int, required=True, help="How many of the best configurations to re-run.")
+@click.option("--seeds", required=True, help="Fresh seeds, comma-separated (e.g. 5,6,7); none may be a search seed.")
+@click.option("--name", default=None, help="Id of the confirm sweep (default: SWEEP_confirm).")
+@click.option("--out", default="sweeps", show_default=True)
+@click.option("--address", default=None, help="Ray cluster address; default: a local Ray instance.")
+@click.option("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all cores).")
+@click.option("--quiet", is_flag=True, help="No live progress table.")
+def confirm(sweep, top, seeds, name, out, address, num_cpus, quiet) -> None:
+    """Re-run the TOP best configurations of SWEEP (by its validation objective) on fresh seeds.
+
+    A new sweep linked to SWEEP (MLflow tag sweeper.confirms, Parquet metadata), run as a grid
+    over exactly those configurations x the new seeds; seeds of the search are refused (exit 2)."""
+    from sweeper import confirm as confirm_mod
+    from sweeper import launch as launch_mod
+    from sweeper import report as report_mod
+
+    try:
+        plan = confirm_mod.plan(sweep, top, confirm_mod.parse_seeds(seeds), out=out, name=name)
+        res = confirm_mod.run(plan, address=address, num_cpus=num_cpus, out=out, verbose=0 if quiet else 1)
+    except (confirm_mod.ConfirmError, launch_mod.SweepExists) as e:
+        _fail(str(e))
+    _print_result(res)
+    metric = "test_error"
+    click.echo(f"\n{metric} of the confirmed configurations (mean ± 95% CI over seeds {seeds}):")
+    click.echo(report_mod.format_table(report_mod.summarize(res.trials, metric), metric))
+    click.echo("\n" + confirm_mod.report_note(res.sweep_dir))
 
 
 @main.command()

@@ -28,11 +28,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sweeper import preflight, report, results, space, tracking
+from sweeper import preflight, provenance, report, results, space, tracking
 from sweeper.preflight import SweepExists  # noqa: F401  (part of this module's API)
 from sweeper.spec import SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
 from trainables.loop import TrainConfig
+from trainables.provenance import resolved_config
 from trainables.trial import merge_overrides, run_trial, tune_overrides
 
 DEFAULT_OUT = "sweeps"
@@ -53,9 +54,12 @@ class SweepResult:
 
 
 def _resolve_params(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """Tune config -> the trial's fully resolved settings (logged as MLflow params)."""
+    """Tune config -> the trial's fully resolved settings, every default filled in (logged as MLflow params)."""
     d = merge_overrides(base, tune_overrides(config, base["seeds"]))
-    return {k: d[k] for k in ("dataset", "model", "regularizer", "train", "seed")}
+    try:
+        return resolved_config(d)
+    except (TypeError, ValueError, KeyError):  # invalid values: the trial itself reports the error
+        return {k: d[k] for k in ("dataset", "model", "regularizer", "train", "seed")}
 
 
 def _init_ray(address: str | None, num_cpus: int | None, num_gpus: float | None) -> bool:
@@ -138,7 +142,17 @@ def launch(
     name: str | None = None,
     overwrite: bool = False,
     verbose: int = 1,
+    points: list[dict[str, Any]] | None = None,
+    confirms: dict[str, Any] | None = None,
 ) -> SweepResult:
+    """Run ``spec`` as sweep ``name`` (default: the spec's name) under ``out``.
+
+    ``points`` (used by ``sweeper confirm``): run exactly these configurations (dotted
+    path -> value) on every seed of the spec, as a grid, instead of searching the
+    spec's space; ``confirms``: where these configurations come from (``source``: the
+    sweep id, recorded as the MLflow tag ``sweeper.confirms`` of the parent run, and
+    in ``sweep.json`` and the Parquet metadata; see ``sweeper/confirm.py``).
+    """
     if address and storage is None:
         logging.getLogger(__name__).warning(
             "--address without --storage: Tune state goes to the local sweep folder, which only works when "
@@ -151,7 +165,7 @@ def launch(
     started = _init_ray(address, num_cpus, None)
     try:
         preflight.check_cluster(cpu, gpu)
-        tracker = _create(spec, sweep_dir, sweep_id, overwrite, storage, cpu, gpu)
+        tracker = _create(spec, sweep_dir, sweep_id, overwrite, storage, cpu, gpu, points, confirms)
     except BaseException:
         if started:
             import ray
@@ -163,7 +177,8 @@ def launch(
 
 
 def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, storage: str | None,
-            cpu: float, gpu: float) -> tracking.SweepTracker:
+            cpu: float, gpu: float, points: list[dict[str, Any]] | None = None,
+            confirms: dict[str, Any] | None = None) -> tracking.SweepTracker:
     """The sweep folder, spec.yaml, sweep.json and a new MLflow parent run (after every check passed)."""
     if overwrite and sweep_dir.exists():
         logging.getLogger(__name__).warning(preflight.remove_sweep(sweep_dir, sweep_id))
@@ -176,12 +191,16 @@ def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, st
         sweep_dir, sweep_id=sweep_id, spec_source=spec.source, mlflow_uri=tracker.uri,
         mlflow_parent_run=tracker.parent_id, mlflow_experiment=spec.name,
         storage=storage or str(sweep_dir), started=time.time(),
+        **({"points": points} if points is not None else {}), **({"confirms": confirms} if confirms else {}),
     )
+    if confirms:
+        tracker.client.set_tag(tracker.parent_id, "sweeper.confirms", confirms["source"])
     tracker.log_sweep(
         {"sampler": spec.search.sampler, "metric": ",".join(spec.search.metric), "num_samples": spec.search.num_samples,
          "seeds": ",".join(map(str, spec.seeds)), "scheduler": spec.search.scheduler, "spec": spec.source},
         sweep_dir / "spec.yaml",
     )
+    provenance.record(sweep_dir, tracker.client, tracker.parent_id)
     return tracker
 
 
@@ -194,6 +213,7 @@ def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | Non
     spec_dict = yaml.safe_load((sweep_dir / "spec.yaml").read_text())
     os.environ.setdefault("MLFLOW_TRACKING_URI", meta["mlflow_uri"])
     tracker = tracking.SweepTracker(meta["sweep_id"], experiment=meta["mlflow_experiment"], run_name=meta["sweep_id"])
+    provenance.record(sweep_dir, tracker.client, tracker.parent_id)
     return _run(sweep_dir, spec_dict, tracker, address, num_cpus, restore=True, verbose=verbose,
                 retry_errored=retry_errored)
 
@@ -232,7 +252,7 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
             tuner = tune.Tuner.restore(tune_path, trainable=trainable, resume_unfinished=True,
                                        resume_errored=retry_errored)
         else:
-            param_space, searcher, num_samples = space.search_setup(spec)
+            param_space, searcher, num_samples = space.search_setup(spec, meta.get("points"))
             epochs = TrainConfig(**base["train"]).epochs
             scheduler = (
                 ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=spec.search.grace_period,

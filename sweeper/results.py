@@ -33,7 +33,9 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from ray.tune import Callback
 
+from sweeper import provenance
 from trainables import metrics as M
+from trainables.provenance import PROVENANCE
 from trainables.trial import merge_overrides, tune_overrides
 
 CORE_METRICS = [M.TRAIN_LOSS, M.VAL_ERROR, M.VAL_NLL, M.VAL_ECE, M.TEST_ERROR, M.TEST_NLL, M.TEST_ECE]
@@ -52,6 +54,7 @@ TRIAL_FIELDS = [
     pa.field("seconds", pa.float64()),
     pa.field("node_id", pa.string()),
     pa.field("retries", pa.int64()),
+    pa.field("provenance", pa.string()),  # the trial's own record (JSON): resolved config, data fingerprint, hardware
 ] + [pa.field(m, pa.float64()) for m in CORE_METRICS]
 EPOCH_FIELDS = [
     pa.field("sweep", pa.string()),
@@ -208,6 +211,7 @@ def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dic
             "dataset": resolved["dataset"]["name"], "status": status, "reason": reason,
             "epochs": int(last.get(M.EPOCH, 0)), "seconds": sum(float(r.get(M.SECONDS, 0.0)) for r in rows),
             "node_id": str(last.get("node_id", "")), "retries": int(led.get("retries", 0)),
+            "provenance": last.get(PROVENANCE),
         }
         for m in CORE_METRICS:
             row[m] = _float(last.get(m))
@@ -273,6 +277,13 @@ def write_tables(sweep_dir: Path, spec_dict: dict[str, Any]) -> tuple[int, int]:
         "sweeper.versions": json.dumps(versions()),
         "sweeper.written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    prov = provenance.load(sweep_dir)  # code version, packages, driver (sweeper/provenance.py)
+    if prov is not None:
+        meta["sweeper.provenance"] = json.dumps(prov)
+    sweep_meta = json.loads((sweep_dir / "sweep.json").read_text()) if (sweep_dir / "sweep.json").exists() else {}
+    if sweep_meta.get("confirms"):  # a confirm sweep (sweeper/confirm.py): the sweep it re-runs, and how
+        meta["sweeper.confirms"] = sweep_meta["confirms"]["source"]
+        meta["sweeper.confirm"] = json.dumps(sweep_meta["confirms"])
     for name, fixed, rows in (("trials", TRIAL_FIELDS, trials), ("epochs", EPOCH_FIELDS, epochs)):
         schema = _schema(fixed, rows, param_types, meta)
         table = pa.table({f.name: pa.array(_column(rows, f), type=f.type) for f in schema}, schema=schema)

@@ -118,13 +118,14 @@ class SeedReplicates(Repeater):
             )
 
 
-def search_setup(spec: SweepSpec) -> tuple[dict[str, Any], Searcher | None, int]:
-    """(param_space, search_alg, num_samples) for ``tune.TuneConfig``."""
+def search_setup(spec: SweepSpec, points: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], Searcher | None, int]:
+    """(param_space, search_alg, num_samples) for ``tune.TuneConfig``; with ``points``
+    (``sweeper confirm``): a grid over exactly those configurations x the spec's seeds."""
     metric = list(spec.search.metric) if len(spec.search.metric) > 1 else spec.search.metric[0]
     mode = list(spec.search.mode) if len(spec.search.mode) > 1 else spec.search.mode[0]
     n_seeds = len(spec.seeds)
-    if spec.search.sampler == "grid":
-        points = [{**c, "seed": s} for c in spec.grid() for s in spec.seeds]
+    if spec.search.sampler == "grid" or points is not None:
+        points = [{**c, "seed": s} for c in (spec.grid() if points is None else points) for s in spec.seeds]
         return {POINT: tune.grid_search(points)}, None, 1
     searcher: Searcher = OptunaSearch(
         space=define_by_run(spec), metric=metric, mode=mode, sampler=make_sampler(spec)

@@ -14,6 +14,7 @@ any node need no tracking credentials.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -168,6 +169,10 @@ class MLflowTrialCallback(Callback):
         last = trial.last_result or {}
         diverged = bool(last.get("diverged"))
         self._log_artifacts(rid, trial)
+        if last.get("provenance"):  # the trial's own record: resolved config, data fingerprint, hardware
+            prov = json.loads(last["provenance"])
+            self.t.client.log_dict(rid, prov, "provenance.json")
+            self.t.client.set_tag(rid, "sweeper.data_sha256", prov["data"]["all"])
         if not diverged:
             self.t.client.set_tag(rid, "sweeper.status", "finished" if last.get("test_error") is not None else "stopped")
         self.t.client.set_terminated(rid, status="FAILED" if diverged else "FINISHED")

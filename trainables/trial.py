@@ -25,6 +25,7 @@ import torch
 
 from trainables import data as data_registry
 from trainables import models as model_registry
+from trainables import provenance
 from trainables import regularizers as reg_registry
 from trainables.loop import Net, TrainConfig, Trainer
 from trainables.regularizers.contract import BuildContext, glorot_
@@ -174,11 +175,13 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     import ray
     from ray import tune
 
-    cfg = TrialConfig.from_dict(merge_overrides(base, tune_overrides(config, base.get("seeds", [0]))))
+    merged = merge_overrides(base, tune_overrides(config, base.get("seeds", [0])))
+    cfg = TrialConfig.from_dict(merged)
     cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
     torch.set_num_threads(max(1, int(cpus)))  # fractional CPUs still get one thread
 
     splits = load_splits(cfg)
+    prov = provenance.as_result(provenance.trial_provenance(merged, splits, pick_device()))  # in the last report
     net = build(cfg, splits)
     trainer = Trainer(net, splits, cfg.train, pick_device(), cfg.seed)
     ckpt = tune.get_checkpoint()
@@ -192,6 +195,8 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     while not trainer.done:
         metrics = trainer.run_epoch()
         metrics["node_id"] = node_id
+        if trainer.done or metrics.get("diverged"):
+            metrics[provenance.PROVENANCE] = prov
         with tempfile.TemporaryDirectory() as d:
             torch.save(trainer.state_dict(), Path(d) / "state.pt")
             if trainer.done and not metrics.get("diverged"):
