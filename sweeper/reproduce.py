@@ -118,8 +118,15 @@ def _mlflow_lookup(run_id: str, sweeps: list[Path]) -> tuple[Path, str] | None:
 
     from sweeper import tracking
 
-    uris = {json.loads((d / "sweep.json").read_text()).get("mlflow_uri") for d in sweeps}
-    uris.add(os.environ.get("MLFLOW_TRACKING_URI"))
+    from sweeper import provenance as sweep_prov
+
+    uris = {os.environ.get("MLFLOW_TRACKING_URI")}
+    for d in sweeps:
+        uri = json.loads((d / "sweep.json").read_text()).get("mlflow_uri") or ""
+        cwd = ((sweep_prov.load(d) or {}).get("driver") or {}).get("cwd")
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////") and cwd:
+            uri = f"sqlite:///{Path(cwd) / uri.removeprefix('sqlite:///')}"  # relative to where the sweep ran
+        uris.add(uri)
     by_name = {d.name: d for d in sweeps}
     for uri in sorted(u for u in uris if u):
         if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():

@@ -1,0 +1,154 @@
+"""Provenance, `sweeper reproduce` and `sweeper confirm` on one tiny real sweep.
+
+One module-scoped sweep (a real local Ray, Optuna-free grid, MLflow SQLite, Parquet) on a
+tabular CSV written here: 2 learning rates x seeds 0, 1, an MLP with dropout, 2 epochs.
+The tests then read its provenance, re-run one of its trials in-process (bitwise-equal
+metrics on CPU), change the data file (mismatch naming the data fingerprint), and run a
+confirm sweep of its best configuration on a fresh seed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from click.testing import CliRunner
+from mlflow import MlflowClient
+
+from sweeper import cli
+
+pytestmark = pytest.mark.slow
+
+
+def _sweeper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.run([sys.executable, "-m", "sweeper.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prov")
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 240)
+    df = pd.DataFrame(rng.normal(size=(240, 6)) + y[:, None] * 0.8, columns=[f"f{i}" for i in range(6)])
+    df["label"] = y
+    df.to_csv(root / "data.csv", index=False)
+    spec = {
+        "name": "prov", "dataset": {"name": "tabular", "params": {"path": str(root / "data.csv")}},
+        "model": {"name": "mlp", "params": {"widths": [16]}}, "regularizer": {"name": "dropout"},
+        "train": {"epochs": 2, "batch_size": 32},
+        "space": {"train.lr": {"type": "categorical", "choices": [0.003, 0.01]}},
+        "seeds": [0, 1], "search": {"sampler": "grid"}, "resources": {"cpu": 1},
+    }
+    (root / "prov.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    r = _sweeper("launch", "prov.yaml", "--num-cpus", "2", "--quiet", cwd=root)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return root
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(cli.main, list(args))
+
+
+def test_provenance_in_parquet_and_mlflow(sweep):
+    d = sweep / "sweeps" / "prov"
+    meta = pq.read_schema(d / "trials.parquet").metadata
+    prov = json.loads(meta[b"sweeper.provenance"])
+    code = prov["code"]
+    assert (re.fullmatch(r"[0-9a-f]{40}", code["commit"] or "") and isinstance(code["dirty"], bool)) or code["note"]
+    assert code["dirty"] is not True or (d / "code.diff").read_text()
+    assert prov["packages"]["torch"] != "not installed" and prov["packages"]["python"]
+    trials = pd.read_parquet(d / "trials.parquet")
+    assert (trials.status == "finished").all() and trials.provenance.notna().all()
+    rec = json.loads(trials.provenance.iloc[0])
+    # resolved, not only what the YAML wrote: defaults of train and of the regularizer's Params
+    assert rec["config"]["train"]["momentum"] == 0.9 and rec["config"]["regularizer"]["params"]["keep"] == 0.5
+    assert rec["config"]["seed"] == trials.seed.iloc[0]
+    assert {s: len(rec["data"][s]) for s in ("train", "val", "test", "all")} == {s: 64 for s in ("train", "val", "test", "all")}
+    assert len({json.loads(p)["data"]["all"] for p in trials.provenance}) == 1  # one data file, one split seed
+    assert rec["hardware"]["device"] == "cpu" and rec["hardware"]["torch_threads"] == 1 and rec["hardware"]["cpu_count"]
+
+    client = MlflowClient(f"sqlite:///{sweep / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("prov").experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("sweeper.sweep_id") == "prov")
+    assert parent.data.tags["sweeper.git_commit"] == str(code["commit"])
+    assert "provenance.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    child = next(r for r in runs if r.data.tags.get("sweeper.trial_id") == trials.trial_id.iloc[0])
+    assert child.data.params["train.momentum"] == "0.9" and child.data.params["regularizer.params.keep"] == "0.5"
+    assert child.data.tags["sweeper.data_sha256"] == rec["data"]["all"]
+    assert "provenance.json" in {a.path for a in client.list_artifacts(child.info.run_id)}
+
+
+def test_reproduce_is_exact_on_cpu(sweep):
+    out = str(sweep / "sweeps")
+    trials = pd.read_parquet(sweep / "sweeps" / "prov" / "trials.parquet")
+    t = trials.iloc[2]
+    r = _invoke("reproduce", t.trial_id, "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "exactly (bitwise-equal floats" in r.output and "reproduced: all" in r.output
+    assert f"| test_error | {float(t.test_error)!r} | {float(t.test_error)!r} | same |" in r.output
+
+    from sweeper.reproduce import find_trial
+
+    client = MlflowClient(f"sqlite:///{sweep / 'mlflow.db'}")
+    run = client.search_runs([client.get_experiment_by_name("prov").experiment_id],
+                             filter_string=f"tags.`sweeper.trial_id` = '{t.trial_id}'")[0]
+    assert find_trial(run.info.run_id, out) == (sweep / "sweeps" / "prov", t.trial_id)  # an MLflow run id works too
+
+    bad = _invoke("reproduce", "no_such_trial", "--out", out)
+    assert bad.exit_code == 2 and "neither a trial id nor an MLflow run id" in bad.output
+    assert bad.exception is None or isinstance(bad.exception, SystemExit)
+
+
+def test_reproduce_names_a_changed_data_file(sweep):
+    data = sweep / "data.csv"
+    original = data.read_bytes()
+    df = pd.read_csv(data)
+    df.loc[3, "f0"] += 1.0
+    try:
+        df.to_csv(data, index=False)
+        trial_id = pd.read_parquet(sweep / "sweeps" / "prov" / "trials.parquet").trial_id.iloc[0]
+        r = _invoke("reproduce", trial_id, "--out", str(sweep / "sweeps"))
+    finally:
+        data.write_bytes(original)
+    assert r.exit_code == 1, r.output
+    assert "NOT reproduced" in r.output and "the data fingerprint differs" in r.output
+    assert re.search(r"data fingerprint: train split sha256 [0-9a-f]{16}\.\.\. recorded, [0-9a-f]{16}\.\.\. now", r.output)
+
+
+def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep):
+    out = str(sweep / "sweeps")
+    bad = _invoke("confirm", "prov", "--top", "1", "--seeds", "1,7", "--out", out)
+    assert bad.exit_code == 2 and "--seeds 1 was used for selection (sweep prov ran seeds 0, 1)" in bad.output
+    too_many = _invoke("confirm", "prov", "--top", "3", "--seeds", "7", "--out", out)
+    assert too_many.exit_code == 2 and "has 2 configuration(s)" in too_many.output
+    assert not (sweep / "sweeps" / "prov_confirm").exists()
+
+    r = _sweeper("confirm", "prov", "--top", "1", "--seeds", "5", "--num-cpus", "2", "--quiet", cwd=sweep)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "come from seeds never used for selection" in r.stdout
+
+    src = pd.read_parquet(sweep / "sweeps" / "prov" / "trials.parquet")
+    best = src.groupby("config_id").val_error.mean().idxmin()
+    d = sweep / "sweeps" / "prov_confirm"
+    conf = pd.read_parquet(d / "trials.parquet")
+    assert list(conf.seed) == [5] and list(conf.config_id) == [best] and (conf.status == "finished").all()
+    meta = pq.read_schema(d / "trials.parquet").metadata
+    assert meta[b"sweeper.confirms"] == b"prov" and json.loads(meta[b"sweeper.confirm"])["selection_seeds"] == [0, 1]
+    client = MlflowClient(f"sqlite:///{sweep / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("prov").experiment_id])
+    parent = next(x for x in runs if x.data.tags.get("sweeper.sweep_id") == "prov_confirm")
+    assert parent.data.tags["sweeper.confirms"] == "prov"
+
+    rep = _invoke("report", "prov_confirm", "--out", out)
+    assert rep.exit_code == 0 and "test numbers above come from seeds never used for selection" in rep.output
+    assert "never used for selection" not in _invoke("report", "prov", "--out", out).output
