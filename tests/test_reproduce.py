@@ -25,8 +25,6 @@ from mlflow import MlflowClient
 
 from sweeper import cli
 
-pytestmark = pytest.mark.slow
-
 
 def _sweeper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -59,6 +57,7 @@ def _invoke(*args: str):
     return CliRunner().invoke(cli.main, list(args))
 
 
+@pytest.mark.slow
 def test_provenance_in_parquet_and_mlflow(sweep):
     d = sweep / "sweeps" / "prov"
     meta = pq.read_schema(d / "trials.parquet").metadata
@@ -88,6 +87,7 @@ def test_provenance_in_parquet_and_mlflow(sweep):
     assert "provenance.json" in {a.path for a in client.list_artifacts(child.info.run_id)}
 
 
+@pytest.mark.slow
 def test_reproduce_is_exact_on_cpu(sweep):
     out = str(sweep / "sweeps")
     trials = pd.read_parquet(sweep / "sweeps" / "prov" / "trials.parquet")
@@ -109,6 +109,7 @@ def test_reproduce_is_exact_on_cpu(sweep):
     assert bad.exception is None or isinstance(bad.exception, SystemExit)
 
 
+@pytest.mark.slow
 def test_reproduce_names_a_changed_data_file(sweep):
     data = sweep / "data.csv"
     original = data.read_bytes()
@@ -125,6 +126,7 @@ def test_reproduce_names_a_changed_data_file(sweep):
     assert re.search(r"data fingerprint: train split sha256 [0-9a-f]{16}\.\.\. recorded, [0-9a-f]{16}\.\.\. now", r.output)
 
 
+@pytest.mark.slow
 def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep):
     out = str(sweep / "sweeps")
     bad = _invoke("confirm", "prov", "--top", "1", "--seeds", "1,7", "--out", out)
@@ -152,3 +154,53 @@ def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep):
     rep = _invoke("report", "prov_confirm", "--out", out)
     assert rep.exit_code == 0 and "test numbers above come from seeds never used for selection" in rep.output
     assert "never used for selection" not in _invoke("report", "prov", "--out", out).output
+
+
+def test_code_version_of_a_checkout_and_of_a_plain_folder(tmp_path):
+    from sweeper.provenance import code_version
+
+    plain, diff = code_version(tmp_path)
+    assert plain["commit"] is None and plain["dirty"] is None and "not a git checkout" in plain["note"] and diff == ""
+    repo = tmp_path / "repo"
+    (repo / "sweeper").mkdir(parents=True)
+    (repo / "sweeper" / "__init__.py").write_text("x = 1\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "c"]):
+        subprocess.run(git + args, check=True, capture_output=True)
+    clean, diff = code_version(repo)
+    assert re.fullmatch(r"[0-9a-f]{40}", clean["commit"]) and clean["dirty"] is False and diff == ""
+    (repo / "sweeper" / "__init__.py").write_text("x = 2\n")
+    (repo / "sweeper" / "new.py").write_text("y = 3\n")
+    (repo / "mlflow.db").write_text("")  # untracked non-source files do not make the tree dirty
+    dirty, diff = code_version(repo)
+    assert dirty["dirty"] is True and dirty["commit"] == clean["commit"] and dirty["untracked"] == ["sweeper/new.py"]
+    assert "+x = 2" in diff and "+y = 3" in diff and "mlflow.db" not in diff
+
+
+def test_resolved_config_and_data_fingerprint():
+    import torch
+
+    from trainables.data import Splits
+    from trainables.provenance import data_fingerprint, resolved_config
+
+    cfg = resolved_config({"dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [8]}},
+                           "regularizer": {"name": "malicious_dropout", "params": {"rho": 0.2}}, "train": {"lr": 0.01},
+                           "seed": 3})
+    assert cfg["train"]["lr"] == 0.01 and cfg["train"]["epochs"] == 10 and cfg["seed"] == 3
+    assert cfg["regularizer"]["params"]["rho"] == 0.2 and "omega" in cfg["regularizer"]["params"]
+    assert cfg["model"]["params"]["widths"] == [8] and json.dumps(cfg)
+    x, y = torch.arange(12.0).reshape(6, 2), torch.tensor([0, 1, 0, 1, 0, 1])
+    a = data_fingerprint(Splits(x, y, x[:2], y[:2], x[2:], y[2:], 2))
+    x2 = x.clone()
+    x2[4, 1] += 1e-6
+    b = data_fingerprint(Splits(x2, y, x[:2], y[:2], x[2:], y[2:], 2))
+    assert a["val"] == b["val"] and a["test"] == b["test"] and a["train"] != b["train"] and a["all"] != b["all"]
+
+
+def test_confirm_seed_parsing():
+    from sweeper.confirm import ConfirmError, parse_seeds
+
+    assert parse_seeds("5, 6,7") == [5, 6, 7]
+    for bad, msg in (("5,x", "'x' is not one"), ("", "comma-separated"), ("5,5", "5 more than once"), ("-1", "'-1'")):
+        with pytest.raises(ConfirmError, match=msg):
+            parse_seeds(bad)
