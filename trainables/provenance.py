@@ -15,8 +15,9 @@ Tune, the searcher and the MLflow metric logger see one opaque value):
 Data fingerprint, the choice: for tensors held in memory, sha256 over each split's
 features and labels as they enter the model (dtype, shape, then the raw
 little-endian bytes of the contiguous CPU tensor); it covers the file contents and
-every preprocessing step (split, standardisation), costs one pass over the bytes
-(~10 ms for MNIST-sized splits) and is computed once per trial at data load. For
+every preprocessing step (split, standardisation), costs one sha256 pass over the
+bytes (no copy) and is computed once per trial at data load (measured: 0.8-1.4 s for
+60,000 float32 28x28 images, 188 MB, on a 2-core machine at load average 35). For
 image folders streamed from disk (``StreamedSplits``) reading every image again is
 too costly: the fingerprint hashes each split's file list (name, size in bytes,
 label) and the training statistics instead, and says so in ``method``.
@@ -74,7 +75,8 @@ def resolved_config(d: dict[str, Any]) -> dict[str, Any]:
 def _tensor_digest(h: "hashlib._Hash", t: torch.Tensor) -> None:
     t = t.detach().to("cpu").contiguous()
     h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-    h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    if t.numel():
+        h.update(t.view(torch.uint8).numpy())  # the buffer itself, no copy
 
 
 def _file_list_digest(h: "hashlib._Hash", ds: Any) -> None:
