@@ -237,17 +237,19 @@ def confirm(sweep, top, seeds, name, out, address, num_cpus, quiet) -> None:
     from sweeper import confirm as confirm_mod
     from sweeper import launch as launch_mod
     from sweeper import report as report_mod
+    from sweeper.preflight import PreflightError
 
     try:
         plan = confirm_mod.plan(sweep, top, confirm_mod.parse_seeds(seeds), out=out, name=name)
         res = confirm_mod.run(plan, address=address, num_cpus=num_cpus, out=out, verbose=0 if quiet else 1)
-    except (confirm_mod.ConfirmError, launch_mod.SweepExists) as e:
+    except (confirm_mod.ConfirmError, launch_mod.SweepExists, PreflightError) as e:
         _fail(str(e))
     _print_result(res)
     metric = "test_error"
     click.echo(f"\n{metric} of the confirmed configurations (mean ± 95% CI over seeds {seeds}):")
     click.echo(report_mod.format_table(report_mod.summarize(res.trials, metric), metric))
     click.echo("\n" + confirm_mod.report_note(res.sweep_dir))
+    _exit_unless_finished(res)
 
 
 @main.command()
