@@ -22,7 +22,7 @@ def _gate(params: D.Params, n: int = 6, kind: str = "fc") -> D.GDGate:
 @pytest.mark.parametrize("kind,xshape", [("fc", (5, 6)), ("conv", (5, 6, 3, 4))])
 def test_straight_through_gradient_equals_analytic(kind, xshape):
     torch.manual_seed(0)
-    g = _gate(D.Params(init=0.6), 6, kind)
+    g = _gate(D.Params(init=0.6, conv_gates="channel"), 6, kind)
     with torch.no_grad():
         g.k.copy_(torch.rand_like(g.k) * 0.8 + 0.1)
     x = torch.randn(*xshape, requires_grad=True)
@@ -33,12 +33,50 @@ def test_straight_through_gradient_equals_analytic(kind, xshape):
     mask = (y.detach() / x.detach())  # the sampled 0/1 gate values (x != 0 almost surely)
     assert set(mask.round().unique().tolist()) <= {0.0, 1.0} and torch.allclose(mask, mask.round())
     assert 0 < mask.mean() < 1
-    if kind == "conv":  # one coin per feature map and example
+    if kind == "conv":  # conv_gates channel: one coin per feature map and example
         assert torch.equal(mask, mask[:, :, :1, :1].expand_as(mask))
     # d theta / d k = 1: dL/dk_i = sum over the batch (and the map) of dL/dy * x, whatever was sampled
     dims = (0, 2, 3) if kind == "conv" else (0,)
     assert torch.allclose(g.k.grad.flatten(), (w * x.detach()).sum(dims), atol=1e-5)
     assert torch.allclose(x.grad, w * mask)
+
+
+def test_conv_gates_default_per_element_for_dropout_pp_and_per_map_for_sal():
+    torch.manual_seed(0)
+    x = torch.randn(64, 3, 4, 4)
+    g = _gate(D.Params(init=0.5), 3, "conv")
+    g.train()
+    mask = g(x) / x
+    assert tuple(g.k.shape) == (3, 4, 4)  # Sec. 2.6: one Bernoulli variable per element of the map
+    assert not torch.equal(mask, mask[:, :, :1, :1].expand_as(mask))
+    sal_gate = S.layer_factory(S.Params(), CTX)(3, "conv")
+    assert tuple(sal_gate.k.shape) == (3, 1, 1)  # architecture selection: one gate per map
+    assert tuple(_gate(D.Params(conv_gates="channel"), 3, "conv").k.shape) == (3, 1, 1)
+
+
+def test_prior_gradient_bounded_at_k1_and_priors_give_different_trajectories():
+    """From the paper's start k = 1, the prior's first gradient is bounded by weight*(|a-1|+|b-1|)/eps,
+    and two priors lead the gates of the same net (same seed, same data) to different places in a few
+    real Adam steps; with the former log(1-k+1e-6) the mode-0 gate froze near 0.999."""
+    torch.set_num_threads(1)
+    g = _gate(D.Params(variant="0", concentration=5.0, init=1.0))
+    assert float(g.k.detach().max()) == pytest.approx(0.99)  # started strictly inside (0, 1)
+    g.penalty().backward()
+    bound = (1.0 / CTX.n_train) * 4.0 / 0.01
+    assert float(g.k.grad.abs().max()) <= bound * (1 + 1e-6)
+    assert float(g.k.grad.abs().max()) > 0.5 * bound  # the prior does act at the start
+
+    means = {}
+    for variant in ("0", "1"):
+        tr = _trainer("dropout_pp", {"variant": variant, "concentration": 5.0, "init": 1.0}, epochs=3)
+        trace = []
+        for _ in range(3):
+            m = tr.run_epoch()
+            trace.append(m["dropout_pp_k_mean_2"])
+        means[variant] = trace
+    assert means["0"][-1] < means["0"][0] < 0.99  # mode-0 prior keeps pulling the gates down
+    assert means["1"][-1] > 0.99  # mode-1 prior keeps them at 1
+    assert means["1"][-1] - means["0"][-1] > 0.03
 
 
 def test_gradient_flows_at_boundaries_and_eval_scales_by_k():

@@ -1,13 +1,13 @@
 """Dropout++ (Srinivas & Babu, "Generalized Dropout", 2016; seed 003): learned Bernoulli gates.
 
-Every gated unit (FC) or feature map / element (conv) i has a learned k_i:
+Every gated unit (FC) or element (conv, Sec. 2.6; per feature map on request) i has a learned k_i:
 
     train:  y = x * theta,  theta ~ Bernoulli(clip(k)),  d theta / d k := 1 (straight-through,
-            also through the clip, so gates sitting at 0 or 1 still receive gradient)
+            also through the clip, so gates sitting at a bound still receive gradient)
     eval:   y = x * clip(k)                      (re-scaling, no sampling)
     no inverted scaling in training (unlike vanilla dropout's x * m / keep)
-    loss += prior_weight * sum_i [ -(alpha-1) log(k_i + eps) - (beta-1) log(1 - k_i + eps) ]
-    after every optimiser step: k <- clamp(k, 0, 1)   (``after_optimizer_step`` hook)
+    loss += prior_weight * sum_i [ -(alpha-1) log(k_i) - (beta-1) log(1 - k_i) ]
+    after every optimiser step: k <- clamp(k, k_lo, k_hi)   (``after_optimizer_step`` hook)
 
 ``prior_weight`` defaults to 1/N_train: the paper's objective sums the data log
 likelihood over N examples, the loop minimises a minibatch mean, so the Beta
@@ -26,13 +26,37 @@ and (1) relative to its own objective; here they follow the intended mode, and
 the (alpha, beta) used are reported each epoch (``dropout_pp_alpha/beta``).
 SAL (alpha, beta < 1) lives in ``sal.py`` and reuses :class:`GDGate`.
 
+Range of k and ``eps`` (a choice, the paper leaves it open). With beta != 1 the
+prior term -(beta-1) log(1-k) is infinite at k = 1, the paper's recommended
+start; with alpha != 1, -(alpha-1) log k is infinite at k = 0. A ``log(1-k+eps)``
+with a tiny eps (formerly 1e-6) made the first gradient at k = 1 equal to
+(beta-1) * prior_weight / eps (~4,000 per gate for c = 5, N = 1,000): Adam's
+second-moment estimate keeps that spike for thousands of steps, so every later
+step is tiny and the gates froze near 0.999 whatever the prior (the variants
+then compared gates that never learned). Here instead k is kept in
+[k_lo, k_hi], k_lo = eps where alpha != 1 (else 0) and k_hi = 1 - eps where
+beta != 1 (else 1): the initial value is clamped into that range (``init`` 1.0
+starts at 1 - eps) and so is k after every optimiser step, and the prior uses
+the exact logs on it. The prior's gradient is then bounded:
+
+    |d prior / d k_i| <= prior_weight * (|alpha - 1| + |beta - 1|) / eps
+
+(0.4 per gate for c = 5, N = 1,000, eps = 0.01). eps = 0.01 (default) is ten
+times Adam's usual per-step move (lr 1e-3), so the prior's gradient changes by
+under 10 % over one step and no single gradient dwarfs the ones that follow;
+it also caps the prior's pull at the edges (gates stay in [0.01, 0.99] when a
+prior is on, i.e. at most 1 % of units are dropped at the upper bound). The
+flat variant has no prior and keeps the paper's [0, 1].
+
 Choices left open by the paper: gate k initialised to ``init`` (default 1.0,
 the paper's fastest-training choice); k is excluded from weight decay;
-convolution gates are per feature map (``conv_gates: channel``, one k per map,
-one coin per map and example) or per element (``element``: k of shape
-(C, H, W), created on the first forward pass); ``layers`` = ``all`` gates every
-position the backbone offers, ``penultimate`` only the last hidden layer.
-``eps`` (1e-6) keeps the log prior finite at k in {0, 1}.
+``layers`` = ``all`` gates every position the backbone offers, ``penultimate``
+only the last hidden layer. Convolution gates: the paper's Sec. 2.6 follows
+classical dropout, "k x k x n Bernoulli random variables" for a k x k x n
+feature map, so the default ``conv_gates: element`` learns one k per element
+(k of shape (C, H, W), created on the first forward pass) with one coin per
+element and example; ``channel`` (one k and one coin per feature map) is what
+architecture selection uses (SAL, ``sal.py``) and is selectable here.
 """
 from __future__ import annotations
 
@@ -70,8 +94,15 @@ def gd_gate(x: torch.Tensor, k: torch.Tensor, training: bool) -> torch.Tensor:
     return x * (mask + (k - k.detach()).to(x.dtype))  # value = mask, gradient wrt k = 1
 
 
+def k_range(alpha: float, beta: float, eps: float) -> tuple[float, float]:
+    """Dropout++'s range of k: [eps, 1 - eps] on each side where the prior's log term is singular."""
+    return (eps if alpha != 1.0 else 0.0), (1.0 - eps if beta != 1.0 else 1.0)
+
+
 def beta_prior(k: torch.Tensor, alpha: float, beta: float, eps: float) -> torch.Tensor:
-    """-log Beta(k; alpha, beta) up to a constant, summed: -(a-1) log(k+eps) - (b-1) log(1-k+eps)."""
+    """-log Beta(k; alpha, beta) up to a constant, summed: -(a-1) log(k+eps) - (b-1) log(1-k+eps).
+
+    Dropout++ calls it with eps = 0 on k kept in :func:`k_range` (exact logs); SAL with its small eps."""
     out = k.new_zeros(())
     if alpha != 1.0:
         out = out - (alpha - 1.0) * torch.log(k + eps).sum()
@@ -85,9 +116,14 @@ class GDGate(nn.Module):
     """A Dropout++ / SAL gate over ``num_features`` units or feature maps (see module docstring)."""
 
     def __init__(self, num_features: int, kind: str, alpha: float, beta: float, init: float,
-                 prior_weight: float, eps: float, threshold: float, prefix: str, index: int):
+                 prior_weight: float, eps: float, threshold: float, prefix: str, index: int,
+                 bounds: tuple[float, float] = (0.0, 1.0)):
+        """``eps`` is added inside the prior's logs; ``bounds`` is the range k is clamped to
+        (initial value included): Dropout++ passes eps = 0 and :func:`k_range`, SAL 1e-6 and [0, 1]."""
         super().__init__()
-        self.kind, self.alpha, self.beta, self.init = kind, float(alpha), float(beta), float(init)
+        self.lo, self.hi = float(bounds[0]), float(bounds[1])
+        self.kind, self.alpha, self.beta = kind, float(alpha), float(beta)
+        self.init = min(max(float(init), self.lo), self.hi)
         self.prior_weight, self.eps, self.threshold = float(prior_weight), float(eps), float(threshold)
         self.prefix, self.index, self.num_features = prefix, index, num_features
         shape = (num_features, 1, 1) if kind == "conv" else (num_features,)
@@ -105,7 +141,7 @@ class GDGate(nn.Module):
     def after_optimizer_step(self) -> None:
         if not isinstance(self.k, UninitializedParameter):
             with torch.no_grad():
-                self.k.clamp_(0.0, 1.0)
+                self.k.clamp_(self.lo, self.hi)
 
     def penalty(self) -> torch.Tensor:
         if (self.alpha == 1.0 and self.beta == 1.0) or self.prior_weight == 0.0:
@@ -150,12 +186,19 @@ class GDElementGate(LazyModuleMixin, GDGate):
 
 
 def make_gate(num_features: int, kind: str, alpha: float, beta: float, p, ctx: BuildContext,
-              prefix: str, index: int, element: bool = False) -> GDGate:
-    """A gate for Dropout++ / SAL Params ``p`` (fields init, prior_weight, eps, threshold)."""
+              prefix: str, index: int, element: bool = False, bounded: bool = False) -> GDGate:
+    """A gate for Dropout++ / SAL Params ``p`` (fields init, prior_weight, eps, threshold).
+
+    ``bounded`` (Dropout++) keeps k in :func:`k_range` with exact logs; otherwise (SAL) k stays in
+    [0, 1] with ``eps`` inside the logs (0 and 1 are meant to be absorbing there)."""
     weight = 1.0 / ctx.n_train if p.prior_weight is None else p.prior_weight
     kind = "conv" if kind == "conv" else "fc"
     cls = GDElementGate if kind == "conv" and element else GDGate
-    return cls(num_features, kind, alpha, beta, p.init, weight, p.eps, p.threshold, prefix, index)
+    if bounded:
+        log_eps, bounds = 0.0, k_range(alpha, beta, p.eps)
+    else:
+        log_eps, bounds = p.eps, (0.0, 1.0)
+    return cls(num_features, kind, alpha, beta, p.init, weight, log_eps, p.threshold, prefix, index, bounds)
 
 
 def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:
@@ -167,6 +210,6 @@ def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:
             return nn.Identity()
         count[0] += 1
         return make_gate(num_features, kind, alpha, beta, params, ctx, "dropout_pp", count[0],
-                         element=params.conv_gates == "element")
+                         element=params.conv_gates == "element", bounded=True)
 
     return make

@@ -153,9 +153,9 @@ class DropoutPpParams:
     beta: float = 1.0
     init: float = 1.0
     prior_weight: float | None = None
-    conv_gates: Literal["channel", "element"] = "channel"
+    conv_gates: Literal["channel", "element"] = "element"  # per element as the paper's Sec. 2.6 (dropout_pp.py)
     layers: Literal["all", "penultimate"] = "all"
-    eps: float = 1e-6
+    eps: float = 0.01  # k kept in [eps, 1 - eps] where the prior is singular (dropout_pp.py)
     threshold: float = 0.5
 
     def __post_init__(self):
