@@ -39,6 +39,7 @@ from trainables.provenance import PROVENANCE
 from trainables.trial import merge_overrides, tune_overrides
 
 CORE_METRICS = [M.TRAIN_LOSS, M.VAL_ERROR, M.VAL_NLL, M.VAL_ECE, M.TEST_ERROR, M.TEST_NLL, M.TEST_ECE]
+BEST_METRICS = [M.BEST_EPOCH, M.BEST_VAL_ERROR, M.BEST_TEST_ERROR, M.BEST_TEST_NLL, M.BEST_TEST_ECE]  # last epoch only
 TRIAL_FIELDS = [
     pa.field("sweep", pa.string()),
     pa.field("trial_id", pa.string()),
@@ -55,7 +56,7 @@ TRIAL_FIELDS = [
     pa.field("node_id", pa.string()),
     pa.field("retries", pa.int64()),
     pa.field("provenance", pa.string()),  # the trial's own record (JSON): resolved config, data fingerprint, hardware
-] + [pa.field(m, pa.float64()) for m in CORE_METRICS]
+] + [pa.field(m, pa.float64()) for m in CORE_METRICS + BEST_METRICS]
 EPOCH_FIELDS = [
     pa.field("sweep", pa.string()),
     pa.field("trial_id", pa.string()),
@@ -213,7 +214,7 @@ def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dic
             "node_id": str(last.get("node_id", "")), "retries": int(led.get("retries", 0)),
             "provenance": last.get(PROVENANCE),
         }
-        for m in CORE_METRICS:
+        for m in CORE_METRICS + BEST_METRICS:
             row[m] = _float(last.get(m))
         for k, v in overrides.items():
             if k != "seed":

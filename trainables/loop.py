@@ -9,6 +9,13 @@ stay on the device; the host reads them once per epoch. Regularizer hooks (``on_
 ``penalty``, ``no_weight_decay``, ``epoch_metrics``; see
 ``regularizers/contract.py``) are collected once from the network's submodules.
 
+Best validation epoch: after each validation the loop keeps a copy of the
+model state (on the device) when its ``val_error`` is the lowest so far (ties:
+lower ``val_nll``); after the last epoch that state is evaluated on the test
+split once (``best_epoch``, ``best_val_error``, ``best_test_error``,
+``best_test_nll``, ``best_test_ece``) next to the final model's ``test_*``. No
+test evaluation happens during training. The copy is part of the checkpoint.
+
 Learning-rate schedules: ``constant``; ``thirds`` (x0.1 after a third of the
 steps and again after two thirds, the DropMax authors' protocol); ``cosine``
 (to zero over the run).
@@ -89,6 +96,7 @@ class Trainer:
         self.gen = torch.Generator(device="cpu").manual_seed(seed)
         self.epoch = 0
         self.hooks = {n: _hooks(self.net, n) for n in ("on_batch_start", "after_optimizer_step", "penalty", "epoch_metrics")}
+        self.best: dict[str, Any] | None = None  # {"epoch", "key": (val_error, val_nll), "net": state copy}
 
     # --- one epoch -------------------------------------------------------------------------
     def train_epoch(self) -> dict[str, float]:
@@ -139,12 +147,37 @@ class Trainer:
             return out
         out[M.DIVERGED] = 0
         out.update(self.evaluate("val"))
+        self._keep_if_best(out)
         if self.epoch == self.cfg.epochs:
             out.update(self.evaluate("test"))
+            out.update(self.evaluate_best())
         for fn in self.hooks["epoch_metrics"]:
             out.update(fn())
         out[M.SECONDS] = time.perf_counter() - t0
         return out
+
+    # --- best validation epoch ---------------------------------------------------------------
+    def _keep_if_best(self, val: dict[str, float]) -> None:
+        key = (val[M.VAL_ERROR], val[M.VAL_NLL])
+        if not all(math.isfinite(v) for v in key) or (self.best is not None and key >= self.best["key"]):
+            return
+        state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        self.best = {"epoch": self.epoch, "key": key, "net": state}
+
+    def evaluate_best(self) -> dict[str, float]:
+        """Test metrics of the best validation epoch's state (the net is restored afterwards)."""
+        if self.best is None:
+            return {}
+        final = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        self.net.load_state_dict(self.best["net"])
+        try:
+            test = self.evaluate("test")
+        finally:
+            self.net.load_state_dict(final)
+        return {
+            M.BEST_EPOCH: float(self.best["epoch"]), M.BEST_VAL_ERROR: self.best["key"][0],
+            M.BEST_TEST_ERROR: test[M.TEST_ERROR], M.BEST_TEST_NLL: test[M.TEST_NLL], M.BEST_TEST_ECE: test[M.TEST_ECE],
+        }
 
     @property
     def done(self) -> bool:
@@ -159,6 +192,7 @@ class Trainer:
             "gen": self.gen.get_state(),
             "torch_rng": torch.get_rng_state(),
             "epoch": self.epoch,
+            "best": self.best,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -168,3 +202,7 @@ class Trainer:
         self.gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
         self.epoch = state["epoch"]
+        best = state.get("best")  # absent in checkpoints written before best-epoch tracking
+        if best is not None:
+            best = {**best, "net": {k: v.to(self.device) for k, v in best["net"].items()}}
+        self.best = best

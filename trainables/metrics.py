@@ -22,6 +22,12 @@ TEST_NLL = "test_nll"
 TEST_ECE = "test_ece"
 SECONDS = "seconds"
 DIVERGED = "diverged"
+# the model state of the best validation epoch (lowest val_error, ties: lower val_nll), tested after training
+BEST_EPOCH = "best_epoch"
+BEST_VAL_ERROR = "best_val_error"
+BEST_TEST_ERROR = "best_test_error"
+BEST_TEST_NLL = "best_test_nll"
+BEST_TEST_ECE = "best_test_ece"
 
 ECE_BINS = 15
 
