@@ -97,10 +97,23 @@ def test_sampled_softmax_keep_all_is_full_softmax():
     assert torch.allclose(head(h, y).loss, F.cross_entropy(head.o(h), y), atol=1e-14)
 
 
-def test_sampled_softmax_keeps_target_plus_fraction():
+def test_sampled_softmax_fraction_of_total_classes_by_default():
+    """The paper: a fraction "of total classes, while the target class is always selected"."""
+    y = torch.randint(0, 10, (50,), generator=_gen(4))
+    assert sampled_softmax.Params().count_over == "total"
+    for frac, kept in ((0.2, 2), (0.4, 4), (0.6, 6), (1.0, 10)):
+        keep = sampled_softmax.sample_keep_mask(y, 10, frac)
+        assert (keep.sum(1) == kept).all() and keep.gather(1, y[:, None]).all(), frac
+    head = sampled_softmax.build_head(sampled_softmax.Params(fraction=0.2), D, K, CTX).train()
+    assert head.count_over == "total" and sampled_softmax.num_sampled(K, 0.2) == round(0.2 * K) - 1
+    with pytest.raises(ValueError, match="count_over"):
+        sampled_softmax.Params(count_over="others")
+
+
+def test_sampled_softmax_keeps_target_plus_fraction_of_non_targets_as_option():
     y = torch.randint(0, 10, (200,), generator=_gen(3))
     torch.manual_seed(1)
-    keep = sampled_softmax.sample_keep_mask(y, 10, 0.4)  # round(0.4 * 9) = 4 others
+    keep = sampled_softmax.sample_keep_mask(y, 10, 0.4, count_over="non_target")  # round(0.4 * 9) = 4 others
     assert (keep.sum(1) == 5).all()
     assert keep.gather(1, y[:, None]).all()
     # uniform over non-targets: every class is picked at roughly 4/9 of the rows where it is not the target

@@ -287,10 +287,13 @@ class SalParams:
 class SampledSoftmaxParams:
     METRICS: ClassVar[tuple[str, ...]] = ()
     fraction: float = 0.4
+    count_over: Literal["total", "non_target"] = "total"  # the paper's "of total classes" (sampled_softmax.py)
 
     def __post_init__(self):
         if not 0 < self.fraction <= 1:
             raise ValueError(f"fraction must be in (0, 1], got {self.fraction}")
+        if self.count_over not in ("total", "non_target"):
+            raise ValueError(f"count_over must be one of total, non_target, got {self.count_over!r}")
 
 
 @dataclass(frozen=True)
