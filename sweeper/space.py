@@ -26,6 +26,7 @@ from ray import tune
 from ray.tune.search import ConcurrencyLimiter, Repeater, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from sweeper import per_method
 from sweeper.spec import Param, SweepSpec
 
 from trainables.trial import POINT  # raw Tune keys are defined where they are read
@@ -127,10 +128,15 @@ def search_setup(spec: SweepSpec, points: list[dict[str, Any]] | None = None) ->
     if spec.search.sampler == "grid" or points is not None:
         points = [{**c, "seed": s} for c in (spec.grid() if points is None else points) for s in spec.seeds]
         return {POINT: tune.grid_search(points)}, None, 1
-    searcher: Searcher = OptunaSearch(
-        space=define_by_run(spec), metric=metric, mode=mode, sampler=make_sampler(spec)
-    )
+    methods = per_method.methods(spec)  # equal budget per method (sweeper/per_method.py)
+    searcher: Searcher
+    if methods:
+        searcher = per_method.PerMethodStudies(methods, lambda m: OptunaSearch(
+            space=DefineByRun(per_method.method_space(spec.space, m)), metric=metric, mode=mode,
+            sampler=make_sampler(spec)), spec.search.num_samples, metric=metric, mode=mode)
+    else:
+        searcher = OptunaSearch(space=define_by_run(spec), metric=metric, mode=mode, sampler=make_sampler(spec))
     searcher = SeedReplicates(searcher, repeat=n_seeds, set_index=True)
     if spec.search.max_concurrent:
         searcher = ConcurrencyLimiter(searcher, max_concurrent=spec.search.max_concurrent)
-    return {}, searcher, spec.search.num_samples * n_seeds
+    return {}, searcher, spec.search.num_samples * max(len(methods), 1) * n_seeds

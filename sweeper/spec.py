@@ -141,6 +141,7 @@ class Search:
     reduction_factor: int = 3
     max_concurrent: int = 0  # 0: as many as the cluster's resources allow
     max_failures: int = 1  # retries of a trial whose worker died or that raised
+    per_method: bool = True  # a searched regularizer.name: num_samples per method, one study each (per_method.py)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class SweepSpec:
                 "mode": list(s.mode) if len(s.mode) > 1 else s.mode[0],
                 "scheduler": s.scheduler, "grace_period": s.grace_period,
                 "reduction_factor": s.reduction_factor, "max_concurrent": s.max_concurrent,
-                "max_failures": s.max_failures,
+                "max_failures": s.max_failures, "per_method": s.per_method,
             },
             "resources": {"cpu": self.resources.cpu, "gpu": self.resources.gpu},
         }
@@ -688,6 +689,7 @@ def from_dict(raw: Any, source: str = "<dict>") -> SweepSpec:
                 continue
             _check_section_values(key, cls, s["params"] if in_base else {}, space, n, s["name"], problems,
                                   f"{key}.params" if in_base else None)
+    _check_rho_applies(base.get("regularizer"), space, problems)
     good_train = _build(TrainConfig, base["train"], "train", problems) or {}
     train_types = _fields(TrainConfig)
     for p in space:
@@ -741,6 +743,39 @@ def from_dict(raw: Any, source: str = "<dict>") -> SweepSpec:
         name=name, description=str(description), base=base, space=tuple(space), seeds=tuple(seeds),
         search=search, resources=resources, source=source,
     )
+
+
+RHO_SCHEDULES = ("standard", "periodic")  # Malicious Dropout schedules that read rho
+
+
+def _check_rho_applies(reg: dict | None, space: list[Param], problems: _Problems) -> None:
+    """Refuse a Malicious Dropout ``rho`` (fixed, searched, or fixed in the space) that can reach a
+    schedule ignoring it: forward/reverse anneal with ``anneal_offset`` (and ``anneal_rate``),
+    randomized draws rho ~ Uniform{0..L}; only standard and periodic read rho."""
+    if reg is None:
+        return
+    base_sched = (reg.get("params") or {}).get("schedule", "standard")
+    sched_param = next((p for p in space if p.path == "regularizer.schedule"), None)
+    space_scheds = [] if sched_param is None else [str(v) for v in _param_values(sched_param)]
+    # the schedules a trial can run with: the searched/fixed ones, plus the base one where the
+    # space's schedule entry may be inactive (its own when:)
+    any_sched = space_scheds + ([base_sched] if sched_param is None or sched_param.when else [])
+    targets: list[tuple[str, list]] = []
+    if reg.get("name") == "malicious_dropout" and "rho" in (reg.get("params") or {}):
+        targets.append(("regularizer.params.rho", any_sched))
+    for p in space:
+        if p.path != "regularizer.rho" or "malicious_dropout" not in _candidates("regularizer", p, space, reg.get("name") or ""):
+            continue
+        cond = dict(p.when).get("regularizer.schedule")
+        targets.append((f"space.{p.path}", [str(v) for v in cond] if cond is not None else any_sched))
+    for where, scheds in targets:
+        ignored = sorted({str(v) for v in scheds} - set(RHO_SCHEDULES))
+        if ignored:
+            problems.add(where, (
+                f"malicious_dropout's {'/'.join(ignored)} schedule(s) ignore rho: forward and reverse anneal with "
+                "anneal_offset (and anneal_rate), randomized draws rho ~ Uniform{0..L} per batch; rho applies only to "
+                "standard and periodic. Restrict it with when: {regularizer.schedule: [standard, periodic]}, or set "
+                "anneal_offset for forward/reverse"))
 
 
 def _regularizer_names(base: dict, space: list[Param]) -> list[str]:
