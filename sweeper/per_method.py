@@ -15,6 +15,9 @@ Which method a trial belongs to is its ``regularizer`` column in
 ``trials.parquet`` (and ``param.regularizer.name``); ``sweeper report`` counts
 configurations and trials per method from it.
 
+This module holds the policy (no Ray import, the CLI's ``validate`` uses it);
+the Tune searcher that runs it is ``sweeper/per_method_search.py``.
+
 Not applied (one study over everything, ``num_samples`` configurations in all)
 when ``search.per_method: false``, with the ``grid`` sampler (a grid already
 runs every combination), or when ``regularizer.name`` is fixed or itself
@@ -23,10 +26,6 @@ conditional (``when:``).
 from __future__ import annotations
 
 import dataclasses
-import pickle
-from typing import Any, Callable
-
-from ray.tune.search import Searcher
 
 from sweeper.spec import Param, SweepSpec
 
@@ -46,58 +45,3 @@ def method_space(space: tuple[Param, ...], method: str) -> tuple[Param, ...]:
     """``space`` with ``regularizer.name`` fixed to ``method`` (conditions then resolve per method)."""
     return tuple(dataclasses.replace(p, type="fixed", value=method, choices=()) if p.path == NAME else p
                  for p in space)
-
-
-class PerMethodStudies(Searcher):
-    """Round-robin over one searcher per method, ``per_method`` suggestions each, then FINISHED.
-
-    ``make(method)`` builds a method's searcher (an ``OptunaSearch`` over :func:`method_space`).
-    Results go back to the study that suggested the trial. Saved and restored with pickle
-    (``sweeper resume``), like ``OptunaSearch``."""
-
-    def __init__(self, method_names: list[str], make: Callable[[str], Searcher], per_method: int,
-                 metric: Any = None, mode: Any = None):
-        super().__init__(metric=metric, mode=mode)
-        self.methods = list(method_names)
-        self.studies = {m: make(m) for m in self.methods}
-        self.per_method = per_method
-        self.suggested = {m: 0 for m in self.methods}
-        self.owner: dict[str, str] = {}
-
-    def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        ok = [s.set_search_properties(metric, mode, config, **spec) for s in self.studies.values()]
-        return all(ok)
-
-    def suggest(self, trial_id: str) -> dict | str | None:
-        open_ = [m for m in self.methods if self.suggested[m] < self.per_method]
-        if not open_:
-            return Searcher.FINISHED
-        method = min(open_, key=lambda m: self.suggested[m])  # first in YAML order among the least served
-        config = self.studies[method].suggest(trial_id)
-        if config is None or config == Searcher.FINISHED:
-            return config
-        self.suggested[method] += 1
-        self.owner[trial_id] = method
-        return {**config, NAME: method}
-
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self.owner:
-            self.studies[self.owner[trial_id]].on_trial_result(trial_id, result)
-
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if trial_id in self.owner:
-            self.studies[self.owner[trial_id]].on_trial_complete(trial_id, result=result, error=error)
-
-    def get_state(self) -> dict:
-        return dict(self.__dict__)
-
-    def set_state(self, state: dict) -> None:
-        self.__dict__.update(state)
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.__dict__, f)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(pickle.load(f))

@@ -27,6 +27,7 @@ from ray.tune.search import ConcurrencyLimiter, Repeater, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeper import per_method
+from sweeper.per_method_search import PerMethodStudies
 from sweeper.spec import Param, SweepSpec
 
 from trainables.trial import POINT  # raw Tune keys are defined where they are read
@@ -131,7 +132,7 @@ def search_setup(spec: SweepSpec, points: list[dict[str, Any]] | None = None) ->
     methods = per_method.methods(spec)  # equal budget per method (sweeper/per_method.py)
     searcher: Searcher
     if methods:
-        searcher = per_method.PerMethodStudies(methods, lambda m: OptunaSearch(
+        searcher = PerMethodStudies(methods, lambda m: OptunaSearch(
             space=DefineByRun(per_method.method_space(spec.space, m)), metric=metric, mode=mode,
             sampler=make_sampler(spec)), spec.search.num_samples, metric=metric, mode=mode)
     else:

@@ -6,6 +6,7 @@ import collections
 from ray.tune.search import Searcher
 
 from sweeper import per_method, space, spec
+from sweeper.per_method_search import PerMethodStudies
 
 RAW = {
     "name": "t",
@@ -56,7 +57,7 @@ def test_each_method_gets_num_samples_configurations_on_every_seed():
 def test_per_method_false_is_one_study_and_grid_or_fixed_name_are_untouched(tmp_path):
     raw = {**RAW, "search": {**RAW["search"], "per_method": False}}
     _, searcher, n = space.search_setup(spec.from_dict(raw))
-    assert n == 4 * 2 and not isinstance(searcher.searcher, per_method.PerMethodStudies)  # num_samples in all
+    assert n == 4 * 2 and not isinstance(searcher.searcher, PerMethodStudies)  # num_samples in all
     assert spec.from_dict(raw).to_dict()["search"]["per_method"] is False
     assert per_method.methods(spec.from_dict(RAW)) == ["dropmax", "softmax", "dropout"]
     conditional = {**RAW, "space": {"train.lr": RAW["space"]["train.lr"],
