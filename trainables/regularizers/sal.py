@@ -14,7 +14,9 @@ geometric mean s = sqrt(alpha*beta) = ``geomean`` fix alpha = s/sqrt(r),
 beta = s*sqrt(r) (s*sqrt(r) < 1 must hold); s = 0.09 gives k* = 0.50, 0.58, 0.91
 for r = 1, 10, 100. The (alpha, beta) used are reported (``sal_alpha/beta``).
 
-Gates: one per feature map on conv layers and one per unit on FC layers, at
+Gates: one per feature map on conv layers (architecture selection removes whole
+maps; Dropout++ defaults to the paper's per-element dropout gates, Sec. 2.6,
+and offers per-map gates as ``conv_gates: channel``) and one per unit on FC layers, at
 every gated position of the backbone (LeNet: conv1, conv2, FC-500; the output
 layer lives in the head and is not gated). ``init`` is 0.5 by default: k = 0 and
 k = 1 are absorbing for this prior (its gradient there is ~ 1/eps), so a gate
