@@ -22,6 +22,7 @@ steps and again after two thirds, the DropMax authors' protocol); ``cosine``
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import Any
@@ -74,6 +75,11 @@ def _lr_factor(schedule: str, total_steps: int):
         return 1.0
 
     return factor
+
+
+def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A detached copy of a module state_dict on its device (extra state such as schedule counters deep-copied)."""
+    return {k: v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v) for k, v in state.items()}
 
 
 class Trainer:
@@ -161,14 +167,13 @@ class Trainer:
         key = (val[M.VAL_ERROR], val[M.VAL_NLL])
         if not all(math.isfinite(v) for v in key) or (self.best is not None and key >= self.best["key"]):
             return
-        state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-        self.best = {"epoch": self.epoch, "key": key, "net": state}
+        self.best = {"epoch": self.epoch, "key": key, "net": _copy_state(self.net.state_dict())}
 
     def evaluate_best(self) -> dict[str, float]:
         """Test metrics of the best validation epoch's state (the net is restored afterwards)."""
         if self.best is None:
             return {}
-        final = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        final = _copy_state(self.net.state_dict())
         self.net.load_state_dict(self.best["net"])
         try:
             test = self.evaluate("test")
@@ -204,5 +209,5 @@ class Trainer:
         self.epoch = state["epoch"]
         best = state.get("best")  # absent in checkpoints written before best-epoch tracking
         if best is not None:
-            best = {**best, "net": {k: v.to(self.device) for k, v in best["net"].items()}}
+            best = {**best, "net": {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in best["net"].items()}}
         self.best = best
