@@ -8,6 +8,8 @@
   suggests runs once per seed (``SeedReplicates``), and Optuna is told the mean
   of the objective(s) over the seeds that finished. A configuration whose every
   seed raised or diverged is told to Optuna as FAIL.
+- A searched ``regularizer.name`` gets one Optuna study per method, ``num_samples``
+  configurations each (``search.per_method``, default true; ``sweeper/per_method.py``).
 - ``grid`` sampler: Tune's own grid over ``spec.grid()`` x seeds (every
   combination exactly once; Optuna's GridSampler cannot express conditions).
 
