@@ -12,7 +12,8 @@ import sys
 
 import click
 
-from sweeper import spec as spec_mod
+# Quick commands (--help, status, report) import neither Ray nor torch: heavy modules are
+# imported inside the commands that need them.
 
 EXIT_BAD_INPUT = 2
 
@@ -23,6 +24,8 @@ def _fail(msg: str) -> None:
 
 
 def _load_spec(path: str) -> spec_mod.SweepSpec:
+    from sweeper import spec as spec_mod
+
     try:
         return spec_mod.load(path)
     except spec_mod.SpecError as e:
@@ -89,6 +92,8 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
     """Validate SPEC_FILE, then run the sweep (nothing starts on a bad spec)."""
     s = _load_spec(spec_file)
     if data_root:
+        from sweeper import spec as spec_mod
+
         s = spec_mod.with_data_root(s, data_root)
     from sweeper import preflight
 
@@ -170,11 +175,11 @@ def status(sweep, out) -> None:
 @click.option("--csv", "csv_path", default=None, help="Also write the summary table as CSV.")
 def report(sweep, out, metric, baseline, csv_path) -> None:
     """One row per configuration: mean and 95% CI over its seeds."""
-    from sweeper import launch as launch_mod
+    from sweeper import paths
     from sweeper import report as report_mod
 
     try:
-        d = launch_mod.sweep_path(sweep, out)
+        d = paths.sweep_path(sweep, out)
         trials = report_mod.load_trials(d)
     except FileNotFoundError as e:
         _fail(str(e))

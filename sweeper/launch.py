@@ -2,9 +2,11 @@
 
 ``launch(spec, ...)`` starts a local Ray instance with an explicit CPU count
 (shut down afterwards) or joins a cluster with ``address``. Every trial runs
-``trainables.trial.run_trial`` as one Ray task on any node, checkpoints every
-epoch, and is retried from its last checkpoint up to ``search.max_failures``
-times when it raises or its node dies. A trial that diverges reports
+``trainables.trial.run_trial`` as one Ray task on any node, checkpoints at most
+every ``search.checkpoint_every_s`` seconds plus after its last epoch, and is
+retried from its last checkpoint up to ``search.max_failures`` times when it
+raises or its node dies. A trial's process is reused for the next trial
+(``trainables.reuse`` resets it). A trial that diverges reports
 ``diverged=1`` and stops; Optuna is told it failed; the sweep goes on.
 
 ``resume(sweep_dir)`` continues a sweep whose driver died: Tune restores the
@@ -30,17 +32,12 @@ import yaml
 
 from sweeper import preflight, provenance, report, results, space, tracking
 from sweeper.preflight import SweepExists  # noqa: F401  (part of this module's API)
+from sweeper.paths import DEFAULT_OUT, NoSuchSweep, sweep_path  # noqa: F401  (re-exported)
 from sweeper.spec import SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
 from trainables.loop import TrainConfig
 from trainables.provenance import resolved_config
-from trainables.trial import merge_overrides, run_trial, tune_overrides
-
-DEFAULT_OUT = "sweeps"
-
-
-class NoSuchSweep(FileNotFoundError):
-    """No sweep folder of that id or path."""
+from trainables.trial import CHECKPOINT_EVERY_S, merge_overrides, run_trial, tune_overrides
 
 
 @dataclass(frozen=True)
@@ -119,15 +116,6 @@ def _write_meta(sweep_dir: Path, **kw: Any) -> dict:
     meta.update(kw)
     f.write_text(json.dumps(meta, indent=1))
     return meta
-
-
-def sweep_path(name_or_path: str | Path, out: str | Path = DEFAULT_OUT) -> Path:
-    """A sweep folder from its id (looked up under ``out``) or its path."""
-    p = Path(name_or_path)
-    for cand in (p, Path(out) / p):
-        if (cand / "sweep.json").exists():
-            return cand.resolve()
-    raise NoSuchSweep(f"no sweep {str(name_or_path)!r}: looked for {p}/sweep.json and {Path(out) / p}/sweep.json")
 
 
 def launch(
@@ -225,7 +213,7 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     spec = spec_from_dict(spec_dict, source=str(sweep_dir / "spec.yaml"))
-    base = results.trial_base(spec.to_dict())
+    base = {**results.trial_base(spec.to_dict()), CHECKPOINT_EVERY_S: spec.search.checkpoint_every_s}
     meta = json.loads((sweep_dir / "sweep.json").read_text())
     res = spec_dict["resources"]
     trainable = _trainable(base, float(res["cpu"]), float(res["gpu"]))
@@ -269,6 +257,9 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
                     metric=metric if searcher is None or spec.search.scheduler == "asha" else None,
                     mode=mode if searcher is None or spec.search.scheduler == "asha" else None,
                     max_concurrent_trials=spec.search.max_concurrent or None,
+                    # A finished trial's process runs the next trial (imports and datasets stay loaded;
+                    # trainables.reuse resets its state). SWEEPER_REUSE_PROCESSES=0: a fresh process each.
+                    reuse_actors=os.environ.get("SWEEPER_REUSE_PROCESSES", "1") != "0",
                     trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
                     trial_name_creator=lambda t: f"{sweep_dir.name}-{t.trial_id}",
                 ),

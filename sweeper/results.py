@@ -31,12 +31,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from ray.tune import Callback
+from sweeper.tune_callback import Callback  # Ray's tune.Callback, imported when a callback is made
 
 from sweeper import provenance
 from trainables import metrics as M
 from trainables.provenance import PROVENANCE
-from trainables.trial import merge_overrides, tune_overrides
+from trainables.overrides import merge_overrides, tune_overrides
 
 CORE_METRICS = [M.TRAIN_LOSS, M.VAL_ERROR, M.VAL_NLL, M.VAL_ECE, M.TEST_ERROR, M.TEST_NLL, M.TEST_ECE]
 BEST_METRICS = [M.BEST_EPOCH, M.BEST_VAL_ERROR, M.BEST_TEST_ERROR, M.BEST_TEST_NLL, M.BEST_TEST_ECE]  # last epoch only
@@ -297,7 +297,8 @@ def write_tables(sweep_dir: Path, spec_dict: dict[str, Any]) -> tuple[int, int]:
 class LedgerCallback(Callback):
     """Ray Tune callback keeping ``ledger.json`` and the Parquet tables current.
 
-    Importing Ray does not start it, so ``sweeper status`` can still use this module.
+    This module imports neither Ray nor torch (``sweeper status`` reads it); Ray is imported
+    when the callback is made.
     The tables are rebuilt at most every ``every_s`` seconds (each rebuild reads every
     trial folder); the driver writes them once more when the sweep ends.
     """

@@ -92,7 +92,18 @@ def make_sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
     # (both flagged experimental by Optuna, hence the silenced warning)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+        return optuna.samplers.TPESampler(seed=seed, **TPE_OPTIONS)
+
+
+# Every TPE option whose default changed between Optuna 4 and 5, set explicitly, so that a fixed
+# sampler_seed gives the same suggestions whichever version is installed: Optuna 5 turned the
+# constant liar on (4: off) and made multivariate "auto" (4: off). We keep the liar off (Optuna
+# 4's behaviour, with which earlier sweeps ran) and model parameters jointly. The startup and
+# candidate counts are the same in both, stated anyway. Options deprecated in Optuna 4.x/5
+# (consider_prior, prior_weight, consider_magic_clip, consider_endpoints, gamma, weights,
+# warn_independent_sampling) have the same defaults in both and are left out: passing them
+# warns.
+TPE_OPTIONS = {"multivariate": True, "group": True, "constant_liar": False, "n_startup_trials": 10, "n_ei_candidates": 24}
 
 
 class SeedReplicates(Repeater):

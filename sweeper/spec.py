@@ -17,7 +17,7 @@ Every problem is collected and reported at once, each with its YAML path
       regularizer.omega: {value: 0.01, when: {regularizer.name: malicious_dropout}}   # fixed value
     seeds: [0, 1, 2]                      # replicates: every configuration runs on every seed
     search:  {sampler: tpe, num_samples: 8, sampler_seed: 0, metric: val_error, mode: min,
-              scheduler: fifo, max_concurrent: 2, max_failures: 1}
+              scheduler: fifo, max_concurrent: 2, max_failures: 1, checkpoint_every_s: 30}
     resources: {cpu: 1, gpu: 0}
 
 ``space`` paths: ``train.<field>``, ``seed`` is not searchable (use ``seeds``),
@@ -142,6 +142,9 @@ class Search:
     max_concurrent: int = 0  # 0: as many as the cluster's resources allow
     max_failures: int = 1  # retries of a trial whose worker died or that raised
     per_method: bool = True  # a searched regularizer.name: num_samples per method, one study each (per_method.py)
+    # a trial checkpoints at most once every this many seconds, plus always after its last epoch
+    # (0: every epoch); a dead node loses at most this much of a trial's work
+    checkpoint_every_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,7 @@ class SweepSpec:
                 "mode": list(s.mode) if len(s.mode) > 1 else s.mode[0],
                 "scheduler": s.scheduler, "grace_period": s.grace_period,
                 "reduction_factor": s.reduction_factor, "max_concurrent": s.max_concurrent,
-                "max_failures": s.max_failures, "per_method": s.per_method,
+                "max_failures": s.max_failures, "per_method": s.per_method, "checkpoint_every_s": s.checkpoint_every_s,
             },
             "resources": {"cpu": self.resources.cpu, "gpu": self.resources.gpu},
         }
@@ -848,6 +851,8 @@ def _parse_search(raw: Any, space: list[Param], base: dict, problems: _Problems)
         if k in _good(good) and not lo <= v <= hi:
             problems.add(f"search.asha.{k}" if isinstance(asha, dict) and k in asha else f"search.{k}",
                          f"must be in [{lo}, {hi:,}], got {excerpt(v)}")
+    if not (isinstance(s.checkpoint_every_s, (int, float)) and s.checkpoint_every_s >= 0):
+        problems.add("search.checkpoint_every_s", f"must be a number of seconds >= 0 (0: every epoch), got {s.checkpoint_every_s!r}")
     if s.sampler == "grid":
         for p in space:
             if p.type in ("float", "int") and p.step is None:

@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 
 from sweeper import report, results
-from sweeper.launch import sweep_path
+from sweeper.paths import sweep_path
 
 
 def _driver_alive(meta: dict) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunStatus
+from mlflow.entities import Metric, Param, RunStatus, RunTag
 from ray.tune import Callback
 
 DEFAULT_URI = "sqlite:///mlflow.db"
@@ -158,11 +158,11 @@ class MLflowTrialCallback(Callback):
         ts = int(time.time() * 1000)
         skip = {"time_this_iter_s", "time_total_s", "timestamp", "training_iteration", "pid", "done", "time_since_restore", "iterations_since_restore"}
         metrics = [Metric(k, v, ts, epoch) for k, v in _numeric(result).items() if k not in skip]
-        self.t.client.log_batch(rid, metrics=metrics)
+        tags = []
+        if result.get("diverged"):  # one call: the epoch's metrics and the tags together
+            tags = [RunTag("sweeper.status", "diverged"), RunTag("sweeper.error", f"non-finite training loss at epoch {epoch}")]
+        self.t.client.log_batch(rid, metrics=metrics, tags=tags)
         self.last_epoch[trial.trial_id] = epoch
-        if result.get("diverged"):
-            self.t.client.set_tag(rid, "sweeper.status", "diverged")
-            self.t.client.set_tag(rid, "sweeper.error", f"non-finite training loss at epoch {epoch}")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         rid = self.run_id(trial)
@@ -180,8 +180,7 @@ class MLflowTrialCallback(Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         rid = self.run_id(trial)
         err = trial.get_error() or "unknown error"
-        self.t.client.set_tag(rid, "sweeper.status", "error")
-        self.t.client.set_tag(rid, "sweeper.error", str(err)[-5000:])
+        self.t.client.log_batch(rid, tags=[RunTag("sweeper.status", "error"), RunTag("sweeper.error", str(err)[-5000:])])
         self.t.client.set_terminated(rid, status=RunStatus.to_string(RunStatus.FAILED))
 
     def _log_artifacts(self, rid: str, trial) -> None:

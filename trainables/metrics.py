@@ -9,8 +9,12 @@ does not state its bin count, 15 is the usual choice.
 """
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from trainables.lazy import LazyModule
+
+# torch is imported on first use, so the metric names above the functions can be read without it
+# (the driver's Parquet/status readers); the functions themselves use torch as usual.
+torch = LazyModule("torch")
+F = LazyModule("torch.nn.functional")
 
 EPOCH = "epoch"
 TRAIN_LOSS = "train_loss"

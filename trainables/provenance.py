@@ -33,12 +33,13 @@ import platform
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from trainables import data as data_registry
 from trainables import models as model_registry
 from trainables import regularizers as reg_registry
-from trainables.loop import TrainConfig
+from trainables.config import TrainConfig
+from trainables.lazy import LazyModule
+
+torch = LazyModule("torch")  # imported on first use: the driver's torch-free readers import PROVENANCE from here
 
 PROVENANCE = "provenance"  # result key of the trial's final report (a JSON string)
 SPLITS = ("train", "val", "test")

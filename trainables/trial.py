@@ -5,14 +5,14 @@
 regularizer, train sections), ``config`` holds the values Optuna suggested as
 dotted keys (``"regularizer.rho"``, ``"train.lr"``, ...) plus ``"seed"``.
 They merge into a frozen ``TrialConfig``; the trial then builds data, backbone
-and head, and reports one dict of floats per epoch with a checkpoint.
+and head, and reports one dict of floats per epoch; a checkpoint goes with a report
+when the last one is ``base["checkpoint_every_s"]`` seconds old, and always with the last.
 
 The seed fixes data order, initialisation and every mask: the same seed gives
 the same numbers on CPU.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import tempfile
@@ -27,26 +27,13 @@ from trainables import data as data_registry
 from trainables import models as model_registry
 from trainables import provenance
 from trainables import regularizers as reg_registry
+from trainables import reuse
+from trainables.overrides import POINT, TRIAL_INDEX, merge_overrides, tune_overrides  # noqa: F401  (re-exported)
 from trainables.loop import Net, TrainConfig, Trainer
 from trainables.regularizers.contract import BuildContext, glorot_
 
 
-TRIAL_INDEX = "__trial_index__"  # set by the replicate searcher: index into base["seeds"]
-POINT = "point"  # grid sweeps: the whole configuration (seed included) under this key
-
-
-def tune_overrides(config: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
-    """Raw Tune config -> flat ``{dotted.path: value, "seed": s}``.
-
-    Grid sweeps carry the configuration under ``POINT``; searched sweeps carry
-    the suggested values as dotted keys plus ``TRIAL_INDEX`` (which seed of the
-    replicate list this trial runs).
-    """
-    if POINT in config:
-        return dict(config[POINT])
-    out = {k: v for k, v in config.items() if not k.startswith("_")}
-    out["seed"] = int(seeds[int(config.get(TRIAL_INDEX, 0))])
-    return out
+CHECKPOINT_EVERY_S = "checkpoint_every_s"  # base key: the spec's search.checkpoint_every_s (set by the launcher)
 
 
 @dataclass(frozen=True)
@@ -80,30 +67,6 @@ class TrialConfig:
             seed=int(d.get("seed", 0)),
             data_root=(d.get("dataset") or {}).get("root"),
         )
-
-
-def merge_overrides(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """Apply Tune's dotted keys onto the base spec.
-
-    ``regularizer.name`` picks the registry entry; ``<section>.<key>`` sets
-    ``<section>.params.<key>`` for dataset/model/regularizer and
-    ``train.<key>`` directly. Keys starting with ``_`` are Tune/Ray bookkeeping.
-    """
-    d = copy.deepcopy(base)
-    for key, value in config.items():
-        if key.startswith("_"):
-            continue
-        if key == "seed":
-            d["seed"] = value
-            continue
-        section, _, name = key.partition(".")
-        if section == "train":
-            d.setdefault("train", {})[name] = value
-        elif name == "name":
-            d[section] = {"name": value, "params": {}, **{k: v for k, v in d.get(section, {}).items() if k == "root"}}
-        else:
-            d.setdefault(section, {}).setdefault("params", {})[name] = value
-    return d
 
 
 def _params(module, params: dict):
@@ -178,9 +141,9 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     merged = merge_overrides(base, tune_overrides(config, base.get("seeds", [0])))
     cfg = TrialConfig.from_dict(merged)
     cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
-    torch.set_num_threads(max(1, int(cpus)))  # fractional CPUs still get one thread
+    reuse.reset(cfg.seed, max(1, int(cpus)))  # fractional CPUs still get one thread; a reused process starts clean
 
-    splits = load_splits(cfg)
+    splits = reuse.cached(reuse.cache_key(cfg.dataset.name, cfg.dataset.params, cfg.data_root), lambda: load_splits(cfg))
     prov = provenance.as_result(provenance.trial_provenance(merged, splits, pick_device()))  # in the last report
     net = build(cfg, splits)
     trainer = Trainer(net, splits, cfg.train, pick_device(), cfg.seed)
@@ -192,19 +155,25 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     reg = reg_registry.get(cfg.regularizer.name)
     test_delay = float(os.environ.get("SWEEPER_TEST_EPOCH_DELAY_S", "0") or 0)
     node_id = ray.get_runtime_context().get_node_id()
+    every_s = float(base.get(CHECKPOINT_EVERY_S, 0) or 0)  # 0: a checkpoint every epoch
+    last_ckpt = time.monotonic()
     while not trainer.done:
         metrics = trainer.run_epoch()
         metrics["node_id"] = node_id
         if trainer.done or metrics.get("diverged"):
             metrics[provenance.PROVENANCE] = prov
-        with tempfile.TemporaryDirectory() as d:
-            torch.save(trainer.state_dict(), Path(d) / "state.pt")
-            if trainer.done and not metrics.get("diverged"):
-                write_final_artifacts(trainer.net, Path(d))
-                if callable(getattr(reg, "finalize", None)):
-                    # module-level post-training step (e.g. SAL builds and tests the pruned network)
-                    metrics.update(reg.finalize(trainer, Path(d) / "artifacts"))
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+        if every_s and not trainer.done and not metrics.get("diverged") and time.monotonic() - last_ckpt < every_s:
+            tune.report(metrics)  # no checkpoint: the last one is younger than every_s
+        else:
+            with tempfile.TemporaryDirectory() as d:
+                torch.save(trainer.state_dict(), Path(d) / "state.pt")
+                if trainer.done and not metrics.get("diverged"):
+                    write_final_artifacts(trainer.net, Path(d))
+                    if callable(getattr(reg, "finalize", None)):
+                        # module-level post-training step (e.g. SAL builds and tests the pruned network)
+                        metrics.update(reg.finalize(trainer, Path(d) / "artifacts"))
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+            last_ckpt = time.monotonic()
         if metrics.get("diverged"):
             return
         if test_delay and not trainer.done:

@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "maldrop": "sweeper.bench.maldrop",  # Malicious Dropout vs vanilla dropout, 4096 units (issue 5)
     "loop": "sweeper.bench.loop",  # project loop epoch vs hand-written torch loop (issue 6)
     "stream": "sweeper.bench.stream",  # image folder streamed from disk vs held in memory (issue 6)
+    "overhead": "sweeper.bench.overhead",  # fixed cost per trial of a sweep vs a plain loop (issue 12)
 }
 
 
