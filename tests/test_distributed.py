@@ -215,7 +215,8 @@ def write_spec(folder: Path, name: str, num_samples: int, max_concurrent: int,
         "space": {"train.lr": {"type": "float", "low": 1.0e-3, "high": 3.0e-2, "log": True}},
         "seeds": [0],
         "search": {"sampler": sampler, "num_samples": num_samples, "sampler_seed": 0,
-                   "max_concurrent": max_concurrent, "max_failures": 2},
+                   "max_concurrent": max_concurrent, "max_failures": 2,
+                   "checkpoint_every_s": 1},  # < EPOCH_DELAY_S: a checkpoint after every epoch, by the time rule
         "resources": {"cpu": 1},
     }
     folder.mkdir(parents=True, exist_ok=True)
