@@ -322,3 +322,34 @@ def test_imagefolder_tiny_imagenet_layout(tmp_path):
     assert torch.equal(s.val_y, torch.tensor([2, 0, 1, 2]))
     assert torch.equal(s.val_x.mean((2, 3)).argmax(1), s.val_y)
     assert (len(s.train_y), len(s.test_y)) == (6, 3) and "test carved" in s.description
+
+
+class _Evil:
+    """Unpickling this calls ``builtins.open(canary, "w")``: code execution if a loader lets it through."""
+
+    def __init__(self, canary: Path):
+        self.canary = canary
+
+    def __reduce__(self):
+        return (open, (str(self.canary), "w"))
+
+
+@pytest.mark.parametrize("payload", ["reduce", "wrong_types"])
+def test_cifar_refuses_a_malicious_or_malformed_pickle(tmp_path, payload):
+    import pickle
+
+    from trainables.data.cifar import UnsafeBatch
+
+    _write_cifar(tmp_path / "data", "cifar10")
+    canary = tmp_path / "canary"
+    batch = tmp_path / "data" / "cifar-10-batches-py" / "data_batch_3"
+    if payload == "reduce":
+        d = {b"data": _Evil(canary), b"labels": [0]}
+    else:  # only allowed globals, but a float array and string labels
+        d = {b"data": np.zeros((2, 3072), dtype=np.float32), b"labels": ["a", "b"]}
+    batch.write_bytes(pickle.dumps(d, protocol=2))
+    with pytest.raises(UnsafeBatch) as e:
+        _load("cifar10", tmp_path / "data", val_size=10, download=False)
+    assert "data_batch_3" in str(e.value)
+    assert ("refused to load io.open" in str(e.value)) if payload == "reduce" else ("uint8" in str(e.value))
+    assert not canary.exists(), "the pickle's payload ran"

@@ -10,6 +10,14 @@ Splits: the last ``val_size`` training images (file order) are validation;
 test = the official test batch. ``normalize`` standardises each channel with
 the mean/std of the training split (applied to all splits). ``augment`` names
 the on-device "crop_flip" (pad 4, random 32x32 crop, horizontal flip).
+
+Safety: a pickle can run any code it names, so the batches are read with a
+restricted unpickler that resolves only the globals a numpy array needs
+(``numpy.ndarray``, ``numpy.dtype``, numpy's ``_reconstruct`` and
+``_codecs.encode``); anything else (``os.system``, ``builtins.eval``, ...)
+raises ``UnsafeBatch`` before it is called. The result must then be a dict
+whose ``data`` is a uint8 array of shape (N, 3072) and whose label list holds
+N ints in range; an untrusted data folder cannot execute code.
 """
 from __future__ import annotations
 
@@ -28,14 +36,59 @@ LAYOUT = {
 }
 
 
+class UnsafeBatch(ValueError):
+    """A CIFAR batch file that is not a plain dict of a uint8 array and integer labels."""
+
+
+# (module, name) pairs a CIFAR batch may reference: enough to rebuild numpy arrays, nothing else.
+_ALLOWED_GLOBALS = frozenset({
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),  # pickles written by numpy 1.x (the published files)
+    ("numpy._core.multiarray", "_reconstruct"),  # pickles written by numpy 2.x
+    ("_codecs", "encode"),  # protocol-2 bytes written by Python 3
+})
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise UnsafeBatch(f"refused to load {module}.{name}: a CIFAR batch may only hold numpy arrays, "
+                              f"lists, ints, bytes and strings")
+        return super().find_class(module, name)
+
+
+def read_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(data uint8 (N, 3, 32, 32), labels int64 (N,)) of one pickle batch, checked (see module docstring)."""
+    with open(path, "rb") as fh:
+        try:
+            d = _BatchUnpickler(fh, encoding="latin1").load()
+        except UnsafeBatch as e:
+            raise UnsafeBatch(f"{path}: {e}") from None
+        except Exception as e:  # truncated or not a pickle at all
+            raise UnsafeBatch(f"{path}: not a CIFAR pickle batch ({type(e).__name__}: {e})") from None
+    if not isinstance(d, dict):
+        raise UnsafeBatch(f"{path}: expected a dict, got {type(d).__name__}")
+    d = {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in d.items()}
+    data, labels = d.get("data"), d.get(label_key)
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072):
+        raise UnsafeBatch(f"{path}: 'data' must be a uint8 array of shape (N, 3072), got "
+                          f"{type(data).__name__} {getattr(data, 'dtype', '')} {getattr(data, 'shape', '')}")
+    if not (isinstance(labels, (list, np.ndarray)) and len(labels) == len(data)
+            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels)):
+        raise UnsafeBatch(f"{path}: {label_key!r} must be a list of {len(data)} ints")
+    y = np.asarray(labels, dtype=np.int64)
+    if len(y) and (y.min() < 0 or y.max() >= 100):
+        raise UnsafeBatch(f"{path}: {label_key!r} values must be in [0, 100), got [{y.min()}, {y.max()}]")
+    return data.reshape(-1, 3, 32, 32), y
+
+
 def _read(files: list[Path], label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
     for f in files:
-        with open(f, "rb") as fh:
-            d = pickle.load(fh, encoding="latin1")
-        d = {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
-        xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(d[label_key], dtype=np.int64))
+        x, y = read_batch(f, label_key)
+        xs.append(x)
+        ys.append(y)
     return torch.from_numpy(np.concatenate(xs)).float().div_(255.0), torch.from_numpy(np.concatenate(ys))
 
 
