@@ -2,11 +2,14 @@
 
 Each regularizer is built with a small MLP on random data (gates are injected into
 the backbone by the layer factory), trained for one step's forward/backward and
-evaluated twice. A registry entry whose module is missing fails here (no skip).
+evaluated twice, on every available device (the ``device`` fixture: cpu, plus cuda
+when present) and in fp32 and under bf16 autocast. A registry entry whose module is
+missing fails here (no skip).
 """
 from __future__ import annotations
 
 import importlib
+import io
 import math
 import re
 from dataclasses import is_dataclass
@@ -19,7 +22,7 @@ from trainables import regularizers as reg_registry
 from trainables.data import Splits
 from trainables.loop import TrainConfig, Trainer
 from trainables.regularizers.contract import HeadOutput
-from trainables.trial import Section, TrialConfig, build
+from trainables.trial import Section, TrialConfig, build, read_state
 
 NAMES = sorted(reg_registry.REGULARIZERS)
 B, F_IN, K = 32, 12, 4
@@ -54,23 +57,27 @@ def test_module_exports_the_contract(name):
     assert mod.__doc__ and len(mod.__doc__) > 80
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("name", NAMES)
-def test_build_train_step_and_eval(name):
+def test_build_train_step_and_eval(name, device, precision):
     torch.manual_seed(0)
     splits = _splits()
-    net = build(_cfg(name), splits)
+    net = build(_cfg(name), splits).to(device)
     mod = reg_registry.get(name)
     if mod.KIND == "gate":  # the factory really put gate layers into the backbone
         assert any(not isinstance(m, PLAIN_MLP) for m in net.backbone.modules() if m is not net.backbone)
-    x, y = splits.train_x[:B], splits.train_y[:B]
+    x, y = splits.train_x[:B].to(device), splits.train_y[:B].to(device)
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")  # noqa: E731
 
     net.train()
     for m in net.modules():  # schedules that need an epoch/batch (Malicious Dropout) see the first batch
         if callable(getattr(m, "on_batch_start", None)):
             m.on_batch_start(0, 0)
-    out = net(x, y)
+    with autocast():
+        out = net(x, y)
     assert isinstance(out, HeadOutput)
-    assert out.logits.shape == (B, K)
+    assert out.logits.shape == (B, K) and out.logits.device.type == device.type
+    assert out.logits.dtype in ((torch.float32,) if precision == "fp32" else (torch.float32, torch.bfloat16))
     assert out.loss is not None and out.loss.dim() == 0 and torch.isfinite(out.loss)
     for k, v in out.terms.items():
         assert k.startswith(name + "_"), f"term {k!r} is not prefixed with the regularizer name"
@@ -85,9 +92,12 @@ def test_build_train_step_and_eval(name):
         assert torch.isfinite(p.grad).all(), pname
         assert p.grad.abs().sum() > 0, f"{pname} received an all-zero gradient"
 
+    for pname, p in net.named_parameters():  # autocast never changes what is stored
+        assert p.dtype == torch.float32 and p.grad.dtype == torch.float32, pname
+
     net.eval()
-    with torch.no_grad():
-        a, b = net(splits.val_x), net(splits.val_x)
+    with torch.no_grad(), autocast():
+        a, b = net(splits.val_x.to(device)), net(splits.val_x.to(device))
     assert a.logits.shape == (len(splits.val_y), K)
     assert torch.isfinite(torch.log_softmax(a.logits, 1)).all()
     assert torch.equal(a.logits, b.logits), "evaluation must be deterministic"
@@ -98,12 +108,13 @@ def _declared(params_cls, metric: str) -> bool:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_two_epochs_through_the_loop(name, tmp_path):
-    """The real Trainer: finite metrics, error/NLL/ECE present, checkpoint round trip reproduces eval."""
+def test_two_epochs_through_the_loop(name, device, tmp_path):
+    """The real Trainer: finite metrics, error/NLL/ECE present; the checkpoint, written with torch.save
+    and read back by ``read_state`` (``weights_only=True``), reproduces evaluation."""
     torch.manual_seed(0)
     splits = _splits()
     cfg = _cfg(name, weight_decay=1e-4, init="glorot")
-    tr = Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), 0)
+    tr = Trainer(build(cfg, splits), splits, cfg.train, device, 0)
     m = {}
     while not tr.done:
         m = tr.run_epoch()
@@ -120,6 +131,28 @@ def test_two_epochs_through_the_loop(name, tmp_path):
     common |= {"best_epoch", "best_val_error", "best_test_error", "best_test_nll", "best_test_ece"}  # the loop's, every trial
     undeclared = [k for k in m if k not in common and not _declared(reg_registry.params(name), k)]
     assert not undeclared, f"{name} reports metrics not declared in its Params.METRICS: {undeclared}"
-    tr2 = Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), 1)
-    tr2.load_state_dict(tr.state_dict())
-    assert tr2.evaluate("test") == tr.evaluate("test")
+    buf = io.BytesIO()
+    torch.save(tr.state_dict(), buf)
+    buf.seek(0)
+    tr2 = Trainer(build(cfg, splits), splits, cfg.train, device, 1)
+    tr2.load_state_dict(read_state(buf))
+    assert tr2.epoch == tr.epoch and tr2.evaluate("test") == tr.evaluate("test")
+    assert tr2.state_dict()["net"].keys() == tr.state_dict()["net"].keys()
+
+
+class _Evil:
+    def __init__(self, canary):
+        self.canary = canary
+
+    def __reduce__(self):
+        return (open, (str(self.canary), "w"))
+
+
+def test_a_checkpoint_naming_a_python_object_is_refused(tmp_path):
+    """``read_state`` (what ``run_trial`` resumes from) uses ``weights_only=True``: a checkpoint on
+    shared storage that smuggles a callable is refused and the callable never runs."""
+    canary = tmp_path / "canary"
+    torch.save({"net": {}, "epoch": 1, "payload": _Evil(canary)}, tmp_path / "state.pt")
+    with pytest.raises(Exception, match="[Ww]eights only load failed"):
+        read_state(tmp_path / "state.pt")
+    assert not canary.exists()

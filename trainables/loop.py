@@ -19,6 +19,12 @@ test evaluation happens during training. The copy is part of the checkpoint.
 Learning-rate schedules: ``constant``; ``thirds`` (x0.1 after a third of the
 steps and again after two thirds, the DropMax authors' protocol); ``cosine``
 (to zero over the run).
+
+Precision and layout (``precision``, ``channels_last``, ``compile``; see
+``TrainConfig``): bf16 autocast wraps the network's forward and its loss in
+training and evaluation; weights, gradients, optimizer state, the summed loss
+and the metrics stay fp32 (the loss and logits are cast back to fp32 before
+anything reads them).
 """
 from __future__ import annotations
 
@@ -84,7 +90,8 @@ def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
 
 class Trainer:
     def __init__(self, net: Net, splits: Splits | StreamedSplits, cfg: TrainConfig, device: torch.device, seed: int):
-        self.net = net.to(device)
+        self.net = net.to(device, memory_format=torch.channels_last) if cfg.channels_last else net.to(device)
+        self.forward = torch.compile(self.net) if cfg.compile else self.net  # shares self.net's parameters
         self.cfg = cfg
         self.device = device
         self.sources = make_sources(splits, device)
@@ -115,8 +122,9 @@ class Trainer:
                 x = self.augment(x, self.gen)
             for fn in self.hooks["on_batch_start"]:
                 fn(self.epoch, b)
-            out = self.net(x, y)
-            loss = out.loss
+            with self.autocast():
+                out = self.forward(self.layout(x), y)
+            loss = out.loss.float()
             for fn in self.hooks["penalty"]:
                 loss = loss + fn()
             self.opt.zero_grad(set_to_none=True)
@@ -127,7 +135,7 @@ class Trainer:
                 fn()
             loss_sum += loss.detach()
             for k, v in out.terms.items():
-                term_sums[k] = term_sums.get(k, 0.0) + v.detach()
+                term_sums[k] = term_sums.get(k, 0.0) + v.detach().float()
         n = self.steps_per_epoch
         out_metrics = {M.TRAIN_LOSS: float(loss_sum) / n}
         out_metrics.update({k: float(v) / n for k, v in term_sums.items()})
@@ -138,8 +146,18 @@ class Trainer:
         self.net.eval()
         total = None
         for x, y in self.sources[split].batches(self.cfg.eval_batch_size):
-            total = M.accumulate(total, M.classification_metrics(self.net(x).logits, y))
+            with self.autocast():
+                logits = self.forward(self.layout(x)).logits
+            total = M.accumulate(total, M.classification_metrics(logits.float(), y))
         return M.finalize(total, split)
+
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast on the trial's device when ``precision: bf16``; a no-op context otherwise."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        """Input batch in the network's memory format (NHWC for images when ``channels_last``)."""
+        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last and x.dim() == 4 else x
 
     def run_epoch(self) -> dict[str, float]:
         """Train one epoch, evaluate on validation (and on test after the last epoch)."""
@@ -198,6 +216,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "epoch": self.epoch,
             "best": self.best,
+            **({"cuda_rng": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -206,6 +225,8 @@ class Trainer:
         self.sched.load_state_dict(state["sched"])
         self.gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":  # masks drawn on the GPU follow its generator
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.epoch = state["epoch"]
         best = state.get("best")  # absent in checkpoints written before best-epoch tracking
         if best is not None:

@@ -109,6 +109,18 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def read_state(path: Path) -> dict[str, Any]:
+    """A trial checkpoint (``Trainer.state_dict()``), read with ``weights_only=True``.
+
+    Checkpoints hold only tensors and plain types (module state dicts, optimizer
+    and scheduler state, generator states, ints and dicts of ints such as
+    Malicious Dropout's schedule position), so torch's restricted unpickler
+    reads them; a checkpoint on shared storage that names any other Python
+    object is refused instead of executed.
+    """
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def write_final_artifacts(net: torch.nn.Module, directory: Path) -> None:
     """Collect every submodule's ``final_artifacts()`` into ``directory/artifacts/``.
 
@@ -150,7 +162,7 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     ckpt = tune.get_checkpoint()
     if ckpt is not None:
         with ckpt.as_directory() as d:
-            trainer.load_state_dict(torch.load(Path(d) / "state.pt", weights_only=False))
+            trainer.load_state_dict(read_state(Path(d) / "state.pt"))
 
     reg = reg_registry.get(cfg.regularizer.name)
     test_delay = float(os.environ.get("SWEEPER_TEST_EPOCH_DELAY_S", "0") or 0)

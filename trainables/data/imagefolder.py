@@ -93,7 +93,7 @@ def _decode(ds, p: Params) -> tuple[torch.Tensor, torch.Tensor]:  # uint8 images
     key = hashlib.sha256(repr((p.size, stats)).encode()).hexdigest()[:20]
     cache = (Path(p.cache_dir).expanduser() if p.cache_dir else default_root() / "cache" / "imagefolder") / f"{key}.pt"
     if p.cache and cache.is_file():
-        return torch.load(cache), y
+        return torch.load(cache, weights_only=True), y
     x = torch.empty(len(ds), 3, p.size, p.size, dtype=torch.uint8)
     loader = torch.utils.data.DataLoader(ds, batch_size=256, shuffle=False, num_workers=p.workers)
     i = 0
