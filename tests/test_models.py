@@ -1,5 +1,6 @@
-"""Every registered backbone: forward/backward shapes with and without injected gates; LeNet and
-mal-drop CNN specifics; determinism of a whole trial under a seed."""
+"""Every registered backbone: forward/backward shapes with and without injected gates (on every
+available device, in the default and the channels_last memory format); LeNet and mal-drop CNN
+specifics; determinism of a whole trial under a seed (on every device)."""
 from __future__ import annotations
 
 import pytest
@@ -58,16 +59,17 @@ def test_every_registered_model_has_a_case():
 
 @pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("gated", [False, True])
-def test_forward_backward_shapes(name, gated):
+def test_forward_backward_shapes(name, gated, device):
     torch.manual_seed(0)
     if gated:
         factory, made = _gates()
     else:
         factory, made = (lambda n, kind: nn.Identity()), []
     net, in_shape = _build(name, factory)
-    x = torch.randn(2, *in_shape)
+    net = net.to(device)
+    x = torch.randn(2, *in_shape, device=device)
     h = net(x)
-    assert h.shape == (2, net.feature_dim)
+    assert h.shape == (2, net.feature_dim) and h.device.type == device.type
     assert torch.isfinite(h).all()
     h.square().sum().backward()
     for pname, p in net.named_parameters():
@@ -177,7 +179,24 @@ def test_vgg16_input_sizes_and_gates():
         mod.build(mod.Params(), (3, 28, 28), 10, factory)
 
 
-def _trial_losses(seed: int, model: str = "lenet", params: dict | None = None) -> list[float]:
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_channels_last_gives_the_same_features(name, device):
+    """NHWC weights and inputs (``train.channels_last``) compute the same function as NCHW."""
+    torch.manual_seed(0)
+    net, in_shape = _build(name, lambda n, kind: nn.Identity())
+    net = net.to(device).eval()
+    x = torch.randn(4, *in_shape, device=device)
+    with torch.no_grad():
+        ref = net(x)
+        net = net.to(memory_format=torch.channels_last)
+        out = net(x.contiguous(memory_format=torch.channels_last))
+    if any(p.dim() == 4 for p in net.parameters()):
+        assert any(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                   for p in net.parameters() if p.dim() == 4)
+    assert torch.allclose(out, ref, rtol=1e-4, atol=1e-5), (out - ref).abs().max()
+
+
+def _trial_losses(seed: int, model: str = "lenet", params: dict | None = None, device: str = "cpu") -> list[float]:
     from trainables.loop import Trainer
     from trainables.trial import TrialConfig, build, load_splits
 
@@ -189,13 +208,16 @@ def _trial_losses(seed: int, model: str = "lenet", params: dict | None = None) -
         "seed": seed,
     })
     splits = load_splits(cfg)
-    trainer = Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), cfg.seed)
+    trainer = Trainer(build(cfg, splits), splits, cfg.train, torch.device(device), cfg.seed)
     return [trainer.run_epoch()["train_loss"] for _ in range(2)] + [trainer.evaluate("test")["test_nll"]]
 
 
-def test_same_seed_same_numbers_on_cpu():
-    a, b, c = _trial_losses(3), _trial_losses(3), _trial_losses(4)
-    assert a == b  # bit-identical: data order, initialisation and dropout masks follow the seed
+def test_same_seed_same_numbers(device):
+    a, b, c = (_trial_losses(s, device=device.type) for s in (3, 3, 4))
+    if device.type == "cpu":
+        assert a == b  # bit-identical: data order, initialisation and dropout masks follow the seed
+    else:  # CUDA kernels (conv backward, atomics) may reorder sums: same numbers up to rounding
+        assert a == pytest.approx(b, rel=1e-4)
     assert a != c
     assert a[1] < a[0]  # and it learns
 
