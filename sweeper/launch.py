@@ -77,13 +77,17 @@ def _init_ray(address: str | None, num_cpus: int | None, num_gpus: float | None)
             os.environ["RAY_AUTH_MODE"] = "token"
         ray.init(address=address, runtime_env=env, log_to_driver=False)
         return True
-    ray.init(
-        num_cpus=num_cpus or os.cpu_count() or 1,
-        num_gpus=num_gpus,
-        include_dashboard=False,
-        runtime_env=env,
-        log_to_driver=False,
-    )
+    from sweeper import local_ray
+
+    local_ray.private_token_file()  # Ray would write ~/.ray/auth_token world-readable
+    with local_ray.loopback_only():  # every server of the local node binds 127.0.0.1 only
+        ray.init(
+            num_cpus=num_cpus or os.cpu_count() or 1,
+            num_gpus=num_gpus,
+            include_dashboard=False,
+            runtime_env=env,
+            log_to_driver=False,
+        )
     return True
 
 
