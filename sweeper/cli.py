@@ -289,11 +289,16 @@ def bench(names, quick, as_json) -> None:
 
 
 @main.command()
-@click.option("--port", default=5000, show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 def ui(port) -> None:
-    """Open the MLflow UI on the tracking store (bound to 127.0.0.1)."""
+    """Open the MLflow UI on the tracking store (bound to 127.0.0.1); Ctrl-C or SIGTERM stops it."""
+    from sweeper import ui as ui_mod
+
     uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
-    os.execvp("mlflow", ["mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)])
+    try:
+        sys.exit(ui_mod.serve(port, uri))
+    except ui_mod.UIError as e:
+        _fail(str(e))
 
 
 if __name__ == "__main__":
