@@ -265,7 +265,8 @@ def confirm(sweep, top, seeds, name, out, address, num_cpus, quiet) -> None:
 @click.argument("names", nargs=-1)
 @click.option("--quick", is_flag=True, help="Fewer repeats (a smoke run).")
 @click.option("--json", "as_json", is_flag=True)
-def bench(names, quick, as_json) -> None:
+@click.option("--device", default=None, help="Device for the gpu benchmark (default cuda; `cpu` smoke-tests its timing code).")
+def bench(names, quick, as_json, device) -> None:
     """Benchmarks: step-time ratios against a baseline measured in the same run."""
     from sweeper import bench as bench_mod
     from trainables.registry import UnknownName
@@ -276,7 +277,12 @@ def bench(names, quick, as_json) -> None:
             mod = bench_mod.get(n)
         except UnknownName as e:
             _fail(str(e))
-        rows.extend(mod.run(quick=quick))
+        try:
+            rows.extend(mod.run(quick=quick, device=device) if n == "gpu" else mod.run(quick=quick))
+        except bench_mod.Unavailable as e:
+            if names:
+                _fail(str(e))
+            click.echo(f"skipped {e}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
@@ -285,7 +291,7 @@ def bench(names, quick, as_json) -> None:
     click.echo("|---|---|---|---|---|---|---|")
     for r in rows:
         extra = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items() if k not in std)
-        click.echo(f"| {r['name']} | {r['baseline']} | {r['ms']:.2f} | {r['baseline_ms']:.2f} | {r['ratio']:.3f} | {r.get('target', '')} | {extra} |")
+        click.echo(f"| {r['name']} | {r['baseline']} | {r['ms']:.2f} | {r['baseline_ms']:.2f} | {r['ratio']:.3f} | {r.get('target') or '-'} | {extra} |")
 
 
 @main.command()

@@ -4,7 +4,9 @@ Registry ``{name: module}``; each module exports
 ``run(quick: bool = False) -> list[dict]`` (rows with at least ``name``,
 ``baseline``, ``ms``, ``baseline_ms``, ``ratio``, ``target``) and a docstring saying
 what is measured, on what, and how (warm-up, interleaved repeats, median).
-``sweeper bench [NAME ...]`` prints them.
+``sweeper bench [NAME ...]`` prints them. A benchmark that needs something absent here (a
+GPU) raises ``Unavailable``: named, the CLI prints why and exits 2; in a run of all, it is skipped
+with that message. ``run`` may also take ``device`` (``sweeper bench gpu --device cpu``).
 """
 from __future__ import annotations
 
@@ -19,7 +21,12 @@ BENCHMARKS: dict[str, str] = {
     "loop": "sweeper.bench.loop",  # project loop epoch vs hand-written torch loop (issue 6)
     "stream": "sweeper.bench.stream",  # image folder streamed from disk vs held in memory (issue 6)
     "overhead": "sweeper.bench.overhead",  # fixed cost per trial of a sweep vs a plain loop (issue 12)
+    "gpu": "sweeper.bench.gpu",  # CUDA step/epoch times, fp32 vs bf16 vs channels_last (issue 17)
 }
+
+
+class Unavailable(RuntimeError):
+    """This benchmark cannot run here (e.g. no CUDA device); the message says why and what to do."""
 
 
 def get(name: str) -> ModuleType:
