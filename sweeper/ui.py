@@ -5,8 +5,9 @@
 - Few processes: ``--workers 1`` (one uvicorn worker instead of 4) and
   ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false`` (MLflow 3 otherwise starts a job runner with
   seven huey consumer processes, for server-side GenAI jobs that viewing runs never uses).
-  Measured on the 2-core machine: 9 processes before (CLI, uvicorn, job runner, 7 consumers;
-  the issue counted ~12 with 4 workers), 2 after (the ``mlflow`` CLI and its uvicorn).
+  Measured on the 2-core machine with ``--workers 1`` alone: 10 processes (CLI, uvicorn, job
+  runner, 7 huey consumers; the issue counted ~12 with the default 4 workers); with both, the
+  ``mlflow`` CLI and its uvicorn (tests/test_ui.py asserts at most 3 and no job runner).
 - Prompt stop: the server runs in its own session/process group; SIGTERM or SIGINT to
   ``sweeper ui`` is forwarded to that whole group, which gets ``GRACE_S`` seconds before
   SIGKILL. (``os.execvp`` left the signals to MLflow's CLI, whose children outlived it.)
