@@ -10,9 +10,10 @@ with that message. ``run`` may also take ``device`` (``sweeper bench gpu --devic
 """
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
-from trainables.registry import lookup
+from trainables.registry import UnknownName
 
 BENCHMARKS: dict[str, str] = {
     "heads": "sweeper.bench.heads",  # DropMax family step time vs softmax (issue 3)
@@ -30,4 +31,7 @@ class Unavailable(RuntimeError):
 
 
 def get(name: str) -> ModuleType:
-    return lookup(BENCHMARKS, "benchmark", name)
+    """The benchmark module ``name``; ``UnknownName`` lists the valid ones."""
+    if name not in BENCHMARKS:  # (trainables.registry.lookup now takes Entry records, not module paths)
+        raise UnknownName("benchmark", name, list(BENCHMARKS))
+    return importlib.import_module(BENCHMARKS[name])
