@@ -114,6 +114,8 @@ def _epoch_reads(name: str, steps: int, device: torch.device, net_name: str = "l
     tr = Trainer(build(cfg, splits), splits, cfg.train, device, 0)
     data = [t for src in tr.sources.values() for t in vars(src).values() if isinstance(t, torch.Tensor)]
     assert data, "found no device-resident split tensors to track"
+    with torch.no_grad():  # materialise lazy parameters (e.g. gates sized at the first batch) before tracking
+        tr.net.eval()(tr.sources["val"].x[:2])
     with SyncRecorder(tr.net, data) as rec:
         tr.train_epoch()
     return rec.reads
