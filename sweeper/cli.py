@@ -73,7 +73,8 @@ def _print_result(res) -> None:
     click.echo(f"best configurations by {res.metric} ({res.mode}), mean ± 95% CI over seeds:")
     click.echo(report.format_table(res.summary, res.metric, top=10))
     click.echo(f"\nMLflow: mlflow ui --backend-store-uri {os.environ.get('MLFLOW_TRACKING_URI', 'sqlite:///mlflow.db')}  (parent run {res.mlflow_parent_run})")
-    click.echo(f"report: sweeper report {res.sweep_dir.name}")
+    rep = res.sweep_dir / "report" / "report.md"
+    click.echo(f"report: {rep}" if rep.exists() else f"report: sweeper report {res.sweep_dir.name}")
 
 
 @main.command()
@@ -168,43 +169,31 @@ def status(sweep, out) -> None:
 
 
 @main.command()
-@click.argument("sweep")
-@click.option("--out", default="sweeps", show_default=True)
-@click.option("--metric", default=None, help="Metric to compare (default: the sweep's objective; test_error if it has one).")
-@click.option("--baseline", default=None, help="A config_id or regularizer name: adds a paired t-test against it.")
-@click.option("--csv", "csv_path", default=None, help="Also write the summary table as CSV.")
-def report(sweep, out, metric, baseline, csv_path) -> None:
-    """One row per configuration: mean and 95% CI over its seeds."""
-    from sweeper import paths
-    from sweeper import report as report_mod
+@click.argument("sweeps", nargs=-1, required=True)
+@click.option("--sweeps-dir", default="sweeps", show_default=True, help="Folder holding sweep folders (SWEEP may also be a path, e.g. results/NAME).")
+@click.option("--out", default=None, help="Report folder (default: SWEEP/report; several sweeps: SWEEPS_DIR/across_A_B...).")
+@click.option("--metric", "metrics", multiple=True, help="Adds a metric column (repeatable), e.g. sal_params; the first one is the compared metric (default test_error).")
+@click.option("--baseline", default=None, help="A config_id or a method (regularizer) name: paired comparisons against it (a method: its best configuration by the sweep's objective).")
+@click.option("--all-pairs", is_flag=True, help="Paired comparisons of every pair of methods (no baseline).")
+@click.option("--paper", "paper_file", default=None, type=click.Path(dir_okay=False), help="A spec file whose paper: block gives the targets (default: the sweep's own spec).")
+@click.option("--no-mlflow", is_flag=True, help="Do not log the report to the sweep's MLflow parent run.")
+def report(sweeps, sweeps_dir, out, metrics, baseline, all_pairs, paper_file, no_mlflow) -> None:
+    """Write the report of SWEEP (or compare several): report.md, CSV tables, figures; print the main table."""
+    from sweeper.report import data as report_data
+    from sweeper.report import run as report_run
 
     try:
-        d = paths.sweep_path(sweep, out)
-        trials = report_mod.load_trials(d)
-    except FileNotFoundError as e:
+        w = report_run.make_report(list(sweeps), sweeps_dir=sweeps_dir, out=out, metrics=tuple(metrics), baseline=baseline,
+                                   all_pairs=all_pairs, paper_file=paper_file, log_mlflow=not no_mlflow)
+    except (report_data.NoSweepData, report_run.ReportInputError) as e:
         _fail(str(e))
-    metric = metric or "test_error"
-    if report_mod.column(trials, metric) not in trials:
-        _fail(f"metric {metric!r} is not in {d}/trials.parquet; available: {', '.join(c for c in trials.columns if trials[c].dtype.kind == 'f')}")
-    summary = report_mod.summarize(trials, metric)
-    click.echo(f"{d.name}: {len(trials)} trials, {len(summary)} configurations")
-    click.echo(report_mod.format_table(summary, metric))
-    if baseline:
-        match = summary[(summary.config_id == baseline) | (summary.regularizer == baseline)]
-        if match.empty:
-            _fail(f"baseline {baseline!r} matches no config_id or regularizer of {d.name}")
-        b = match.config_id.iloc[0]
-        click.echo(f"\npaired t-test of {metric} against {match.config.iloc[0]} (over shared seeds):")
-        for r in summary.itertuples():
-            if r.config_id != b:
-                t = report_mod.paired_test(trials, r.config_id, b, metric)
-                click.echo(f"  {r.config}: diff {t['mean_diff'] * 100:+.2f} points, p = {t['p_value']:.3g} (n={t['n']})")
-    if csv_path:
-        summary.to_csv(csv_path, index=False)
+    click.echo(w.main)
+    click.echo(f"\nreport: {w.report_md}" + (f" (logged to MLflow run(s) {', '.join(w.mlflow_runs)})" if w.mlflow_runs else ""))
     from sweeper.confirm import report_note
 
-    if note := report_note(d):
-        click.echo("\n" + note)
+    for sw in sweeps:
+        if note := report_note(report_data.find(sw, sweeps_dir)):
+            click.echo("\n" + note)
 
 
 @main.command()

@@ -210,6 +210,18 @@ def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | Non
                 retry_errored=retry_errored)
 
 
+def _write_report(sweep_dir: Path) -> None:
+    """``sweeper report`` of the finished sweep into ``<sweep>/report/``, logged to the parent run. The
+    sweep's results are already stored, so a report that fails is logged with the command to rerun, not raised."""
+    from sweeper.report.run import make_report
+
+    try:
+        make_report([sweep_dir])
+    except Exception as e:  # noqa: BLE001 - hours of finished trials must not end in a traceback here
+        logging.getLogger(__name__).warning("the report of %s failed (%s: %s); rerun `sweeper report %s`",
+                                            sweep_dir.name, type(e).__name__, e, sweep_dir)
+
+
 def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, address: str | None,
          num_cpus: int | None, restore: bool, verbose: int, retry_errored: bool = False,
          ray_started: bool | None = None) -> SweepResult:
@@ -285,4 +297,5 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
     best.update({f"trials_{k}": float(v) for k, v in counts.items()})
     tracker.finish(best)
     _write_meta(sweep_dir, status="finished", finished=time.time(), trials=n_trials)
+    _write_report(sweep_dir)
     return SweepResult(sweep_dir, trials, summary, metric, mode, tracker.parent_id)

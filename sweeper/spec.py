@@ -67,7 +67,7 @@ from trainables.registry import UnknownName
 
 SECTIONS = {"dataset": data_registry, "model": model_registry, "regularizer": reg_registry}
 TABLES = {"dataset": data_registry.DATASETS, "model": model_registry.MODELS, "regularizer": reg_registry.REGULARIZERS}
-TOP_KEYS = {"name", "description", "dataset", "model", "regularizer", "train", "space", "seeds", "search", "resources"}
+TOP_KEYS = {"name", "description", "dataset", "model", "regularizer", "train", "space", "seeds", "search", "resources", "paper"}
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
 OBJECTIVES = ("val_error", "val_nll", "val_ece", "test_error", "test_nll", "test_ece", "train_loss")
 SCHEDULERS = ("fifo", "asha")
@@ -166,6 +166,7 @@ class SweepSpec:
     search: Search
     resources: Resources
     source: str = ""
+    paper: dict | None = field(default=None, hash=False)  # the paper's numbers (see _parse_paper)
 
     def to_dict(self) -> dict:
         """The resolved spec, as YAML-able data (stored with every result)."""
@@ -197,6 +198,7 @@ class SweepSpec:
                 "max_failures": s.max_failures, "per_method": s.per_method, "checkpoint_every_s": s.checkpoint_every_s,
             },
             "resources": {"cpu": self.resources.cpu, "gpu": self.resources.gpu},
+            **({"paper": self.paper} if self.paper else {}),
         }
 
     def grid_size(self, limit: int = MAX_GRID) -> int:
@@ -740,11 +742,12 @@ def from_dict(raw: Any, source: str = "<dict>") -> SweepSpec:
         if n * len(seeds) > MAX_GRID:
             problems.add("space", f"the grid has {'more than ' + format(MAX_GRID, ',') if n > MAX_GRID else format(n, ',')} "
                          f"configurations x {len(seeds)} seed(s): at most {MAX_GRID:,} trials; use fewer values or a sampler")
+    paper = _parse_paper(raw.get("paper"), space, problems)
     if problems:
         raise SpecError(source, list(problems))
     return SweepSpec(
         name=name, description=str(description), base=base, space=tuple(space), seeds=tuple(seeds),
-        search=search, resources=resources, source=source,
+        search=search, resources=resources, source=source, paper=paper,
     )
 
 
@@ -779,6 +782,17 @@ def _check_rho_applies(reg: dict | None, space: list[Param], problems: _Problems
                 "anneal_offset (and anneal_rate), randomized draws rho ~ Uniform{0..L} per batch; rho applies only to "
                 "standard and periodic. Restrict it with when: {regularizer.schedule: [standard, periodic]}, or set "
                 "anneal_offset for forward/reverse"))
+
+
+def _parse_paper(raw: Any, space: list[Param], problems: _Problems) -> dict | None:
+    """The optional ``paper:`` block (the paper's numbers for the report), validated by
+    ``sweeper.report.paper.parse`` (syntax in its docstring); stored as its normalised form."""
+    from sweeper.report import paper as paper_targets
+
+    block, found = paper_targets.parse(raw, {p.path for p in space})
+    for path, msg in found:
+        problems.add(path, msg)
+    return block
 
 
 def _regularizer_names(base: dict, space: list[Param]) -> list[str]:

@@ -1,0 +1,48 @@
+"""Parquet -> the comparison a researcher publishes: tables, paired tests, budgets, paper targets, across sweeps.
+
+One concept per module, pure functions on DataFrames, no torch or Ray import:
+
+- ``units``    display units (errors and ECE in %, NLL in nats, counts) and the per-seed rule for n < 3
+- ``stats``    Student-t intervals, paired comparisons (t, bootstrap, exact sign-flip test, d_z), Holm, Friedman
+- ``data``     a sweep's tables from a sweep or results folder, its objective
+- ``tables``   one row per configuration / per method (best by the sweep's objective), baseline choice
+- ``compare``  paired comparisons over shared seeds, Holm-corrected over the family
+- ``budget``   budget-fair comparison over ``train.epochs`` and the not-converged flag
+- ``paper``    the spec's ``paper:`` targets: parse, measured vs paper, ordering agreement
+- ``across``   several sweeps: average ranks, Friedman, pairwise Wilcoxon + Holm, CD diagram
+- ``writer``   report folder (report.md, CSVs, figures) and MLflow artifacts
+
+This module keeps the small API the driver uses (``summarize``, ``format_table``, ``load_trials``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from sweeper.report import tables
+from sweeper.report.data import FINISHED, column  # noqa: F401
+from sweeper.report.stats import mean_ci  # noqa: F401
+
+
+def load_trials(sweep_dir: Path) -> pd.DataFrame:
+    f = Path(sweep_dir) / "trials.parquet"
+    if not f.exists():
+        raise FileNotFoundError(f"{f} does not exist: the sweep has not written results yet")
+    return pd.read_parquet(f)
+
+
+def summarize(trials: pd.DataFrame, metric: str = "test_error", mode: str = "min") -> pd.DataFrame:
+    """One row per configuration ranked by ``metric`` (``mode``), with val_error and test_error too.
+
+    Columns: config_id, config, regularizer, seeds (finished/run), ``<m>``, ``<m>_ci95``, ``<m>_n``,
+    ``<m>_seeds`` per metric, not_finished."""
+    metrics = [m for m in dict.fromkeys([metric, "val_error", "test_error"]) if column(trials, m) in trials]
+    out = tables.config_table(trials, metrics, (metric, mode))
+    return out.assign(regularizer=out["method"]) if len(out) else out
+
+
+def format_table(summary: pd.DataFrame, metric: str, top: int | None = None) -> str:
+    """Markdown table of ``summarize``'s output: the metric and val_error in their units (per-seed values when n < 3)."""
+    metrics = [m for m in dict.fromkeys([metric, "val_error"]) if m in summary]
+    return tables.render(summary, metrics, [("method", "method"), ("config", "config"), ("seeds", "seeds")], top)

@@ -1,0 +1,81 @@
+"""``sweeper report SWEEP [SWEEP ...]`` as a library call: load, build, write, log (used by the CLI and launch)."""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from sweeper.report import data, paper, writer
+from sweeper.report.writer import ReportInputError
+
+
+@dataclass(frozen=True)
+class Written:
+    report_md: Path
+    main: str  # the main table(s), for the terminal
+    mlflow_runs: tuple[str, ...]
+
+
+def paper_from_file(path: str | Path) -> dict | None:
+    """The ``paper:`` block of a spec file (read as YAML, validated by ``paper.parse``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ReportInputError(f"--paper {p}: no such file")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ReportInputError(f"--paper {p}: not valid YAML: {e}".replace("\n", " ")) from None
+    if not isinstance(raw, dict) or "paper" not in raw:
+        raise ReportInputError(f"--paper {p}: the file has no paper: block")
+    block, problems = paper.parse(raw["paper"])
+    if problems:
+        raise ReportInputError(f"--paper {p}: " + "; ".join(f"{w}: {m}" for w, m in problems))
+    return block
+
+
+def _sweep_figures(sw: data.Sweep, out_dir: Path, metric: str, mode: str, baseline: str | None) -> dict[str, Path]:
+    """Figures from ``sweeper.figures.sweep_figures`` when that package is installed, else none."""
+    if importlib.util.find_spec("sweeper.figures") is None:
+        return {}
+    from sweeper.figures import sweep_figures
+
+    return sweep_figures(sw.trials, sw.epochs, out_dir / "figures", metric=metric, mode=mode, baseline=baseline)
+
+
+def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", out: str | Path | None = None,
+                metrics: tuple[str, ...] = (), baseline: str | None = None, all_pairs: bool = False,
+                paper_file: str | Path | None = None, log_mlflow: bool = True, figures: bool = True) -> Written:
+    loaded = [data.load(s, sweeps_dir) for s in sweeps]
+    if out is None:
+        out = loaded[0].folder / "report" if len(loaded) == 1 else Path(sweeps_dir) / ("across_" + "_".join(s.name for s in loaded))
+    out = Path(out)
+    block_override = paper_from_file(paper_file) if paper_file else None
+    reports = []
+    for sw in loaded:
+        block = block_override
+        if block is None and sw.spec.get("paper"):
+            block, problems = paper.parse(sw.spec["paper"])
+            if problems:
+                raise ReportInputError(f"{sw.folder}: the spec's paper block: " + "; ".join(f"{w}: {m}" for w, m in problems))
+        reports.append(writer.build(sw, extra_metrics=tuple(metrics), compare_metric=metrics[0] if metrics else None,
+                                    baseline=baseline, all_pairs=all_pairs, paper_block=block))
+    figs: dict[str, Path] = {}
+    if figures:
+        for sw, r in zip(loaded, reports):
+            sub = out / (sw.name if len(loaded) > 1 else "")
+            for title, p in _sweep_figures(sw, sub, r.metric, sw.objective[1], baseline).items():
+                figs[f"{title} ({sw.name})" if len(loaded) > 1 else title] = p
+    across = None
+    if len(reports) > 1:
+        across = writer.build_across(reports, reports[0].metric, "min" if not reports[0].metric.endswith("accuracy") else "max", out)
+    md = writer.write(reports, out, figs, across)
+    runs = []
+    if log_mlflow:
+        for sw in loaded:
+            rid = writer.log_to_mlflow(out, sw)
+            if rid:
+                runs.append(rid)
+    main = "\n\n".join(r.main for r in reports) + (f"\n\nAcross sweeps:\n{across[0]}" if across else "")
+    return Written(md, main, tuple(runs))

@@ -1,0 +1,178 @@
+"""The report of one or several sweeps: ``report.md``, every table as CSV, figures, MLflow artifacts.
+
+``build`` turns a loaded sweep into sections (markdown) and tables (DataFrames); ``write`` puts them in a
+folder (default ``<sweep folder>/report/``) with the figures it is given (``{title: png path}``, copied
+into ``figures/`` and embedded); ``log_to_mlflow`` logs that folder as artifacts (under ``report/``) of
+the sweep's MLflow parent run named in ``sweep.json``. Nothing here imports torch or Ray.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sweeper.report import across, budget, compare, paper, tables
+from sweeper.report.data import Sweep, column
+
+
+class ReportInputError(ValueError):
+    """A report option that does not fit the sweep (unknown metric or baseline); the CLI exits 2."""
+
+
+@dataclass
+class SweepReport:
+    sweep: Sweep
+    sections: list[tuple[str, str]] = field(default_factory=list)  # (title, markdown)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # csv name -> table
+    main: str = ""  # what the terminal prints
+    method_table: pd.DataFrame | None = None
+    metric: str = "test_error"
+
+
+def _provenance(sw: Sweep) -> str:
+    lines = [f"- folder: `{sw.folder}`", f"- objective (ranking and selection): {sw.objective[0]} ({sw.objective[1]})"]
+    if sw.spec.get("description"):
+        lines.append(f"- description: {str(sw.spec['description']).strip()}")
+    counts = sw.trials["status"].value_counts().to_dict()
+    lines.append("- trials: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    if "versions" in sw.provenance:
+        lines.append(f"- packages: `{sw.provenance['versions']}`")
+    if "written" in sw.provenance:
+        lines.append(f"- tables written: {sw.provenance['written']}")
+    if sw.meta.get("mlflow_parent_run"):
+        lines.append(f"- MLflow parent run: `{sw.meta['mlflow_parent_run']}` ({sw.meta.get('mlflow_uri', '')})")
+    return "\n".join(lines)
+
+
+def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str | None = None,
+          baseline: str | None = None, all_pairs: bool = False, paper_block: dict | None = None) -> SweepReport:
+    trials = sw.trials
+    for m in (*extra_metrics, *([compare_metric] if compare_metric else [])):
+        if column(trials, m) not in trials:
+            avail = [c.removeprefix("metric.") for c in trials.columns if trials[c].dtype.kind == "f"]
+            raise ReportInputError(f"metric {m!r} is not in {sw.folder}/trials.parquet; available: {', '.join(avail)}")
+    metric = compare_metric or (extra_metrics[0] if extra_metrics else "test_error")
+    objective = sw.objective
+    if column(trials, objective[0]) not in trials:
+        objective = ("val_error", "min")
+    metrics = tables.metric_list(trials, tuple(extra_metrics) + (metric,), objective[0])
+    rep = SweepReport(sw, metric=metric)
+    configs = tables.config_table(trials, metrics, objective)
+    methods = tables.method_table(configs, objective)
+    rep.method_table = methods
+    rep.tables["configurations"] = tables.csv_frame(configs, metrics)
+    rep.tables["methods"] = tables.csv_frame(methods, metrics)
+    rep.sections.append(("Sweep", _provenance(sw)))
+
+    base_id, base_note = None, ""
+    if baseline:
+        try:
+            base_id, base_note = tables.pick_baseline(configs, baseline, objective)
+        except KeyError as e:
+            raise ReportInputError(str(e.args[0])) from None
+    several = methods["method"].nunique() > 1
+    n_note = (f"Cells: mean ± 95% Student-t interval over the seeds that finished; with fewer than "
+              f"{tables.MIN_SEEDS_FOR_CI} finished seeds the per-seed values are shown instead (n given).")
+    method_md = tables.render(methods, metrics, [("method", "method"), ("configs", "configs"), ("trials", "trials"),
+                                                 ("selected configuration", "config"), ("seeds", "seeds")])
+    method_text = (f"Each method's best configuration by {objective[0]} ({objective[1]}), ranked by it; "
+                   f"then its test metrics. {n_note}\n\n{method_md}")
+    if several:
+        rep.sections.append(("Which method is best", method_text))
+    config_md = tables.render(configs, metrics, [("method", "method"), ("configuration", "config"), ("seeds", "seeds")])
+    rep.sections.append(("All configurations", f"Ranked by {objective[0]} ({objective[1]}). {n_note}\n\n{config_md}"))
+
+    if budget.has_budgets(trials):
+        bres = budget.analyse(trials, metric, objective, baseline if base_id and baseline in set(configs["method"]) else None)
+        rep.tables["budget"] = tables.csv_frame(bres.table, [metric, objective[0]])
+        rep.tables["budget_selected"] = bres.selected
+        rep.sections.append(("Budget-fair comparison", budget.render(bres, metric, objective,
+                                                                     baseline if baseline in set(configs["method"]) else None)))
+
+    selected = list(methods["config_id"]) if several else list(configs["config_id"])
+    if base_id is not None and base_id not in selected:
+        selected.append(base_id)
+    comp = pd.DataFrame()
+    if base_id is not None or all_pairs:
+        comp = compare.comparisons(trials, configs, selected, metric, base_id)
+        rep.tables[f"paired_{metric}"] = comp
+        title = f"Paired comparisons of {metric}" + (f" against {baseline}" if base_id else " (all pairs)")
+        rep.sections.append((title, (base_note + "\n\n" if base_note else "") + compare.render(comp)))
+
+    if paper_block:
+        pc = paper.compare(paper_block, configs)
+        order = paper.ordering(pc)
+        rep.tables["paper"] = pc
+        rep.tables["paper_ordering"] = order
+        rep.sections.append(("Measured vs paper", paper.render(paper_block, pc, order)))
+
+    main = [f"{sw.name}: {len(trials)} trials, {len(configs)} configurations, {methods['method'].nunique()} method(s)"]
+    main.append(method_text if several else config_md)
+    if base_id is not None:
+        main += ["", base_note, "", compare.render(comp)]
+    rep.main = "\n".join(main)
+    return rep
+
+
+def build_across(reports: list[SweepReport], metric: str, mode: str, out_dir: Path) -> tuple[str, dict[str, pd.DataFrame], dict[str, Path]]:
+    per = {r.sweep.name: r.method_table for r in reports if r.method_table is not None}
+    res = across.analyse(per, metric, mode)
+    figs = {}
+    p = across.cd_diagram(res, out_dir / "figures" / f"critical_difference_{metric}.png")
+    if p is not None:
+        figs[f"Critical-difference diagram ({metric}, {len(res.table)} sweeps)"] = p
+    tabs = {f"across_{metric}": res.table.reset_index(names="sweep"),
+            f"across_ranks_{metric}": res.ranks.rename("average_rank").reset_index(names="method"),
+            f"across_pairwise_{metric}": res.pairwise}
+    return across.render(res, metric), tabs, figs
+
+
+def write(reports: list[SweepReport], out_dir: Path, figures: dict[str, Path] | None = None,
+          across_section: tuple[str, dict[str, pd.DataFrame], dict[str, Path]] | None = None) -> Path:
+    """Write report.md, one CSV per table and the figures into ``out_dir``; returns report.md's path."""
+    out_dir = Path(out_dir)
+    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+    figs = dict(figures or {})
+    if across_section:
+        figs.update(across_section[2])
+    md = ["# Sweep report: " + ", ".join(r.sweep.name for r in reports), ""]
+    multi = len(reports) > 1
+    for r in reports:
+        prefix = f"{r.sweep.name}__" if multi else ""
+        for title, text in r.sections:
+            md += [f"## {title}" + (f" ({r.sweep.name})" if multi else ""), "", text, ""]
+        for name, df in r.tables.items():
+            df.to_csv(out_dir / f"{prefix}{name}.csv", index=False)
+    if across_section:
+        text, tabs, _ = across_section
+        md += ["## Across sweeps", "", text, ""]
+        for name, df in tabs.items():
+            df.to_csv(out_dir / f"{name}.csv", index=False)
+    if figs:
+        md += ["## Figures", ""]
+        for title, src in figs.items():
+            src = Path(src)
+            dst = out_dir / "figures" / src.name
+            if src.resolve() != dst.resolve():
+                shutil.copyfile(src, dst)
+            md += [f"### {title}", "", f"![{title}](figures/{dst.name})", ""]
+    csvs = sorted(p.name for p in out_dir.glob("*.csv"))
+    md += ["## Files", "", "Every table above as CSV (stored units: fractions, nats; per-seed values as seed:value): "
+           + ", ".join(f"`{c}`" for c in csvs) + "."]
+    f = out_dir / "report.md"
+    f.write_text("\n".join(md) + "\n")
+    return f
+
+
+def log_to_mlflow(out_dir: Path, sweep: Sweep) -> str | None:
+    """Log ``out_dir`` as artifacts (``report/``) of the sweep's MLflow parent run; the run id, or None if
+    the sweep has no parent run on record (a committed results folder)."""
+    run_id, uri = sweep.meta.get("mlflow_parent_run"), sweep.meta.get("mlflow_uri")
+    if not run_id or not uri:
+        return None
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri=uri).log_artifacts(run_id, str(out_dir), artifact_path="report")
+    return run_id
