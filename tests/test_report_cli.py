@@ -1,0 +1,81 @@
+"""`sweeper report` on a results folder (tables only, no MLflow), without torch or Ray; bad input exits 2;
+the report folder is logged to the sweep's MLflow parent run (real SQLite store)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from report_fixtures import dropmax_like
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = """name: fixture
+search: {metric: val_error, mode: min}
+paper:
+  source: made-up
+  targets:
+    softmax: {test_error: {value: 7.09, ci95: 0.46}}
+    dropmax: {test_error: {value: 5.32, ci95: 0.09}}
+    sal: {test_error: 4.5}
+"""
+
+
+def _results(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    t = pa.Table.from_pandas(dropmax_like(), preserve_index=False)
+    t = t.replace_schema_metadata({**(t.schema.metadata or {}), b"sweeper.spec": SPEC.encode(),
+                                   b"sweeper.versions": b'{"sweeper": "0.1.0"}'})
+    pq.write_table(t, folder / "trials.parquet")
+    return folder
+
+
+def _cli(*args, cwd):
+    code = ("import sys\nfrom sweeper.cli import main\ntry:\n    main(sys.argv[1:], standalone_mode=True)\n"
+            "except SystemExit as e:\n    bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'ray')]\n"
+            "    print('IMPORTED', bad)\n    raise\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_report_on_a_results_folder(tmp_path):
+    d = _results(tmp_path / "results" / "fixture")
+    r = _cli("report", str(d), "--baseline", "softmax", "--metric", "test_error", "--out", str(d / "report"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "IMPORTED []" in r.stdout  # neither torch nor Ray was imported
+    assert "| dropmax | 1 | 5 | regularizer.name=dropmax, train.lr=0.001 | 5/5 | 3.54 ± " in r.stdout
+    assert "baseline: softmax has 2 configurations; using the best by val_error (min)" in r.stdout
+    rep = (d / "report" / "report.md").read_text()
+    for section in ("## Which method is best", "## All configurations", "## Paired comparisons of test_error against softmax",
+                    "## Measured vs paper", "Paper: made-up", "exact sign-flip permutation test", "Holm"):
+        assert section in rep, section
+    csvs = {p.name for p in (d / "report").glob("*.csv")}
+    assert csvs == {"configurations.csv", "methods.csv", "paired_test_error.csv", "paper.csv", "paper_ordering.csv"}
+
+
+def test_bad_metric_or_sweep_exits_2_without_traceback(tmp_path):
+    d = _results(tmp_path / "r")
+    r = _cli("report", str(d), "--metric", "nope", cwd=tmp_path)
+    assert r.returncode == 2 and "metric 'nope' is not in" in r.stderr and "Traceback" not in r.stderr
+    assert not (d / "report").exists()  # nothing created
+    r = _cli("report", "missing", cwd=tmp_path)
+    assert r.returncode == 2 and "no sweep 'missing'" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("report", str(d), "--baseline", "nope", cwd=tmp_path)
+    assert r.returncode == 2 and "matches no config_id or method" in r.stderr
+
+
+def test_report_logged_to_the_parent_run(tmp_path):
+    from mlflow import MlflowClient
+
+    from sweeper.report.run import make_report
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    c = MlflowClient(uri)
+    run = c.create_run(c.create_experiment("fixture"), run_name="fixture")
+    d = _results(tmp_path / "sweeps" / "fixture")
+    (d / "sweep.json").write_text(json.dumps({"mlflow_parent_run": run.info.run_id, "mlflow_uri": uri}))
+    w = make_report([d], figures=False)
+    assert w.mlflow_runs == (run.info.run_id,) and w.report_md == d / "report" / "report.md"
+    names = {a.path for a in c.list_artifacts(run.info.run_id, "report")}
+    assert {"report/report.md", "report/configurations.csv", "report/methods.csv"} <= names
