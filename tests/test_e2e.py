@@ -93,7 +93,9 @@ def test_end_to_end_sweep(tmp_path):
     done = [c for c in children if c.info.status == "FINISHED"]
     assert all(len(client.get_metric_history(c.info.run_id, "val_error")) == 3 for c in done)
     assert all(c.data.params["regularizer.name"] == "softmax" for c in done)
-    assert {"spec.yaml", "provenance.json"} <= {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert {"spec.yaml", "provenance.json", "report"} <= {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert "report/report.md" in {a.path for a in client.list_artifacts(parents[0].info.run_id, "report")}
+    assert "seeds: " in (sweep / "report" / "report.md").read_text()  # 2 finished seeds: values, no interval
 
     rep = sweeper("report", "e2e", cwd=tmp_path)
     assert rep.returncode == 0 and "regularizer.name=softmax, train.lr=0.05 | 2/2 |" in rep.stdout

@@ -44,7 +44,8 @@ def test_report_on_a_results_folder(tmp_path):
     r = _cli("report", str(d), "--baseline", "softmax", "--metric", "test_error", "--out", str(d / "report"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "IMPORTED []" in r.stdout  # neither torch nor Ray was imported
-    assert "| dropmax | 1 | 5 | regularizer.name=dropmax, train.lr=0.001 | 5/5 | 3.54 ± " in r.stdout
+    assert "| dropmax | 1 | 5 | 5/5 | 3.54 ± 0.26 | 5.32 ± 0.09 | -1.62 ± 0.14 | 0.112 ± 0.010 | 0.70 ± 0.20 | 5.10 ± 0.20 |" in r.stdout
+    assert "| softmax | 2 | 10 | 5/5 | 5.16 ± 0.26 | 7.09 ± 0.46 | – |" in r.stdout
     assert "baseline: softmax has 2 configurations; using the best by val_error (min)" in r.stdout
     rep = (d / "report" / "report.md").read_text()
     for section in ("## Which method is best", "## All configurations", "## Paired comparisons of test_error against softmax",

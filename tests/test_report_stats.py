@@ -50,6 +50,7 @@ def test_exact_test_by_enumeration_and_min_p():
     mixed = [0.3, -0.1, 0.2, 0.4, 0.5, -0.05]
     assert S.sign_flip_p(mixed) == pytest.approx(_sign_flip_by_enumeration(mixed))
     assert S.min_exact_p(6) == pytest.approx(2 / 64)
+    assert S.sign_flip_p([0.3]) == 1.0 == _sign_flip_by_enumeration([0.3])
     # the exact Wilcoxon signed-rank test has the same floor with 5 pairs
     assert sps.wilcoxon(D, method="exact").pvalue == pytest.approx(S.min_exact_p(5))
 

@@ -83,6 +83,6 @@ def render(comp: pd.DataFrame) -> str:
     ]
     for n in ns:
         mp = 2.0 / 2.0**n
-        notes.append(f"With {n} paired seeds the exact test cannot give p below {mp:.4g}"
+        notes.append(f"With {n} paired seed{'s' if n != 1 else ''} the exact test cannot give p below {mp:.4g}"
                      + (" (so it can never reach 0.05)" if mp > 0.05 else "") + ".")
     return markdown.table(header, rows) + "\n\n" + "\n".join(f"- {n}" for n in notes)

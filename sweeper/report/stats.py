@@ -83,8 +83,8 @@ def sign_flip_p(d) -> float:
     d = finite(d)
     if len(d) == 0:
         return float("nan")
-    if np.all(d == 0):
-        return 1.0
+    if len(d) == 1 or np.all(d == 0):
+        return 1.0  # both sign assignments of one pair are equally extreme
     res = stats.permutation_test(
         (d,), np.mean, permutation_type="samples", alternative="two-sided", n_resamples=np.inf
     )

@@ -32,7 +32,11 @@ class SweepReport:
 
 
 def _provenance(sw: Sweep) -> str:
-    lines = [f"- folder: `{sw.folder}`", f"- objective (ranking and selection): {sw.objective[0]} ({sw.objective[1]})"]
+    try:
+        folder = sw.folder.relative_to(Path.cwd())
+    except ValueError:
+        folder = sw.folder
+    lines = [f"- folder: `{folder}`", f"- objective (ranking and selection): {sw.objective[0]} ({sw.objective[1]})"]
     if sw.spec.get("description"):
         lines.append(f"- description: {str(sw.spec['description']).strip()}")
     counts = sw.trials["status"].value_counts().to_dict()
@@ -101,12 +105,17 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
         title = f"Paired comparisons of {metric}" + (f" against {baseline}" if base_id else " (all pairs)")
         rep.sections.append((title, (base_note + "\n\n" if base_note else "") + compare.render(comp)))
 
+    pc = pd.DataFrame()
     if paper_block:
         pc = paper.compare(paper_block, configs)
         order = paper.ordering(pc)
         rep.tables["paper"] = pc
         rep.tables["paper_ordering"] = order
         rep.sections.append(("Measured vs paper", paper.render(paper_block, pc, order)))
+    if several and (len(comp) or len(pc)):
+        summary_md = _summary(methods, metrics, metric, comp, pc, baseline)
+        rep.sections.insert(1, ("Summary", f"One row per method (its configuration selected on {objective[0]}). {n_note}\n\n{summary_md}"))
+        method_text = summary_md
 
     main = [f"{sw.name}: {len(trials)} trials, {len(configs)} configurations, {methods['method'].nunique()} method(s)"]
     main.append(method_text if several else config_md)
@@ -114,6 +123,42 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
         main += ["", base_note, "", compare.render(comp)]
     rep.main = "\n".join(main)
     return rep
+
+
+def _summary(methods: pd.DataFrame, metrics: list[str], metric: str, comp: pd.DataFrame, pc: pd.DataFrame,
+             baseline: str | None) -> str:
+    """The paper-style table: per method its metrics, the paper's value of ``metric`` and the paired
+    difference to the baseline (mean ± 95% t-interval over shared seeds, in the metric's difference unit)."""
+    from sweeper.report import markdown, units
+
+    u = units.unit_of(metric)
+    paper_by_cfg = {}
+    if len(pc):
+        for r in pc[(pc["metric"] == metric) & pc["measured"].notna()].to_dict("records"):
+            paper_by_cfg.setdefault(r["config_id"], r)
+    diff_by_cfg = {r["a"]: r for r in comp.to_dict("records")} if len(comp) else {}
+    base_cfg = comp["b"].iloc[0] if len(comp) and comp["b"].nunique() == 1 else None
+    header = ["method", "configs", "trials", "seeds", units.header(metric)]
+    if paper_by_cfg:
+        header.append(f"paper {units.header(metric)}")
+    if base_cfg is not None:
+        header.append(f"paired diff to {baseline} ({u.diff_label})")
+    others = [m for m in metrics if m != metric]
+    header += [units.header(m) for m in others]
+    rows = []
+    for r in methods.to_dict("records"):
+        row = [r["method"], r["configs"], r["trials"], r["seeds"], tables.cell(r, metric)]
+        if paper_by_cfg:
+            t = paper_by_cfg.get(r["config_id"])
+            row.append("-" if t is None else paper._fmt(t["paper"], t["paper_ci95"], u))
+        if base_cfg is not None:
+            d = diff_by_cfg.get(r["config_id"])
+            row.append("–" if r["config_id"] == base_cfg else "-" if d is None or d["n"] == 0 else
+                       u.fmt(d["mean_diff"], True) + (f" ± {u.fmt(d['t_ci95'])}" if pd.notna(d["t_ci95"]) else "")
+                       + (f" (n={d['n']})" if d["n"] < tables.MIN_SEEDS_FOR_CI else ""))
+        row += [tables.cell(r, m) for m in others]
+        rows.append(row)
+    return markdown.table(header, rows)
 
 
 def build_across(reports: list[SweepReport], metric: str, mode: str, out_dir: Path) -> tuple[str, dict[str, pd.DataFrame], dict[str, Path]]:
