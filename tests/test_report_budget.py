@@ -49,3 +49,20 @@ def test_gain_within_noise_is_only_a_maybe():
     t.loc[noisy, "val_error"] = [0.060, 0.080, 0.055, 0.085, 0.065]  # mean 0.069 < 0.07, but seed noise is large
     sel = budget.analyse(t, "test_error", OBJ).selected.set_index("method")
     assert sel.loc["fast", "convergence"] == budget.MAYBE
+
+
+def test_report_compares_methods_at_their_selected_budgets():
+    from pathlib import Path
+
+    import pandas as pd
+
+    from sweeper.report import writer
+    from sweeper.report.data import Sweep
+
+    rep = writer.build(Sweep("b", Path("."), _trials(), pd.DataFrame()), baseline="softmax")
+    m = rep.method_table.set_index("method")
+    assert m.loc["slow", "config"].endswith("train.epochs=200") and m.loc["fast", "config"].endswith("train.epochs=100")
+    titles = [t for t, _ in rep.sections]
+    assert "Budget-fair comparison" in titles and {"budget", "budget_selected"} <= set(rep.tables)
+    comp = rep.tables["paired_test_error"].set_index("method_a")
+    assert comp.loc["slow", "config_a"].endswith("train.epochs=200")  # compared at its selected budget
