@@ -80,3 +80,24 @@ def test_report_logged_to_the_parent_run(tmp_path):
     assert w.mlflow_runs == (run.info.run_id,) and w.report_md == d / "report" / "report.md"
     names = {a.path for a in c.list_artifacts(run.info.run_id, "report")}
     assert {"report/report.md", "report/configurations.csv", "report/methods.csv"} <= names
+
+
+def test_several_sweeps_and_all_pairs(tmp_path):
+    from sweeper.report.run import make_report
+
+    dirs = []
+    for i, shift in enumerate((0.0, 0.01, -0.005)):
+        d = _results(tmp_path / f"s{i}")
+        t = pq.read_table(d / "trials.parquet")
+        df = t.to_pandas()
+        df["test_error"] += shift * (df["regularizer"] == "sal")  # sal's rank changes between sweeps
+        df["sweep"] = f"s{i}"
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(t.schema.metadata), d / "trials.parquet")
+        dirs.append(d)
+    w = make_report(dirs, out=tmp_path / "across", all_pairs=True, figures=False)
+    md = w.report_md.read_text()
+    assert "## Across sweeps" in md and "Friedman test over 3 sweeps and 3 methods" in md
+    assert "![Critical-difference diagram (test_error, 3 sweeps)](figures/critical_difference_test_error.png)" in md
+    assert (tmp_path / "across" / "figures" / "critical_difference_test_error.png").stat().st_size > 5000
+    assert "## Paired comparisons of test_error (all pairs) (s0)" in md and (tmp_path / "across" / "s0__paired_test_error.csv").exists()
+    assert "Average rank (1 = best): dropmax 1.33, sal 1.67, softmax 3.00." in md  # sal beats dropmax in s2

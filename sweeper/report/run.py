@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from sweeper.report import data, paper, writer
+from sweeper.report import data, paper, units, writer
 from sweeper.report.writer import ReportInputError
 
 
@@ -69,7 +69,7 @@ def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", 
                 figs[f"{title} ({sw.name})" if len(loaded) > 1 else title] = p
     across = None
     if len(reports) > 1:
-        across = writer.build_across(reports, reports[0].metric, "min" if not reports[0].metric.endswith("accuracy") else "max", out)
+        across = writer.build_across(reports, reports[0].metric, units.mode_of(reports[0].metric), out)
     md = writer.write(reports, out, figs, across)
     runs = []
     if log_mlflow:

@@ -55,6 +55,11 @@ def unit_of(metric: str) -> Unit:
     return PLAIN
 
 
+def mode_of(metric: str) -> str:
+    """Whether lower (min) or higher (max) is better for a metric: max only for accuracies."""
+    return "max" if metric.removeprefix("metric.").endswith(("accuracy", "_acc")) else "min"
+
+
 def header(metric: str) -> str:
     """Column header: ``test_error`` -> ``test error %``; ``test_nll`` -> ``test NLL (nats)``."""
     u = unit_of(metric)

@@ -169,7 +169,7 @@ def build_across(reports: list[SweepReport], metric: str, mode: str, out_dir: Pa
     if p is not None:
         figs[f"Critical-difference diagram ({metric}, {len(res.table)} sweeps)"] = p
     tabs = {f"across_{metric}": res.table.reset_index(names="sweep"),
-            f"across_ranks_{metric}": res.ranks.rename("average_rank").reset_index(names="method"),
+            f"across_ranks_{metric}": pd.DataFrame({"method": res.ranks.index, "average_rank": res.ranks.to_numpy()}),
             f"across_pairwise_{metric}": res.pairwise}
     return across.render(res, metric), tabs, figs
 
