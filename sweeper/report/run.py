@@ -65,7 +65,7 @@ def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", 
     if figures:
         for sw, r in zip(loaded, reports):
             sub = out / (sw.name if len(loaded) > 1 else "")
-            for title, p in _sweep_figures(sw, sub, r.metric, sw.objective[1], baseline).items():
+            for title, p in _sweep_figures(sw, sub, r.metric, units.mode_of(r.metric), baseline).items():
                 figs[f"{title} ({sw.name})" if len(loaded) > 1 else title] = p
     across = None
     if len(reports) > 1:
