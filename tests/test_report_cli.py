@@ -101,3 +101,18 @@ def test_several_sweeps_and_all_pairs(tmp_path):
     assert (tmp_path / "across" / "figures" / "critical_difference_test_error.png").stat().st_size > 5000
     assert "## Paired comparisons of test_error (all pairs) (s0)" in md and (tmp_path / "across" / "s0__paired_test_error.csv").exists()
     assert "Average rank (1 = best): dropmax 1.33, sal 1.67, softmax 3.00." in md  # sal beats dropmax in s2
+
+
+def test_figures_passed_in_are_embedded_and_copied(tmp_path):
+    from sweeper.report import data, writer
+
+    d = _results(tmp_path / "r")
+    rep = writer.build(data.load(d))
+    inside = tmp_path / "out" / "figures" / "curve.png"
+    inside.parent.mkdir(parents=True)
+    inside.write_bytes(b"\x89PNG-inside")
+    outside = tmp_path / "elsewhere.png"
+    outside.write_bytes(b"\x89PNG-outside")
+    md = writer.write([rep], tmp_path / "out", {"Learning curves": inside, "Reliability": outside}).read_text()
+    assert "![Learning curves](figures/curve.png)" in md and "![Reliability](figures/01_elsewhere.png)" in md
+    assert (tmp_path / "out" / "figures" / "01_elsewhere.png").read_bytes() == b"\x89PNG-outside"

@@ -197,12 +197,14 @@ def write(reports: list[SweepReport], out_dir: Path, figures: dict[str, Path] | 
             df.to_csv(out_dir / f"{name}.csv", index=False)
     if figs:
         md += ["## Figures", ""]
-        for title, src in figs.items():
-            src = Path(src)
-            dst = out_dir / "figures" / src.name
-            if src.resolve() != dst.resolve():
-                shutil.copyfile(src, dst)
-            md += [f"### {title}", "", f"![{title}](figures/{dst.name})", ""]
+        for i, (title, src) in enumerate(figs.items()):
+            src = Path(src).resolve()
+            try:
+                rel = src.relative_to(out_dir.resolve())  # already in the report folder
+            except ValueError:
+                rel = Path("figures") / f"{i:02d}_{src.name}"
+                shutil.copyfile(src, out_dir / rel)
+            md += [f"### {title}", "", f"![{title}]({rel.as_posix()})", ""]
     csvs = sorted(p.name for p in out_dir.glob("*.csv"))
     md += ["## Files", "", "Every table above as CSV (stored units: fractions, nats; per-seed values as seed:value): "
            + ", ".join(f"`{c}`" for c in csvs) + "."]
