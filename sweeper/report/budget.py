@@ -107,7 +107,7 @@ def render(res: BudgetResult, metric: str, objective: tuple[str, str], baseline_
         rows.append([method] + [
             "-" if int(b) not in by_b else cell(by_b[int(b)], metric)
             for b in bud])
-    lines.append(markdown.table(["method"] + [f"{int(b)} epochs" for b in bud], rows))
+    lines.append(markdown.table(["method"] + [f"{int(b)} ep" for b in bud], rows))
     lines += ["", f"Selected budget per method (on {objective[0]}) and convergence between the two largest budgets "
               f"(change of mean {objective[0]}, per-seed paired, ± 95% t-interval):", ""]
     srows = []
