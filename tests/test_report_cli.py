@@ -116,3 +116,20 @@ def test_figures_passed_in_are_embedded_and_copied(tmp_path):
     md = writer.write([rep], tmp_path / "out", {"Learning curves": inside, "Reliability": outside}).read_text()
     assert "![Learning curves](figures/curve.png)" in md and "![Reliability](figures/01_elsewhere.png)" in md
     assert (tmp_path / "out" / "figures" / "01_elsewhere.png").read_bytes() == b"\x89PNG-outside"
+
+
+def test_paper_targets_from_a_spec_file(tmp_path):
+    import pandas as pd
+    import pytest
+
+    from sweeper.report.run import ReportInputError, make_report
+
+    d = _results(tmp_path / "results" / "fixture")
+    w = make_report([d], paper_file=ROOT / "search_spaces" / "paper" / "dropmax_table1_mnist1k.yaml", baseline="softmax",
+                    out=tmp_path / "rep", figures=False)
+    pc = pd.read_csv(tmp_path / "rep" / "paper.csv").set_index("target")
+    assert len(pc) == 8 and pc["measured"].notna().sum() == 2  # the fixture has dropmax and softmax of the 8 methods
+    assert pc.loc["dropmax", "delta"] == pytest.approx(3.54 - 5.32) and pc.loc["softmax", "paper_ci95"] == 0.46
+    assert "DropMax (Lee et al., NeurIPS 2018) Table 1" in w.report_md.read_text()
+    with pytest.raises(ReportInputError, match="has no paper: block"):
+        make_report([d], paper_file=ROOT / "search_spaces" / "maldrop_rho.yaml", out=tmp_path / "x", figures=False)
