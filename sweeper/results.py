@@ -56,7 +56,9 @@ TRIAL_FIELDS = [
     pa.field("node_id", pa.string()),
     pa.field("retries", pa.int64()),
     pa.field("provenance", pa.string()),  # the trial's own record (JSON): resolved config, data fingerprint, hardware
-] + [pa.field(m, pa.float64()) for m in CORE_METRICS + BEST_METRICS]
+] + [pa.field(m, pa.float64()) for m in CORE_METRICS + BEST_METRICS] + [
+    pa.field(M.TEST_CALIBRATION, pa.string()),  # JSON: the final test calibration bins (reliability diagrams)
+]
 EPOCH_FIELDS = [
     pa.field("sweep", pa.string()),
     pa.field("trial_id", pa.string()),
@@ -216,6 +218,8 @@ def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dic
         }
         for m in CORE_METRICS + BEST_METRICS:
             row[m] = _float(last.get(m))
+        if isinstance(last.get(M.TEST_CALIBRATION), str):
+            row[M.TEST_CALIBRATION] = last[M.TEST_CALIBRATION]
         for k, v in overrides.items():
             if k != "seed":
                 row[f"param.{k}"] = v

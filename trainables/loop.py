@@ -149,6 +149,8 @@ class Trainer:
             with self.autocast():
                 logits = self.forward(self.layout(x)).logits
             total = M.accumulate(total, M.classification_metrics(logits.float(), y))
+        if split == "test":
+            self.last_test_bins = M.calibration_bins(total)
         return M.finalize(total, split)
 
     def autocast(self) -> torch.autocast:
@@ -174,6 +176,7 @@ class Trainer:
         self._keep_if_best(out)
         if self.epoch == self.cfg.epochs:
             out.update(self.evaluate("test"))
+            self.test_calibration = self.last_test_bins  # the final model's bins (not the best epoch's)
             out.update(self.evaluate_best())
         for fn in self.hooks["epoch_metrics"]:
             out.update(fn())

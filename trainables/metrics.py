@@ -32,6 +32,7 @@ BEST_VAL_ERROR = "best_val_error"
 BEST_TEST_ERROR = "best_test_error"
 BEST_TEST_NLL = "best_test_nll"
 BEST_TEST_ECE = "best_test_ece"
+TEST_CALIBRATION = "test_calibration"  # JSON text: the final test calibration bins (see calibration_bins)
 
 ECE_BINS = 15
 
@@ -81,4 +82,21 @@ def finalize(total: dict[str, torch.Tensor], prefix: str) -> dict[str, float]:
         f"{prefix}_error": float(t["error"]) / n,
         f"{prefix}_nll": float(t["nll"]) / n,
         f"{prefix}_ece": ece,
+    }
+
+
+def calibration_bins(total: dict[str, torch.Tensor]) -> dict[str, list]:
+    """The ECE bins of :func:`classification_metrics` sums, for a reliability diagram.
+
+    ``ECE_BINS`` equal-width confidence bins over [0, 1] (the bins of ``*_ece``):
+    per bin the number of examples, their mean confidence and their accuracy
+    (None for an empty bin). ECE = sum_b count_b * |accuracy_b - confidence_b| / n.
+    """
+    t = {k: v.detach().cpu() for k, v in total.items()}
+    count = t["bin_count"].tolist()
+    return {
+        "edges": [i / ECE_BINS for i in range(ECE_BINS + 1)],
+        "count": [int(c) for c in count],
+        "confidence": [float(s) / c if c else None for s, c in zip(t["bin_conf"].tolist(), count)],
+        "accuracy": [float(s) / c if c else None for s, c in zip(t["bin_acc"].tolist(), count)],
     }

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from trainables import data as data_registry
+from trainables import metrics as M
 from trainables import models as model_registry
 from trainables import provenance
 from trainables import regularizers as reg_registry
@@ -145,6 +146,17 @@ def write_final_artifacts(net: torch.nn.Module, directory: Path) -> None:
                 (out / (name if name.endswith(".json") else name + ".json")).write_text(json.dumps(obj, indent=1))
 
 
+def write_calibration(trainer: Trainer, directory: Path) -> str:
+    """The final test calibration bins as ``artifacts/calibration_test.json``; returns the JSON text.
+
+    The text also goes into the last result (``test_calibration``), so it reaches the
+    driver's trials table and reliability diagrams need no checkpoint files."""
+    text = json.dumps({"split": "test", **trainer.test_calibration})
+    (directory / "artifacts").mkdir(exist_ok=True)
+    (directory / "artifacts" / "calibration_test.json").write_text(text)
+    return text
+
+
 def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     """Ray Tune function trainable (bound with ``tune.with_parameters(run_trial, base=...)``)."""
     import ray
@@ -181,6 +193,7 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
                 torch.save(trainer.state_dict(), Path(d) / "state.pt")
                 if trainer.done and not metrics.get("diverged"):
                     write_final_artifacts(trainer.net, Path(d))
+                    metrics[M.TEST_CALIBRATION] = write_calibration(trainer, Path(d))
                     if callable(getattr(reg, "finalize", None)):
                         # module-level post-training step (e.g. SAL builds and tests the pruned network)
                         metrics.update(reg.finalize(trainer, Path(d) / "artifacts"))

@@ -71,6 +71,7 @@ from trainables.regularizers.contract import BuildContext, DropLayer
 from trainables.regularizers.params import DropoutPpParams as Params
 
 KIND = "gate"
+GATE_HIST_BINS = 20  # bins over [0, 1] of the stored gate-value histogram (final_artifacts)
 
 
 def beta_params(p: Params) -> tuple[float, float]:
@@ -167,6 +168,22 @@ class GDGate(nn.Module):
             f"{p}_alpha": self.alpha,
             f"{p}_beta": self.beta,
         }
+
+
+    def final_artifacts(self) -> dict[str, object]:
+        """This layer's gate values after training: k per unit / map, and a histogram of every k."""
+        if isinstance(self.k, UninitializedParameter):
+            return {}
+        k = self.k.detach().clamp(0, 1).float().cpu()
+        count = torch.histc(k.flatten(), bins=GATE_HIST_BINS, min=0.0, max=1.0)
+        return {f"{self.prefix}_gates_{self.index}": {
+            "description": "gate values k after training (clipped to [0, 1]): k_unit per unit / feature map "
+            "(an element gate averages its map), hist_count over hist_edges for every k",
+            "layer": self.index, "kind": self.kind, "shape": list(k.shape),
+            "k_unit": self.unit_k().float().cpu().tolist(),
+            "hist_edges": [i / GATE_HIST_BINS for i in range(GATE_HIST_BINS + 1)],
+            "hist_count": [int(c) for c in count.tolist()],
+        }}
 
 
 class GDElementGate(LazyModuleMixin, GDGate):

@@ -1,0 +1,87 @@
+"""Figures of a sweep (matplotlib, Agg backend, PNG), drawn from its Parquet tables and trial artifacts.
+
+No torch or Ray import: figures are drawn from files. One module per figure
+kind; each ``draw`` returns a matplotlib ``Figure`` (or None when the data does
+not support it), which :func:`sweep_figures` saves. Tests read the plotted data
+back from the returned figures.
+
+    learning_curves  validation error and training loss per epoch, band over seeds
+    paired           per-seed paired differences against the baseline configuration
+    reliability      reliability diagrams from the stored test calibration bins
+    retain           DropMax retain probabilities per class (paper Figure 4e)
+    sal              SAL pruned test error vs parameter count, architectures, Pareto front
+    p_pass           Malicious Dropout p_pass per epoch
+    gates            Dropout++ / SAL gate value histograms
+    budget           test metric vs epoch budget per method (budget-fair comparison)
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from sweeper.figures import budget, gates, learning_curves, p_pass, paired, reliability, retain, sal
+from sweeper.figures import common as C
+from sweeper.figures.artifacts import artifact_dirs
+
+__all__ = ["sweep_figures", "trial_figures", "artifact_dirs"]
+
+TOP = 6  # configurations drawn where one line or dot each (best first by the validation metric)
+RETAIN_METHODS = ("dropmax", "dropmax_qp")
+
+
+def slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
+
+
+def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, metric: str = "val_error",
+                  mode: str = "min", baseline: str | None = None, test_metric: str = "test_error",
+                  artifacts: dict[str, Path] | None = None) -> dict[str, Path]:
+    """Draw every figure the data supports into ``out_dir``; returns ``{title: png path}``.
+
+    ``metric``/``mode``: the sweep's validation objective, which ranks and selects
+    configurations (never the test metric). ``baseline``: a config_id, a
+    configuration label or a regularizer name (then its best configuration by
+    ``metric``). ``artifacts``: trial_id -> artifact folder (see
+    :func:`artifact_dirs`), needed by the retain and gate figures.
+    """
+    out_dir = Path(out_dir)
+    dirs = artifacts or {}
+    ranked = C.ranked_configs(trials, metric, mode)
+    per_method = C.best_per_method(trials, metric, mode)
+    base = C.resolve_baseline(trials, baseline, metric, mode)
+    top = ranked[:TOP] + ([base] if base and base not in ranked[:TOP] else [])
+    best = list(per_method.values())
+    drawn: dict[str, object] = {}
+    if len(per_method) > 1:
+        drawn["Learning curves, best configuration per method"] = learning_curves.draw(trials, epochs, best)
+    drawn["Learning curves, top configurations"] = learning_curves.draw(trials, epochs, top)
+    if base:
+        drawn[f"Paired differences in {test_metric} vs the baseline"] = paired.draw(trials, base, ranked[:TOP * 2], test_metric)
+    drawn["Reliability diagrams, best configuration per method"] = reliability.draw(trials, best)
+    for reg, cid in per_method.items():
+        if reg in RETAIN_METHODS:
+            drawn[f"{reg} retain probabilities per class"] = retain.draw(trials, dirs, cid)
+    drawn["SAL test error vs parameters"] = sal.draw(trials)
+    md = [c for c in ranked if trials.loc[trials.config_id == c, "regularizer"].iloc[0] == "malicious_dropout"]
+    drawn["Malicious Dropout p_pass per epoch"] = p_pass.draw(trials, epochs, md[:TOP])
+    drawn["Gate value histograms"] = gates.draw(trials, dirs, [c for r, c in per_method.items() if r in gates.PREFIXES])
+    drawn[f"{test_metric} vs epoch budget"] = budget.draw(trials, metric, mode, test_metric)
+    return {title: C.save(fig, out_dir / f"{slug(title)}.png") for title, fig in drawn.items() if fig is not None}
+
+
+def trial_figures(trials: pd.DataFrame, epochs: pd.DataFrame, trial_id: str, out_dir: Path) -> dict[str, Path]:
+    """A finished trial's own figures (for its MLflow child run): learning curve and reliability diagram."""
+    row = trials[trials["trial_id"] == trial_id]
+    if row.empty or row["status"].iloc[0] != C.FINISHED:
+        return {}
+    r = row.iloc[0]
+    name = f"{C.label(trials, r['config_id'])}, seed {r['seed']}"
+    one = trials[trials["trial_id"] == trial_id].assign(config_id=trial_id)
+    ep = epochs[epochs["trial_id"] == trial_id].assign(config_id=trial_id)
+    drawn = {
+        "learning curve": learning_curves.draw(one, ep, [trial_id], title=name),
+        "reliability diagram": reliability.draw_trial(r, name),
+    }
+    return {t: C.save(f, Path(out_dir) / f"{slug(t)}.png") for t, f in drawn.items() if f is not None}
