@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sweeper import preflight, provenance, report, results, space, tracking
+from sweeper import preflight, progress, provenance, report, results, space, tracking
 from sweeper.preflight import SweepExists  # noqa: F401  (part of this module's API)
 from sweeper.paths import DEFAULT_OUT, NoSuchSweep, sweep_path  # noqa: F401  (re-exported)
 from sweeper.spec import SweepSpec
@@ -97,12 +97,17 @@ def _trainable(base: dict[str, Any], cpu: float, gpu: float):
     return tune.with_resources(tune.with_parameters(run_trial, base=base), {"cpu": cpu, "gpu": gpu})
 
 
-def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: tracking.SweepTracker, base: dict, verbose: int):
+def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: tracking.SweepTracker, base: dict, verbose: int,
+                total: int = 0):
     from ray import tune
 
-    callbacks = [
+    callbacks = [progress.ProgressCallback(
+        sweep_dir.name, total, *progress.objective(spec_dict),
+        functools.partial(results.trial_identity, base))] if verbose else []
+    callbacks += [
         results.LedgerCallback(sweep_dir, spec_dict),
-        tracking.MLflowTrialCallback(tracker, functools.partial(_resolve_params, base)),
+        tracking.MLflowTrialCallback(tracker, functools.partial(_resolve_params, base),
+                                     functools.partial(results.trial_identity, base)),
     ]
     return tune.RunConfig(
         name="tune",
@@ -110,7 +115,7 @@ def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: trackin
         failure_config=tune.FailureConfig(max_failures=spec_dict["search"]["max_failures"]),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         callbacks=callbacks,
-        verbose=verbose,
+        verbose=0,  # Tune's boxed tables are replaced by progress.ProgressCallback
     )
 
 
@@ -184,6 +189,8 @@ def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, st
         mlflow_parent_run=tracker.parent_id, mlflow_experiment=spec.name,
         storage=storage or str(sweep_dir), started=time.time(),
         **({"points": points} if points is not None else {}), **({"confirms": confirms} if confirms else {}),
+        total_trials=(len(points) if points is not None else len(spec.grid()) if spec.search.sampler == "grid"
+                      else spec.search.num_samples) * len(spec.seeds),
     )
     if confirms:
         tracker.client.set_tag(tracker.parent_id, "sweeper.confirms", confirms["source"])
@@ -193,7 +200,20 @@ def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, st
         sweep_dir / "spec.yaml",
     )
     provenance.record(sweep_dir, tracker.client, tracker.parent_id)
+    tracker.describe(spec.description)
     return tracker
+
+
+def _publish(sweep_dir: Path, tracker: tracking.SweepTracker, summary: pd.DataFrame, metric: str, mode: str) -> None:
+    """Best configuration to the parent run; figures to files and MLflow (a figure bug never fails a sweep)."""
+    if len(summary) and metric in summary and pd.notna(summary[metric].iloc[0]):
+        tracker.log_best(summary.iloc[0].to_dict(), metric)
+    try:
+        from sweeper.publish import publish_figures
+
+        publish_figures(sweep_dir, tracker, metric=metric, mode=mode)
+    except Exception as e:  # noqa: BLE001
+        logging.getLogger(__name__).warning("figures were not drawn: %s: %s", type(e).__name__, e)
 
 
 def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | None = None,
@@ -279,7 +299,8 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
                     trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
                     trial_name_creator=lambda t: f"{sweep_dir.name}-{t.trial_id}",
                 ),
-                run_config=_run_config(spec_dict, sweep_dir, meta["storage"], tracker, base, verbose),
+                run_config=_run_config(spec_dict, sweep_dir, meta["storage"], tracker, base, verbose,
+                                       int(meta.get("total_trials", 0))),
             )
         tuner.fit()
     finally:
@@ -295,6 +316,7 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
         best = {f"best_{metric}": float(summary[metric].iloc[0])}
     counts = trials["status"].value_counts().to_dict()
     best.update({f"trials_{k}": float(v) for k, v in counts.items()})
+    _publish(sweep_dir, tracker, summary, metric, mode)
     tracker.finish(best)
     _write_meta(sweep_dir, status="finished", finished=time.time(), trials=n_trials)
     _write_report(sweep_dir)

@@ -36,6 +36,7 @@ from sweeper.tune_callback import Callback  # Ray's tune.Callback, imported when
 from sweeper import provenance
 from trainables import metrics as M
 from trainables.provenance import PROVENANCE
+from trainables.config import TrainConfig
 from trainables.overrides import merge_overrides, tune_overrides
 
 CORE_METRICS = [M.TRAIN_LOSS, M.VAL_ERROR, M.VAL_NLL, M.VAL_ECE, M.TEST_ERROR, M.TEST_NLL, M.TEST_ECE]
@@ -112,6 +113,16 @@ def config_key(overrides: dict[str, Any]) -> tuple[str, str]:
     items = sorted((k, v) for k, v in overrides.items() if k != "seed")
     label = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items) or "(fixed)"
     return hashlib.sha1(json.dumps(items, default=str).encode()).hexdigest()[:10], label
+
+
+def trial_identity(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """A trial's ``config_id``, ``config`` label, ``regularizer``, ``seed`` and epoch budget (``epochs``)
+    from its Tune config (the same values its trials-table row gets)."""
+    overrides = tune_overrides(config, base.get("seeds", [0]))
+    config_id, label = config_key(overrides)
+    resolved = merge_overrides(base, overrides)
+    return {"config_id": config_id, "config": label, "regularizer": resolved["regularizer"]["name"],
+            "seed": int(overrides.get("seed", 0)), "epochs": TrainConfig(**(resolved.get("train") or {})).epochs}
 
 
 class _Storage:

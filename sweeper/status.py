@@ -14,7 +14,7 @@ from collections import Counter
 import pandas as pd
 import yaml
 
-from sweeper import report, results
+from sweeper import progress, report, results
 from sweeper.paths import sweep_path
 
 
@@ -38,7 +38,7 @@ def status_text(sweep: str, out: str = "sweeps") -> str:
     metric = metric[0] if isinstance(metric, list) else metric
     mode = spec_dict["search"]["mode"]
     mode = mode[0] if isinstance(mode, list) else mode
-    lines = [f"sweep {meta['sweep_id']} ({d})", "trials: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")]
+    lines = [f"sweep {meta['sweep_id']} ({d})", progress.files_view(d, meta, spec_dict, trials)]
     if counts.get("running") and meta.get("status") == "running" and not _driver_alive(meta):
         lines.append(f"the driver (pid {meta.get('driver_pid')}) is not running: continue with `sweeper resume {meta['sweep_id']}`")
     elif meta.get("status") == "finished":

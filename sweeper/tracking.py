@@ -9,6 +9,15 @@ resumed driver continues the same runs instead of duplicating them:
 - per-epoch metrics are logged with ``step = epoch``; an epoch at or below the
   last one already logged for that run is skipped.
 
+What the MLflow UI shows (it is the comparison UI): a child run is named by
+its regularizer, searched values and seed (``dropmax tau=0.5 lr=0.001 seed=1``)
+and tagged ``config_id`` (the seeds of one configuration share it: group runs
+by this tag so the charts aggregate over seeds), ``config``, ``regularizer`` and
+``seed``. The parent run carries the spec's description (its note), the best
+configuration with its mean and 95% CI (tags and metrics), the sweep figures
+and the report; each finished trial's run carries its own figures (learning
+curve, reliability diagram) under ``figures/``.
+
 Only the driver talks to MLflow (the trial code never imports it), so trials on
 any node need no tracking credentials.
 """
@@ -25,10 +34,15 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from ray.tune import Callback
 
+from sweeper.labels import run_name
+
 DEFAULT_URI = "sqlite:///mlflow.db"
 SWEEP_TAG = "sweeper.sweep_id"
 TRIAL_TAG = "sweeper.trial_id"
 PARENT_TAG = "mlflow.parentRunId"
+NOTE_TAG = "mlflow.note.content"  # the run's description in the UI
+CONFIG_TAG = "config_id"  # group-by key in the UI: the seeds of one configuration
+FIGURES = "figures"  # artifact folder of the figures, on the parent and on each trial's run
 
 
 def tracking_uri() -> str:
@@ -107,6 +121,39 @@ class SweepTracker:
             self.client.delete_run(r.info.run_id)
         return len(orphans)
 
+    def describe(self, description: str) -> None:
+        """The spec's description as the parent run's note (shown on the run page)."""
+        if description:
+            self.client.set_tag(self.parent_id, NOTE_TAG, description)
+
+    def log_best(self, best: dict[str, Any], metric: str) -> None:
+        """The best configuration (a row of the summary: config, config_id, seeds, ``metric`` mean and
+        ``metric_ci95``) as parent tags and metrics, and appended to its note."""
+        mean, ci = best.get(metric), best.get(f"{metric}_ci95")
+        interval = f"{mean:.4g} ± {ci:.2g} (95% t-CI over seeds)" if ci is not None and math.isfinite(ci) else (
+            f"{mean:.4g} (fewer than 2 seeds: no interval)")
+        tags = {"sweeper.best_config": str(best.get("config")), "sweeper.best_config_id": str(best.get("config_id")),
+                "sweeper.best": f"{best.get('config')}: {metric} {interval}, seeds {best.get('seeds')}"}
+        for k, v in tags.items():
+            self.client.set_tag(self.parent_id, k, v)
+        note = self.client.get_run(self.parent_id).data.tags.get(NOTE_TAG, "").split("\n\nBest configuration")[0]
+        self.client.set_tag(self.parent_id, NOTE_TAG, f"{note}\n\nBest configuration by {metric}: {tags['sweeper.best']}".strip())
+
+    def log_figures(self, figures: dict[str, Path], run_id: str | None = None) -> None:
+        """PNG figures into ``figures/`` of ``run_id`` (default: the parent run)."""
+        for path in figures.values():
+            self.client.log_artifact(run_id or self.parent_id, str(path), FIGURES)
+
+    def trial_runs(self) -> dict[str, str]:
+        """trial_id -> child run id of this sweep's trials."""
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_id}'", max_results=10000
+        )
+        return {r.data.tags[TRIAL_TAG]: r.info.run_id for r in runs if TRIAL_TAG in r.data.tags}
+
+    def has_figures(self, run_id: str) -> bool:
+        return any(a.path == FIGURES for a in self.client.list_artifacts(run_id))
+
     def finish(self, summary: dict[str, float], status: str = "FINISHED") -> None:
         if summary:
             ts = int(time.time() * 1000)
@@ -117,9 +164,10 @@ class SweepTracker:
 class MLflowTrialCallback(Callback):
     """Ray Tune callback: a nested child run per trial, per-epoch metrics, final status and artifacts."""
 
-    def __init__(self, tracker: SweepTracker, resolve_params):
+    def __init__(self, tracker: SweepTracker, resolve_params, identify=None):
         self.t = tracker
         self.resolve_params = resolve_params  # Tune config -> flat dict of resolved trial params
+        self.identify = identify  # Tune config -> {config_id, config, regularizer, seed} (run name and tags)
         self.runs: dict[str, str] = {}
         self.last_epoch: dict[str, int] = {}
 
@@ -134,7 +182,13 @@ class MLflowTrialCallback(Callback):
         rid = _find_run(c, self.t.experiment_id, TRIAL_TAG, tid)
         if rid is None:
             tags = {TRIAL_TAG: tid, PARENT_TAG: self.t.parent_id, SWEEP_TAG + ".child": self.t.sweep_id}
-            rid = c.create_run(self.t.experiment_id, run_name=str(trial), tags=tags).info.run_id
+            name = str(trial)
+            if self.identify is not None:
+                ident = self.identify(trial.config)
+                name = run_name(ident["regularizer"], ident["config"], ident["seed"])
+                tags.update({CONFIG_TAG: ident["config_id"], "config": ident["config"],
+                             "regularizer": ident["regularizer"], "seed": str(ident["seed"])})
+            rid = c.create_run(self.t.experiment_id, run_name=name, tags=tags).info.run_id
             params = self.resolve_params(trial.config)
             plist = [Param(k, v) for k, v in _flat(params).items()]
             for i in range(0, len(plist), 100):
