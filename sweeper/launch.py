@@ -206,10 +206,10 @@ def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, st
 
 def _publish(sweep_dir: Path, tracker: tracking.SweepTracker, summary: pd.DataFrame, metric: str, mode: str) -> None:
     """Best configuration to the parent run; figures to files and MLflow (a figure bug never fails a sweep)."""
-    if len(summary) and metric in summary and pd.notna(summary[metric].iloc[0]):
-        tracker.log_best(summary.iloc[0].to_dict(), metric)
     try:
-        from sweeper.publish import publish_figures
+        from sweeper.publish import log_best, publish_figures
+
+        log_best(sweep_dir, tracker, summary, metric)
 
         publish_figures(sweep_dir, tracker, metric=metric, mode=mode)
     except Exception as e:  # noqa: BLE001

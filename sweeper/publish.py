@@ -34,3 +34,14 @@ def publish_figures(sweep_dir: Path, tracker: tracking.SweepTracker, *, metric: 
         with tempfile.TemporaryDirectory() as d:
             tracker.log_figures(trial_figures(trials, epochs, tid, Path(d)), run_id=rid)
     return figures
+
+
+def log_best(sweep_dir: Path, tracker: tracking.SweepTracker, summary: pd.DataFrame, metric: str) -> None:
+    """The summary's first row (the best configuration by ``metric``) and its per-seed values to the parent run."""
+    if not len(summary) or metric not in summary or pd.isna(summary[metric].iloc[0]):
+        return
+    best = summary.iloc[0]
+    trials = pd.read_parquet(Path(sweep_dir) / "trials.parquet")
+    col = metric if metric in trials else f"metric.{metric}"
+    done = trials[(trials["config_id"] == best["config_id"]) & (trials["status"] == "finished")]
+    tracker.log_best(str(best["config"]), str(best["config_id"]), metric, done[col].dropna().tolist())

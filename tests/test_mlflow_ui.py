@@ -1,0 +1,103 @@
+"""MLflow as the comparison UI, checked through the REST API a real ``mlflow server`` serves to its
+web UI (``ajax-api/2.0/mlflow/...``) after a real tiny sweep (real Ray, Optuna grid, MLflow SQLite):
+readable child run names, the ``config_id`` tag (the UI's group-by key), the parent's summary and
+description, and figures as artifacts of the parent and of each finished trial's run."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+SPEC = {
+    "name": "ui",
+    "description": "UI check: softmax vs dropout on digits",
+    "dataset": {"name": "digits"},
+    "model": {"name": "mlp", "params": {"widths": [16]}},
+    "regularizer": {"name": "softmax"},
+    "train": {"epochs": 2, "batch_size": 128},
+    "space": {"regularizer.name": {"type": "categorical", "choices": ["softmax", "dropout"]}},
+    "seeds": [0, 1],
+    "search": {"sampler": "grid"},
+}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(base: str, path: str, **params) -> dict:
+    from urllib.parse import urlencode
+
+    with urllib.request.urlopen(f"{base}/ajax-api/2.0/mlflow/{path}?{urlencode(params)}", timeout=30) as r:
+        return json.loads(r.read())
+
+
+@pytest.mark.slow
+def test_mlflow_ui_shows_names_groups_summary_and_figures(tmp_path):
+    (tmp_path / "ui.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    r = subprocess.run([sys.executable, "-m", "sweeper.cli", "launch", "ui.yaml", "--num-cpus", "2"], cwd=tmp_path,
+                       env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    # the compact progress view, not Tune's boxed tables
+    assert "4/4 trials done (4 finished)" in r.stdout and "best so far by val_error (min):" in r.stdout
+    assert "╭" not in r.stdout and "│ Trial name" not in r.stdout
+    trials = pd.read_parquet(tmp_path / "sweeps" / "ui" / "trials.parquet")
+    assert (tmp_path / "sweeps" / "ui" / "figures").is_dir()
+
+    port = _port()
+    server = subprocess.Popen(
+        ["mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                exp = _get(base, "experiments/get-by-name", experiment_name="ui")["experiment"]
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not answer")
+        runs = _get(base, "runs/search", experiment_ids=exp["experiment_id"], max_results=100)["runs"]
+        tags = {r["info"]["run_id"]: {t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs}
+        parent = [r for r in runs if "mlflow.parentRunId" not in tags[r["info"]["run_id"]]]
+        children = [r for r in runs if "mlflow.parentRunId" in tags[r["info"]["run_id"]]]
+        assert len(parent) == 1 and len(children) == 4
+        names = sorted(r["info"]["run_name"] for r in children)
+        assert names == ["dropout seed=0", "dropout seed=1", "softmax seed=0", "softmax seed=1"]
+        by_trial = trials.set_index("trial_id")["config_id"].to_dict()
+        for c in children:
+            t = tags[c["info"]["run_id"]]
+            assert t["config_id"] == by_trial[t["sweeper.trial_id"]]  # the same id as the Parquet tables
+            assert t["regularizer"] in t["mlflow.runName"]
+        assert len({tags[c["info"]["run_id"]]["config_id"] for c in children}) == 2
+        p = tags[parent[0]["info"]["run_id"]]
+        assert p["mlflow.note.content"].startswith("UI check: softmax vs dropout on digits")
+        assert "95% t-CI" not in p["sweeper.best"] and "mean of 2 seeds" in p["sweeper.best"]  # n=2: no interval
+        assert p["sweeper.best_config_id"] in set(trials.config_id)
+
+        def files(run_id: str, path: str) -> set[str]:
+            listing = _get(base, "artifacts/list", run_id=run_id, path=path)
+            return {Path(f["path"]).name for f in listing.get("files", [])}
+
+        pfiles = files(parent[0]["info"]["run_id"], "figures")
+        assert {"learning_curves_best_configuration_per_method.png",
+                "reliability_diagrams_best_configuration_per_method.png"} <= pfiles
+        for c in children:
+            assert files(c["info"]["run_id"], "figures") == {"learning_curve.png", "reliability_diagram.png"}
+            assert "calibration_test.json" in files(c["info"]["run_id"], "")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
