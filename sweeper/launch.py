@@ -262,6 +262,9 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
     # killed driver loses at most ~1 s of history; cheap at our sizes.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")  # that is intended
+    # Tune's own output (its new engine prints an experiment box even at verbose=0) is replaced by
+    # progress.ProgressCallback; the legacy engine at verbose=0 prints nothing.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     # With a custom searcher and no concurrency limit, Tune keeps only ONE trial pending at a time
     # (a pending trial waits for its actor to start), which serialises short trials on a big cluster.
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(16, spec.search.num_samples * len(spec.seeds))))
