@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from sweeper import tracking
+from sweeper.labels import config_name
 from sweeper.figures import artifact_dirs, sweep_figures, trial_figures
 
 
@@ -44,4 +45,5 @@ def log_best(sweep_dir: Path, tracker: tracking.SweepTracker, summary: pd.DataFr
     trials = pd.read_parquet(Path(sweep_dir) / "trials.parquet")
     col = metric if metric in trials else f"metric.{metric}"
     done = trials[(trials["config_id"] == best["config_id"]) & (trials["status"] == "finished")]
-    tracker.log_best(str(best["config"]), str(best["config_id"]), metric, done[col].dropna().tolist())
+    name = config_name(str(best["regularizer"]), str(best["config"]))
+    tracker.log_best(name, str(best["config_id"]), metric, done[col].dropna().tolist())

@@ -12,8 +12,8 @@ resumed driver continues the same runs instead of duplicating them:
 What the MLflow UI shows (it is the comparison UI): a child run is named by
 its regularizer, searched values and seed (``dropmax tau=0.5 lr=0.001 seed=1``)
 and tagged ``config_id`` (the seeds of one configuration share it: group runs
-by this tag so the charts aggregate over seeds), ``config``, ``regularizer`` and
-``seed``. The parent run carries the spec's description (its note), the best
+by this tag so the charts aggregate over seeds), ``configuration`` (the same
+grouping under a readable name), ``config``, ``regularizer`` and ``seed``. The parent run carries the spec's description (its note), the best
 configuration with its mean and 95% CI (tags and metrics), the sweep figures
 and the report; each finished trial's run carries its own figures (learning
 curve, reliability diagram) under ``figures/``.
@@ -34,12 +34,13 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from ray.tune import Callback
 
-from sweeper.labels import run_name
+from sweeper.labels import config_name, run_name
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 SWEEP_TAG = "sweeper.sweep_id"
 TRIAL_TAG = "sweeper.trial_id"
 PARENT_TAG = "mlflow.parentRunId"
+KIND_TAG = "mlflow.experimentKind"  # MLflow 3's UI shows an experiment of this kind as training runs
 NOTE_TAG = "mlflow.note.content"  # the run's description in the UI
 CONFIG_TAG = "config_id"  # group-by key in the UI: the seeds of one configuration
 FIGURES = "figures"  # artifact folder of the figures, on the parent and on each trial's run
@@ -83,6 +84,8 @@ class SweepTracker:
         self.sweep_id = sweep_id
         exp = self.client.get_experiment_by_name(experiment)
         self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(experiment)
+        if exp is None or KIND_TAG not in exp.tags:  # the UI opens on runs and charts, not on GenAI traces
+            self.client.set_experiment_tag(self.experiment_id, KIND_TAG, "custom_model_development")
         self.parent_id = _find_run(self.client, self.experiment_id, SWEEP_TAG, sweep_id)
         if fresh and self.parent_id is not None:
             self.client.set_tag(self.parent_id, SWEEP_TAG, f"{sweep_id}~replaced~{self.parent_id}")
@@ -201,6 +204,7 @@ class MLflowTrialCallback(Callback):
                 ident = self.identify(trial.config)
                 name = run_name(ident["regularizer"], ident["config"], ident["seed"])
                 tags.update({CONFIG_TAG: ident["config_id"], "config": ident["config"],
+                             "configuration": config_name(ident["regularizer"], ident["config"]),
                              "regularizer": ident["regularizer"], "seed": str(ident["seed"])})
             rid = c.create_run(self.t.experiment_id, run_name=name, tags=tags).info.run_id
             params = self.resolve_params(trial.config)

@@ -43,6 +43,13 @@ def _get(base: str, path: str, **params) -> dict:
         return json.loads(r.read())
 
 
+def _post(base: str, path: str, body: dict) -> dict:
+    req = urllib.request.Request(f"{base}/ajax-api/2.0/mlflow/{path}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
 @pytest.mark.slow
 def test_mlflow_ui_shows_names_groups_summary_and_figures(tmp_path):
     (tmp_path / "ui.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
@@ -62,7 +69,7 @@ def test_mlflow_ui_shows_names_groups_summary_and_figures(tmp_path):
          "--port", str(port), "--workers", "1"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        for _ in range(360):  # mlflow server start-up takes seconds (minutes on a loaded machine)
             try:
                 exp = _get(base, "experiments/get-by-name", experiment_name="ui")["experiment"]
                 break
@@ -70,7 +77,7 @@ def test_mlflow_ui_shows_names_groups_summary_and_figures(tmp_path):
                 time.sleep(0.5)
         else:
             pytest.fail("mlflow server did not answer")
-        runs = _get(base, "runs/search", experiment_ids=exp["experiment_id"], max_results=100)["runs"]
+        runs = _post(base, "runs/search", {"experiment_ids": [exp["experiment_id"]], "max_results": 100})["runs"]
         tags = {r["info"]["run_id"]: {t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs}
         parent = [r for r in runs if "mlflow.parentRunId" not in tags[r["info"]["run_id"]]]
         children = [r for r in runs if "mlflow.parentRunId" in tags[r["info"]["run_id"]]]
@@ -82,10 +89,12 @@ def test_mlflow_ui_shows_names_groups_summary_and_figures(tmp_path):
             t = tags[c["info"]["run_id"]]
             assert t["config_id"] == by_trial[t["sweeper.trial_id"]]  # the same id as the Parquet tables
             assert t["regularizer"] in t["mlflow.runName"]
+            assert t["mlflow.runName"] == f"{t['configuration']} seed={t['seed']}"
         assert len({tags[c["info"]["run_id"]]["config_id"] for c in children}) == 2
         p = tags[parent[0]["info"]["run_id"]]
         assert p["mlflow.note.content"].startswith("UI check: softmax vs dropout on digits")
         assert "95% t-CI" not in p["sweeper.best"] and "mean of 2 seeds" in p["sweeper.best"]  # n=2: no interval
+        assert p["sweeper.best_config"] in ("softmax", "dropout")
         assert p["sweeper.best_config_id"] in set(trials.config_id)
 
         def files(run_id: str, path: str) -> set[str]:

@@ -36,7 +36,7 @@ def draw(trials: pd.DataFrame, epochs: pd.DataFrame, config_ids: list[str],
         ax.set_xlabel("epoch")
         ax.set_ylabel(C.axis_label(metric))
         ax.set_title(f"{metric} per epoch, mean over seeds")
-        if metric.endswith("loss"):
+        if metric.endswith("loss") and (ep[metric] > 0).all():  # some heads' losses go below zero (DropMax)
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7, title=C.BAND_NOTE, title_fontsize=7)
