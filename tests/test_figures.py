@@ -214,6 +214,10 @@ def test_budget_figure_selects_per_budget_on_validation():
         lo, hi = t_band(vals)
         assert min(ys) == pytest.approx(lo * 100) and max(ys) == pytest.approx(hi * 100)
     assert budget.draw(trials[trials.epochs == 10], "val_error", "min") is None  # one budget: nothing to draw
+    trials["best_test_error"] = trials["test_error"] - 0.01
+    fig = budget.draw(trials, "val_error", "min")
+    dashed = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "dropmax, at its best validation epoch"][0]
+    np.testing.assert_allclose(dashed.get_ydata(), [20.0, 5.0])
 
 
 def test_sweep_figures_draws_what_the_data_supports(tmp_path):

@@ -5,7 +5,9 @@ method (regularizer) and budget, the configuration is chosen on the validation
 metric among that method's configurations at that budget (so each method is
 tuned at each budget), and its test metric is drawn: mean over seeds with the
 seed band. Where lines cross, the verdict between two methods depends on the
-budget. Drawn only when the sweep has at least two budgets.
+budget. Where trials report the test metric at their best validation epoch
+(``best_<test metric>``), its seed mean is drawn dashed. Drawn only when the
+sweep has at least two budgets.
 """
 from __future__ import annotations
 
@@ -29,10 +31,13 @@ def selection(trials: pd.DataFrame, metric: str, mode: str, test_metric: str) ->
         ranked = C.ranked_configs(g, metric, mode)
         if not ranked:
             continue
-        vals = g.loc[g["config_id"] == ranked[0], col]
+        sel = g[g["config_id"] == ranked[0]]
+        vals = sel[col]
         m, lo, hi = C.seed_band(vals)
+        at_best = f"best_{test_metric}"  # the test metric at the trial's best validation epoch, where reported
         rows.append({"regularizer": reg, "budget": int(budget), "config_id": ranked[0], "mean": m, "low": lo,
-                     "high": hi, "n": int(vals.notna().sum())})
+                     "high": hi, "n": int(vals.notna().sum()),
+                     "at_best_val_epoch": float(sel[at_best].mean()) if at_best in sel else float("nan")})
     return pd.DataFrame(rows)
 
 
@@ -47,6 +52,9 @@ def draw(trials: pd.DataFrame, metric: str, mode: str, test_metric: str = "test_
         g = g.sort_values("budget")
         (line,) = ax.plot(g["budget"], g["mean"] * sc, "o-", label=f"{reg} (n={int(g['n'].min())}-{int(g['n'].max())})")
         ax.fill_between(g["budget"], g["low"] * sc, g["high"] * sc, color=line.get_color(), alpha=0.2)
+        if g["at_best_val_epoch"].notna().any():
+            ax.plot(g["budget"], g["at_best_val_epoch"] * sc, "x--", color=line.get_color(), alpha=0.7,
+                    label=f"{reg}, at its best validation epoch")
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(sel["budget"].unique()))
     ax.set_xticklabels([str(b) for b in sorted(sel["budget"].unique())])
