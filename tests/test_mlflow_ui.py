@@ -60,9 +60,13 @@ def test_mlflow_ui_shows_names_groups_summary_and_figures(tmp_path):
     # the compact progress view, not Tune's boxed tables
     assert "4/4 trials done (4 finished)" in r.stdout and "best so far by val_error (min):" in r.stdout
     assert "╭" not in r.stdout and "│ Trial name" not in r.stdout
-    trials = pd.read_parquet(tmp_path / "sweeps" / "ui" / "trials.parquet")
     assert (tmp_path / "sweeps" / "ui" / "figures").is_dir()
+    check_ui(tmp_path, env)
 
+
+def check_ui(tmp_path: Path, env: dict) -> None:
+    """Serve ``tmp_path/mlflow.db`` with ``mlflow server`` and check what its UI's REST API returns."""
+    trials = pd.read_parquet(tmp_path / "sweeps" / "ui" / "trials.parquet")
     port = _port()
     server = subprocess.Popen(
         ["mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--host", "127.0.0.1",
@@ -109,4 +113,8 @@ def test_mlflow_ui_shows_names_groups_summary_and_figures(tmp_path):
             assert "calibration_test.json" in files(c["info"]["run_id"], "")
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
