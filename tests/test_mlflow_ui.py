@@ -36,10 +36,10 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _get(base: str, path: str, **params) -> dict:
+def _get(base: str, endpoint: str, **params) -> dict:
     from urllib.parse import urlencode
 
-    with urllib.request.urlopen(f"{base}/ajax-api/2.0/mlflow/{path}?{urlencode(params)}", timeout=30) as r:
+    with urllib.request.urlopen(f"{base}/ajax-api/2.0/mlflow/{endpoint}?{urlencode(params)}", timeout=30) as r:
         return json.loads(r.read())
 
 
