@@ -96,11 +96,14 @@ def test_end_to_end_sweep(tmp_path):
     assert {"spec.yaml", "provenance.json", "report"} <= {a.path for a in client.list_artifacts(parents[0].info.run_id)}
     assert "report/report.md" in {a.path for a in client.list_artifacts(parents[0].info.run_id, "report")}
     assert "seeds: " in (sweep / "report" / "report.md").read_text()  # 2 finished seeds: values, no interval
+    top = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert "figures" not in top  # sweep figures live once, in the report folder
+    assert "report/figures" in {a.path for a in client.list_artifacts(parents[0].info.run_id, "report")}
 
     rep = sweeper("report", "e2e", cwd=tmp_path)
     assert rep.returncode == 0 and "regularizer.name=softmax, train.lr=0.05 | 2/2 |" in rep.stdout
     st = sweeper("status", "e2e", cwd=tmp_path)
-    assert st.returncode == 0 and "2 diverged, 2 error, 2 finished" in st.stdout
+    assert st.returncode == 0 and "6/6 trials done (2 finished, 2 diverged, 2 error)" in st.stdout
 
     before = (sweep / "trials.parquet").stat().st_mtime_ns
     again = sweeper("launch", "e2e.yaml", cwd=tmp_path)
