@@ -51,6 +51,7 @@ def _post(base: str, path: str, body: dict) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a sweep, then an mlflow server start (~1 min alone on a busy machine)
 def test_mlflow_ui_shows_names_groups_summary_and_figures(tmp_path):
     (tmp_path / "ui.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
