@@ -205,13 +205,14 @@ def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, st
 
 
 def _publish(sweep_dir: Path, tracker: tracking.SweepTracker, summary: pd.DataFrame, metric: str, mode: str) -> None:
-    """Best configuration to the parent run; figures to files and MLflow (a figure bug never fails a sweep)."""
+    """Best configuration to the parent run; each trial's figures to its child run (a figure bug never fails a
+    sweep). The sweep figures are drawn once, by the report (``_write_report``)."""
     try:
-        from sweeper.publish import log_best, publish_figures
+        from sweeper.publish import log_best, publish_trial_figures
 
         log_best(sweep_dir, tracker, summary, metric)
 
-        publish_figures(sweep_dir, tracker, metric=metric, mode=mode)
+        publish_trial_figures(sweep_dir, tracker)
     except Exception as e:  # noqa: BLE001
         logging.getLogger(__name__).warning("figures were not drawn: %s: %s", type(e).__name__, e)
 

@@ -177,6 +177,8 @@ def files_view(sweep_dir, meta: dict, spec_dict: dict, trial_rows: list[dict], n
         states.append(TrialState(status, int(r.get("epochs") or 0), int(budget), r["config_id"],
                                  config_name(r["regularizer"], r["config"]),
                                  float(value) if status == "finished" and value is not None else None))
-    end = meta.get("finished") if meta.get("status") == "finished" else (now or time.time())
-    elapsed = max(0.0, float(end) - float(meta.get("started", end)))
+    end = meta.get("finished") if meta.get("status") == "finished" else None
+    end = float(end) if end is not None else (now or time.time())
+    start = meta.get("started")
+    elapsed = max(0.0, end - float(start)) if start is not None else 0.0  # no start time on record: 0
     return view(str(meta.get("sweep_id", sweep_dir)), states, meta.get("total_trials"), elapsed, metric, mode)

@@ -1,10 +1,11 @@
-"""End of a sweep: draw its figures and put them where a researcher looks (files and MLflow).
+"""End of a sweep: the best configuration and each trial's figures to MLflow.
 
-Sweep-level figures (``sweeper.figures.sweep_figures``) go to
-``<sweep>/figures/*.png`` and to the parent run's ``figures/`` artifacts; each
-finished trial's own figures (learning curve, reliability diagram) go to its
-child run's ``figures/``. A resumed sweep does not log a trial's figures twice.
-Drawing reads only the Parquet tables and the trial artifact folders.
+Sweep-level figures are drawn once, by the report (``sweeper.report.run`` calls
+``sweeper.figures.sweep_figures`` into ``<sweep>/report/figures/``, logged with the
+report folder to the parent run's ``report/``). Here each finished trial's own
+figures (learning curve, reliability diagram) go to its child run's ``figures/``;
+a resumed sweep does not log a trial's figures twice. Drawing reads only the
+Parquet tables.
 """
 from __future__ import annotations
 
@@ -15,26 +16,24 @@ import pandas as pd
 
 from sweeper import tracking
 from sweeper.labels import config_name
-from sweeper.figures import artifact_dirs, sweep_figures, trial_figures
+from sweeper.figures import trial_figures
 
 
-def publish_figures(sweep_dir: Path, tracker: tracking.SweepTracker, *, metric: str, mode: str,
-                    baseline: str | None = None) -> dict[str, Path]:
-    """Draw and log every figure of the sweep in ``sweep_dir``; returns the sweep figures ``{title: png}``."""
+def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker) -> int:
+    """Draw and log each finished trial's figures to its child run; returns how many runs got figures."""
     sweep_dir = Path(sweep_dir)
     trials = pd.read_parquet(sweep_dir / "trials.parquet")
     epochs = pd.read_parquet(sweep_dir / "epochs.parquet")
-    figures = sweep_figures(trials, epochs, sweep_dir / "figures", metric=metric, mode=mode, baseline=baseline,
-                            artifacts=artifact_dirs(sweep_dir))
-    tracker.log_figures(figures)
     runs = tracker.trial_runs()
+    logged = 0
     for tid in trials.loc[trials["status"] == "finished", "trial_id"]:
         rid = runs.get(tid)
         if rid is None or tracker.has_figures(rid):
             continue
         with tempfile.TemporaryDirectory() as d:
             tracker.log_figures(trial_figures(trials, epochs, tid, Path(d)), run_id=rid)
-    return figures
+            logged += 1
+    return logged
 
 
 def log_best(sweep_dir: Path, tracker: tracking.SweepTracker, summary: pd.DataFrame, metric: str) -> None:

@@ -14,8 +14,8 @@ its regularizer, searched values and seed (``dropmax tau=0.5 lr=0.001 seed=1``)
 and tagged ``config_id`` (the seeds of one configuration share it: group runs
 by this tag so the charts aggregate over seeds), ``configuration`` (the same
 grouping under a readable name), ``config``, ``regularizer`` and ``seed``. The parent run carries the spec's description (its note), the best
-configuration with its mean and 95% CI (tags and metrics), the sweep figures
-and the report; each finished trial's run carries its own figures (learning
+configuration with its mean and 95% CI (tags and metrics) and the report
+(``report/``, its sweep figures under ``report/figures/``); each finished trial's run carries its own figures (learning
 curve, reliability diagram) under ``figures/``.
 
 Only the driver talks to MLflow (the trial code never imports it), so trials on
@@ -43,7 +43,7 @@ PARENT_TAG = "mlflow.parentRunId"
 KIND_TAG = "mlflow.experimentKind"  # MLflow 3's UI shows an experiment of this kind as training runs
 NOTE_TAG = "mlflow.note.content"  # the run's description in the UI
 CONFIG_TAG = "config_id"  # group-by key in the UI: the seeds of one configuration
-FIGURES = "figures"  # artifact folder of the figures, on the parent and on each trial's run
+FIGURES = "figures"  # artifact folder of each trial run's figures
 
 
 def tracking_uri() -> str:

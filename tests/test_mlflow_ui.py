@@ -61,7 +61,8 @@ def test_mlflow_ui_shows_names_groups_summary_and_figures(tmp_path):
     # the compact progress view, not Tune's boxed tables
     assert "4/4 trials done (4 finished)" in r.stdout and "best so far by val_error (min):" in r.stdout
     assert "╭" not in r.stdout and "│ Trial name" not in r.stdout
-    assert (tmp_path / "sweeps" / "ui" / "figures").is_dir()
+    assert (tmp_path / "sweeps" / "ui" / "report" / "figures").is_dir()  # drawn once, by the report
+    assert not (tmp_path / "sweeps" / "ui" / "figures").exists()
     check_ui(tmp_path, env)
 
 
@@ -106,7 +107,8 @@ def check_ui(tmp_path: Path, env: dict) -> None:
             listing = _get(base, "artifacts/list", run_id=run_id, path=path)
             return {Path(f["path"]).name for f in listing.get("files", [])}
 
-        pfiles = files(parent[0]["info"]["run_id"], "figures")
+        assert "figures" not in files(parent[0]["info"]["run_id"], "")  # the sweep figures: only under report/
+        pfiles = files(parent[0]["info"]["run_id"], "report/figures")
         assert {"learning_curves_best_configuration_per_method.png",
                 "reliability_diagrams_best_configuration_per_method.png"} <= pfiles
         for c in children:

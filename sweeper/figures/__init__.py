@@ -37,14 +37,16 @@ def slug(title: str) -> str:
 
 def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, metric: str = "val_error",
                   mode: str = "min", baseline: str | None = None, test_metric: str = "test_error",
-                  artifacts: dict[str, Path] | None = None) -> dict[str, Path]:
+                  artifacts: dict[str, Path] | None = None, skipped: dict[str, str] | None = None) -> dict[str, Path]:
     """Draw every figure the data supports into ``out_dir``; returns ``{title: png path}``.
 
     ``metric``/``mode``: the sweep's validation objective, which ranks and selects
     configurations (never the test metric). ``baseline``: a config_id, a
     configuration label or a regularizer name (then its best configuration by
     ``metric``). ``artifacts``: trial_id -> artifact folder (see
-    :func:`artifact_dirs`), needed by the retain and gate figures.
+    :func:`artifact_dirs`), needed by the retain and gate figures. ``skipped``: if given,
+    filled with ``{title: why}`` for each figure that applies to the sweep's methods but
+    was not drawn (e.g. tables recorded before a telemetry column existed, no trial folders).
     """
     out_dir = Path(out_dir)
     dirs = artifacts or {}
@@ -68,7 +70,36 @@ def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, 
     drawn["Malicious Dropout p_pass per epoch"] = p_pass.draw(trials, epochs, md[:TOP])
     drawn["Gate value histograms"] = gates.draw(trials, dirs, [c for r, c in per_method.items() if r in gates.PREFIXES])
     drawn[f"{test_metric} vs epoch budget"] = budget.draw(trials, metric, mode, test_metric)
+    if skipped is not None:
+        skipped.update(_why_not(trials, epochs, dirs, drawn, set(per_method)))
     return {title: C.save(fig, out_dir / f"{slug(title)}.png") for title, fig in drawn.items() if fig is not None}
+
+
+def _why_not(trials: pd.DataFrame, epochs: pd.DataFrame, dirs: dict, drawn: dict, methods: set[str]) -> dict[str, str]:
+    """{title: reason} for the figures that apply to ``methods`` but came back None."""
+    def has(df: pd.DataFrame, col: str) -> bool:
+        return col in df and df[col].notna().any()
+
+    why: dict[str, str] = {}
+    for title, fig in drawn.items():
+        if fig is not None:
+            continue
+        if title.startswith("Reliability"):
+            why[title] = ("trials.parquet has no test_calibration values (recorded before the calibration bins were "
+                          "stored)" if not has(trials, "test_calibration") else "no finished trial has calibration bins")
+        elif "retain" in title:
+            why[title] = ("needs the trials' retain-probability artifacts (trial folders under tune/), "
+                          + ("none here" if not dirs else "not found in them"))
+        elif title.startswith("Gate") and methods & set(gates.PREFIXES):
+            why[title] = ("needs the trials' gate-value artifacts (trial folders under tune/), "
+                          + ("none here" if not dirs else "not found in them"))
+        elif title.startswith("SAL") and "sal" in methods:
+            why[title] = "trials.parquet has no metric.sal_params values"
+        elif title.startswith("Malicious") and "malicious_dropout" in methods:
+            why[title] = "epochs.parquet has no malicious_dropout_p_pass_mean values"
+        elif title.startswith("Paired"):
+            why[title] = "no configuration shares finished seeds with the baseline"
+    return why
 
 
 def trial_figures(trials: pd.DataFrame, epochs: pd.DataFrame, trial_id: str, out_dir: Path) -> dict[str, Path]:

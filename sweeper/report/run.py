@@ -35,13 +35,19 @@ def paper_from_file(path: str | Path) -> dict | None:
     return block
 
 
-def _sweep_figures(sw: data.Sweep, out_dir: Path, metric: str, mode: str, baseline: str | None) -> dict[str, Path]:
-    """Figures from ``sweeper.figures.sweep_figures`` when that package is installed, else none."""
+def _sweep_figures(sw: data.Sweep, out_dir: Path, metric: str, mode: str, baseline: str | None,
+                   skipped: dict[str, str]) -> dict[str, Path]:
+    """Figures from ``sweeper.figures.sweep_figures`` when that package is installed, else none.
+
+    A live sweep folder passes its trials' artifact folders (retain and gate figures); a
+    committed results folder has none, and the figures drawn from its tables alone are drawn.
+    ``skipped`` receives ``{title: why}`` for the figures that apply but could not be drawn."""
     if importlib.util.find_spec("sweeper.figures") is None:
         return {}
-    from sweeper.figures import sweep_figures
+    from sweeper.figures import artifact_dirs, sweep_figures
 
-    return sweep_figures(sw.trials, sw.epochs, out_dir / "figures", metric=metric, mode=mode, baseline=baseline)
+    return sweep_figures(sw.trials, sw.epochs, out_dir / "figures", metric=metric, mode=mode, baseline=baseline,
+                         artifacts=artifact_dirs(sw.folder) or None, skipped=skipped)
 
 
 def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", out: str | Path | None = None,
@@ -62,15 +68,19 @@ def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", 
         reports.append(writer.build(sw, extra_metrics=tuple(metrics), compare_metric=metrics[0] if metrics else None,
                                     baseline=baseline, all_pairs=all_pairs, paper_block=block))
     figs: dict[str, Path] = {}
+    not_drawn: dict[str, str] = {}
     if figures:
         for sw, r in zip(loaded, reports):
             sub = out / (sw.name if len(loaded) > 1 else "")
-            for title, p in _sweep_figures(sw, sub, r.metric, units.mode_of(r.metric), baseline).items():
+            skipped: dict[str, str] = {}
+            for title, p in _sweep_figures(sw, sub, r.metric, units.mode_of(r.metric), baseline, skipped).items():
                 figs[f"{title} ({sw.name})" if len(loaded) > 1 else title] = p
+            for title, why in skipped.items():
+                not_drawn[f"{title} ({sw.name})" if len(loaded) > 1 else title] = why
     across = None
     if len(reports) > 1:
         across = writer.build_across(reports, reports[0].metric, units.mode_of(reports[0].metric), out)
-    md = writer.write(reports, out, figs, across)
+    md = writer.write(reports, out, figs, across, not_drawn)
     runs = []
     if log_mlflow:
         for sw in loaded:

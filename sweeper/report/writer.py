@@ -175,8 +175,10 @@ def build_across(reports: list[SweepReport], metric: str, mode: str, out_dir: Pa
 
 
 def write(reports: list[SweepReport], out_dir: Path, figures: dict[str, Path] | None = None,
-          across_section: tuple[str, dict[str, pd.DataFrame], dict[str, Path]] | None = None) -> Path:
-    """Write report.md, one CSV per table and the figures into ``out_dir``; returns report.md's path."""
+          across_section: tuple[str, dict[str, pd.DataFrame], dict[str, Path]] | None = None,
+          not_drawn: dict[str, str] | None = None) -> Path:
+    """Write report.md, one CSV per table and the figures into ``out_dir``; returns report.md's path.
+    ``not_drawn``: ``{figure title: why}`` for figures that apply but were not drawn (listed, not hidden)."""
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     figs = dict(figures or {})
@@ -205,6 +207,8 @@ def write(reports: list[SweepReport], out_dir: Path, figures: dict[str, Path] | 
                 rel = Path("figures") / f"{i:02d}_{src.name}"
                 shutil.copyfile(src, out_dir / rel)
             md += [f"### {title}", "", f"![{title}]({rel.as_posix()})", ""]
+    if not_drawn:
+        md += ["## Figures not drawn", ""] + [f"- {title}: {why}." for title, why in not_drawn.items()] + [""]
     csvs = sorted(p.name for p in out_dir.glob("*.csv"))
     md += ["## Files", "", "Every table above as CSV (stored units: fractions, nats; per-seed values as seed:value): "
            + ", ".join(f"`{c}`" for c in csvs) + "."]
