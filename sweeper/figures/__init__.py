@@ -50,6 +50,8 @@ def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, 
     """
     out_dir = Path(out_dir)
     dirs = artifacts or {}
+    if not {"trial_id", "config_id", "epoch"} <= set(epochs.columns):  # no epochs.parquet: table figures only
+        epochs = pd.DataFrame(columns=["trial_id", "config_id", "epoch"])
     ranked = C.ranked_configs(trials, metric, mode)
     per_method = C.best_per_method(trials, metric, mode)
     base = C.resolve_baseline(trials, baseline, metric, mode)
@@ -84,7 +86,9 @@ def _why_not(trials: pd.DataFrame, epochs: pd.DataFrame, dirs: dict, drawn: dict
     for title, fig in drawn.items():
         if fig is not None:
             continue
-        if title.startswith("Reliability"):
+        if title.startswith("Learning"):
+            why[title] = "epochs.parquet is missing or has no rows for these configurations"
+        elif title.startswith("Reliability"):
             why[title] = ("trials.parquet has no test_calibration values (recorded before the calibration bins were "
                           "stored)" if not has(trials, "test_calibration") else "no finished trial has calibration bins")
         elif "retain" in title:
