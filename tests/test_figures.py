@@ -232,3 +232,24 @@ def test_sweep_figures_draws_what_the_data_supports(tmp_path):
     trial = figures.trial_figures(trials, epochs, "c_dm_1", tmp_path / "t")
     assert set(trial) == {"learning curve", "reliability diagram"}
     assert figures.trial_figures(trials, epochs, "bad", tmp_path / "t2") == {}
+
+
+def test_tables_without_telemetry_say_which_figures_are_missing(tmp_path):
+    """A results folder recorded before the calibration column, with no trial folders: the table figures are
+    drawn, the others are listed with the reason in report.md (no crash)."""
+    from sweeper.report.run import make_report
+
+    trials, epochs = tables()
+    trials = trials.drop(columns=["test_calibration"])
+    skipped: dict[str, str] = {}
+    out = figures.sweep_figures(trials, epochs, tmp_path / "f", baseline="softmax", skipped=skipped)
+    assert "Paired differences in test_error vs the baseline" in out and "Malicious Dropout p_pass per epoch" in out
+    assert "test_calibration" in skipped["Reliability diagrams, best configuration per method"]
+    assert "none here" in skipped["dropmax retain probabilities per class"]
+    folder = tmp_path / "results" / "old"
+    folder.mkdir(parents=True)
+    trials.to_parquet(folder / "trials.parquet")
+    epochs.to_parquet(folder / "epochs.parquet")
+    md = make_report([folder], out=folder / "report", baseline="softmax", log_mlflow=False).report_md.read_text()
+    assert "![Learning curves, top configurations](figures/learning_curves_top_configurations.png)" in md
+    assert "## Figures not drawn" in md and "- Reliability diagrams, best configuration per method: trials.parquet" in md
