@@ -68,7 +68,7 @@ def test_learning_curves_plot_seed_means_and_t_bands():
     trials, epochs = tables()
     fig = learning_curves.draw(trials, epochs, ["c_soft", "c_dm"])
     val_ax, loss_ax = fig.axes[:2]
-    assert val_ax.get_ylabel() == "val_error (%)" and loss_ax.get_ylabel() == "train_loss"
+    assert val_ax.get_ylabel() == "val_error (%)" and loss_ax.get_ylabel() == "train_loss (nats, incl. regularizer terms)"
     for ax, metric, sc in ((val_ax, "val_error", 100), (loss_ax, "train_loss", 1)):
         lines = ax.get_lines()
         assert [ln.get_label().split(" (n=")[0] for ln in lines] == ["softmax", "dropmax tau=0.5"]
@@ -99,7 +99,7 @@ def test_paired_differences_per_seed_against_baseline():
         want = [(t[(cid, s)] - t[("c_soft", s)]) * 100 for s in SEEDS]
         np.testing.assert_allclose(coll.get_offsets()[:, 1], want)
     assert [tk.get_text().split("\n")[0] for tk in ax.get_xticklabels()] == ["dropmax tau=0.5", "malicious_dropout rho=0.1"]
-    assert "(points)" in ax.get_ylabel()
+    assert "(pp)" in ax.get_ylabel()
 
 
 def test_paired_pairs_only_seeds_finished_in_both():
@@ -253,3 +253,11 @@ def test_tables_without_telemetry_say_which_figures_are_missing(tmp_path):
     md = make_report([folder], out=folder / "report", baseline="softmax", log_mlflow=False).report_md.read_text()
     assert "![Learning curves, top configurations](figures/learning_curves_top_configurations.png)" in md
     assert "## Figures not drawn" in md and "- Reliability diagrams, best configuration per method: trials.parquet" in md
+
+
+def test_legend_labels_drop_values_every_configuration_shares():
+    t = pd.DataFrame({"config_id": ["a", "b"], "regularizer": ["dropout_pp"] * 2,
+                      "config": ["regularizer.init=1, regularizer.name=dropout_pp, regularizer.variant=0",
+                                 "regularizer.init=1, regularizer.name=dropout_pp, regularizer.variant=flat"]})
+    assert common.label(t, "a") == "dropout_pp variant=0" and common.label(t, "b") == "dropout_pp variant=flat"
+    assert common.label(t.iloc[:1], "a") == "dropout_pp init=1 variant=0"  # one configuration: nothing to drop

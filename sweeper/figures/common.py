@@ -22,7 +22,7 @@ from scipy import stats  # noqa: E402
 from sweeper.labels import config_name  # noqa: E402
 
 FINISHED = "finished"
-DPI = 110
+DPI = 100
 BAND_NOTE = "band: 95% t-CI over seeds (n>=3), range (n=2)"
 
 
@@ -107,8 +107,15 @@ def resolve_baseline(trials: pd.DataFrame, baseline: str | None, metric: str, mo
 
 
 def label(trials: pd.DataFrame, config_id: str) -> str:
+    """The configuration's short name, without the searched values every configuration shares
+    (a space dimension with one choice says nothing in a legend; the tables keep them)."""
     row = trials.loc[trials["config_id"] == config_id].iloc[0]
-    return config_name(str(row["regularizer"]), str(row["config"]))
+    configs = trials.drop_duplicates("config_id")["config"].astype(str)
+    items = str(row["config"]).split(", ")
+    if len(configs) > 1:
+        shared = set.intersection(*(set(c.split(", ")) for c in configs))
+        items = [i for i in items if i not in shared or i.startswith("regularizer.name=")]
+    return config_name(str(row["regularizer"]), ", ".join(items) or "(fixed)")
 
 
 def percent(metric: str) -> bool:
@@ -117,7 +124,15 @@ def percent(metric: str) -> bool:
 
 
 def axis_label(metric: str) -> str:
-    return f"{metric} (%)" if percent(metric) else metric
+    """The metric with its unit: errors in %, NLL and losses in nats (the training loss includes
+    the regularizer's own terms, so it is not comparable across methods)."""
+    if percent(metric):
+        return f"{metric} (%)"
+    if metric == "train_loss":
+        return "train_loss (nats, incl. regularizer terms)"
+    if metric.endswith("nll") or metric.endswith("loss"):
+        return f"{metric} (nats)"
+    return metric
 
 
 def scale(metric: str) -> float:

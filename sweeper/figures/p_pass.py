@@ -20,12 +20,14 @@ def draw(trials: pd.DataFrame, epochs: pd.DataFrame, config_ids: list[str]) -> F
         return None
     fig, axes = C.new_figure()
     ax = axes[0][0]
-    for cid in config_ids:
+    for i, cid in enumerate(config_ids):
         g = ep[ep["config_id"] == cid]
         if g.empty:
             continue
         b = C.band_frame(g, "epoch", MEAN)
-        (line,) = ax.plot(b["epoch"], b["mean"], label=f"{C.label(trials, cid)} (n={int(b['n'].max())})")
+        # widths decrease so that lines which coincide (equal mean p_pass) stay visible as stripes
+        (line,) = ax.plot(b["epoch"], b["mean"], lw=max(1.0, 4.0 - 1.2 * i),
+                          label=f"{C.label(trials, cid)} (n={int(b['n'].max())})")
         if b["n"].max() >= 2:
             ax.fill_between(b["epoch"], b["low"], b["high"], color=line.get_color(), alpha=0.2)
         if MIN in g:

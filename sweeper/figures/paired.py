@@ -33,7 +33,7 @@ def draw(trials: pd.DataFrame, baseline_id: str, config_ids: list[str], metric: 
     if not diffs:
         return None
     sc = C.scale(metric)
-    fig, axes = C.new_figure(width=max(6.4, 1.1 * len(diffs) + 2.5))
+    fig, axes = C.new_figure(width=max(6.4, 1.1 * len(diffs) + 2.5), height=5.0)
     ax = axes[0][0]
     for i, (cid, d) in enumerate(diffs.items()):
         jitter = np.linspace(-0.12, 0.12, len(d)) if len(d) > 1 else np.zeros(1)
@@ -42,8 +42,8 @@ def draw(trials: pd.DataFrame, baseline_id: str, config_ids: list[str], metric: 
     ax.axhline(0.0, color="grey", lw=1)
     ax.set_xticks(range(len(diffs)))
     ax.set_xticklabels([f"{C.label(trials, c)}\n(n={len(d)})" for c, d in diffs.items()], rotation=20, ha="right", fontsize=7)
-    unit = " (points)" if C.percent(metric) else ""
-    ax.set_ylabel(f"{metric} minus baseline{unit}")
+    unit = " (pp)" if C.percent(metric) else " (nats)" if metric.endswith("nll") else ""
+    ax.set_ylabel(f"{metric} − baseline{unit}")
     ax.set_title(f"paired per-seed differences vs {C.label(trials, baseline_id)}; bar = mean", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     return fig
