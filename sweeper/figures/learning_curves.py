@@ -35,6 +35,8 @@ def draw(trials: pd.DataFrame, epochs: pd.DataFrame, config_ids: list[str],
                 ax.fill_between(b["epoch"], b["low"] * sc, b["high"] * sc, color=line.get_color(), alpha=0.2)
         ax.set_xlabel("epoch")
         ax.set_ylabel(C.axis_label(metric))
+        if C.percent(metric):
+            ax.set_ylim(bottom=0)  # an error rate is >= 0; a t-band of 3 seeds can reach below it
         ax.set_title(f"{metric} per epoch, mean over seeds")
         if metric.endswith("loss") and (ep[metric] > 0).all():  # some heads' losses go below zero (DropMax)
             ax.set_yscale("log")
