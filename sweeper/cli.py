@@ -53,10 +53,10 @@ def validate(spec_file: str, no_data_check: bool) -> None:
         if data:
             _fail(f"{spec_file}: the sweep's data is not usable on this machine (skip with --no-data-check):\n"
                   + "\n".join(f"  - {p}" for p in data))
-    from sweeper.per_method import methods  # no Ray import
+    from sweeper.per_method import methods, trial_count  # no Ray import
 
     per = methods(s)
-    n_trials = (len(s.grid()) if s.search.sampler == "grid" else s.search.num_samples * max(len(per), 1)) * len(s.seeds)
+    n_trials = trial_count(s)
     click.echo(
         f"{spec_file}: ok — sweep {s.name!r}: {len(s.space)} space parameter(s), {len(s.seeds)} seed(s), "
         f"sampler {s.search.sampler}, {n_trials} trial(s), objective {', '.join(f'{m} ({o})' for m, o in zip(s.search.metric, s.search.mode))}"

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sweeper import preflight, progress, provenance, report, results, space, tracking
+from sweeper import per_method, preflight, progress, provenance, report, results, space, tracking
 from sweeper.preflight import SweepExists  # noqa: F401  (part of this module's API)
 from sweeper.paths import DEFAULT_OUT, NoSuchSweep, sweep_path  # noqa: F401  (re-exported)
 from sweeper.spec import SweepSpec
@@ -189,8 +189,7 @@ def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, st
         mlflow_parent_run=tracker.parent_id, mlflow_experiment=spec.name,
         storage=storage or str(sweep_dir), started=time.time(),
         **({"points": points} if points is not None else {}), **({"confirms": confirms} if confirms else {}),
-        total_trials=(len(points) if points is not None else len(spec.grid()) if spec.search.sampler == "grid"
-                      else spec.search.num_samples) * len(spec.seeds),
+        total_trials=per_method.trial_count(spec, points),
     )
     if confirms:
         tracker.client.set_tag(tracker.parent_id, "sweeper.confirms", confirms["source"])

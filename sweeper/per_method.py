@@ -45,3 +45,15 @@ def method_space(space: tuple[Param, ...], method: str) -> tuple[Param, ...]:
     """``space`` with ``regularizer.name`` fixed to ``method`` (conditions then resolve per method)."""
     return tuple(dataclasses.replace(p, type="fixed", value=method, choices=()) if p.path == NAME else p
                  for p in space)
+
+
+def trial_count(spec: SweepSpec, points: list | None = None) -> int:
+    """Trials a sweep runs: configurations (explicit ``points``, the grid, or ``num_samples`` per
+    method study) times seeds. The one count that ``validate``, ``launch`` and the progress view use."""
+    if points is not None:
+        configs = len(points)
+    elif spec.search.sampler == "grid":
+        configs = len(spec.grid())  # exact (duplicates removed); validation already bounded its size
+    else:
+        configs = spec.search.num_samples * max(len(methods(spec)), 1)
+    return configs * len(spec.seeds)

@@ -77,3 +77,13 @@ def test_state_survives_save_and_restore(tmp_path):
     _, fresh, _ = space.search_setup(s)
     fresh.searcher.restore(str(tmp_path / "s.pkl"))
     assert fresh.searcher.suggested == {"dropmax": 1, "softmax": 1, "dropout": 1}
+
+
+def test_trial_count_is_what_the_searcher_runs():
+    """The count validate prints and the progress view's total equal what search_setup runs."""
+    s = spec.from_dict(RAW)
+    _, _, n = space.search_setup(s)
+    assert per_method.trial_count(s) == n == 4 * 3 * 2  # search_setup counts seed replicates too
+    off = spec.from_dict({**RAW, "search": {**RAW["search"], "per_method": False}})
+    assert per_method.trial_count(off) == 4 * 2
+    assert per_method.trial_count(s, points=[{}, {}]) == 2 * 2
