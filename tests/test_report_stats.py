@@ -90,3 +90,13 @@ def test_friedman_and_average_ranks_by_hand():
     f = S.friedman(t)
     assert f.statistic == pytest.approx(chi2) and f.p == pytest.approx(sps.chi2.sf(chi2, k - 1))
     assert math.isnan(S.friedman(t[:, :2]).p)  # fewer than 3 methods: not computed
+
+
+def test_paired_gives_a_bootstrap_interval_only_from_enough_seeds():
+    """Below BOOT_MIN_N paired seeds no bootstrap interval is given; from it on, scipy's with the fixed seed."""
+    few = S.paired({i: float(v) for i, v in enumerate(D)}, {i: 0.0 for i in range(len(D))})
+    assert len(D) < S.BOOT_MIN_N and np.isnan(few.boot_low) and np.isnan(few.boot_high)
+    assert np.isfinite(few.t_half)  # the t-interval is still given
+    d8 = np.array([0.4, -0.1, 0.3, 0.2, 0.5, -0.2, 0.1, 0.35])
+    many = S.paired({i: float(v) for i, v in enumerate(d8)}, {i: 0.0 for i in range(len(d8))})
+    assert (many.boot_low, many.boot_high) == S.bootstrap_ci(d8)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from sweeper.report import markdown, units
 from sweeper.report.data import FINISHED, column
-from sweeper.report.stats import EXACT_TEST, T_TEST, holm, paired
+from sweeper.report.stats import BOOT_MIN_N, EXACT_TEST, T_TEST, holm, paired
 
 
 def per_seed(trials: pd.DataFrame, config_id: str, metric: str) -> dict[int, float]:
@@ -79,7 +79,9 @@ def render(comp: pd.DataFrame) -> str:
         f"Metric {metric}; differences are a minus b per seed, over the seeds both finished.",
         f"Tests: {T_TEST} and {EXACT_TEST}; every p-value is also given Holm-adjusted over the "
         f"{len(comp)} comparison(s) of this table. Bootstrap: paired percentile bootstrap over seeds "
-        "(scipy.stats.bootstrap, 9,999 resamples, seed 0). Effect size: Cohen's d_z = mean(d) / sd(d).",
+        f"(scipy.stats.bootstrap, 9,999 resamples, seed 0), shown from {BOOT_MIN_N} paired seeds on (with fewer, "
+        "a percentile bootstrap has too few distinct resamples to mean anything). "
+        "Effect size: Cohen's d_z = mean(d) / sd(d).",
     ]
     for n in ns:
         mp = 2.0 / 2.0**n

@@ -6,7 +6,8 @@ so configurations are compared seed by seed on d_i = a_i - b_i over the seeds bo
 - ``t_interval``: mean ± t_{0.975, n-1} * s / sqrt(n) (Student t, s the sample sd with ddof 1).
 - ``paired``: for d_i, i = 1..n:
   * mean difference with the Student-t 95% interval above, and a paired (percentile) bootstrap 95%
-    interval (``scipy.stats.bootstrap`` over the seeds, 9,999 resamples, fixed seed 0);
+    interval (``scipy.stats.bootstrap`` over the seeds, 9,999 resamples, fixed seed 0) from
+    ``BOOT_MIN_N`` = 8 paired seeds on (fewer seeds give too few distinct resamples to mean anything);
   * the paired t-test (``scipy.stats.ttest_rel``): t = mean(d) / (s_d / sqrt(n)), n - 1 df, two-sided;
   * an exact test without a normality assumption: the sign-flip permutation test of mean(d)
     (``scipy.stats.permutation_test``, permutation_type="samples", all 2^n sign assignments enumerated,
@@ -30,6 +31,10 @@ from scipy import stats
 LEVEL = 0.95
 BOOT_RESAMPLES = 9999
 BOOT_SEED = 0
+# A percentile bootstrap over n seeds has at most C(2n-1, n) distinct resample means (10 for n = 3,
+# 126 for n = 5) and under-covers badly at such n; below this many paired seeds ``paired`` reports no
+# bootstrap interval rather than one that means little (the Student-t interval is always given).
+BOOT_MIN_N = 8
 EXACT_TEST = "exact sign-flip permutation test (two-sided, all 2^n sign assignments)"
 T_TEST = "paired t-test (two-sided)"
 
@@ -137,7 +142,7 @@ def paired(a: dict, b: dict, level: float = LEVEL) -> Paired:
                       notes=("one paired seed: no interval or t-test",))
     sd = float(d.std(ddof=1))
     half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
-    lo, hi = bootstrap_ci(d, level)
+    lo, hi = bootstrap_ci(d, level) if n >= BOOT_MIN_N else (float("nan"), float("nan"))
     if sd > 0:
         tt = stats.ttest_rel(np.array([a[s] for s in seeds]), np.array([b[s] for s in seeds]))
         t_stat, t_p, dz = float(tt.statistic), float(tt.pvalue), mean / sd
