@@ -170,8 +170,8 @@ def status(sweep, out) -> None:
 
 @main.command()
 @click.argument("sweeps", nargs=-1, required=True)
-@click.option("--sweeps-dir", default="sweeps", show_default=True, help="Folder holding sweep folders (SWEEP may also be a path, e.g. results/NAME).")
-@click.option("--out", default=None, help="Report folder (default: SWEEP/report; several sweeps: SWEEPS_DIR/across_A_B...).")
+@click.option("--out", "sweeps_dir", default="sweeps", show_default=True, help="Folder holding sweep folders, as for launch/status (SWEEP may also be a path, e.g. results/NAME).")
+@click.option("--report-dir", "out", default=None, help="Report folder (default: SWEEP/report; several sweeps: OUT/across_A_B...).")
 @click.option("--metric", "metrics", multiple=True, help="Adds a metric column (repeatable), e.g. sal_params; the first one is the compared metric (default test_error).")
 @click.option("--baseline", default=None, help="A config_id or a method (regularizer) name: paired comparisons against it (a method: its best configuration by the sweep's objective).")
 @click.option("--all-pairs", is_flag=True, help="Paired comparisons of every pair of methods (no baseline).")

@@ -41,7 +41,7 @@ def _cli(*args, cwd):
 
 def test_report_on_a_results_folder(tmp_path):
     d = _results(tmp_path / "results" / "fixture")
-    r = _cli("report", str(d), "--baseline", "softmax", "--metric", "test_error", "--out", str(d / "report"), cwd=tmp_path)
+    r = _cli("report", str(d), "--baseline", "softmax", "--metric", "test_error", "--report-dir", str(d / "report"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "IMPORTED []" in r.stdout  # neither torch nor Ray was imported
     assert "| dropmax | 1 | 5 | 5/5 | 3.54 ± 0.26 | 5.32 ± 0.09 | -1.62 ± 0.14 | 0.112 ± 0.010 | 0.70 ± 0.20 | 5.10 ± 0.20 |" in r.stdout
