@@ -157,6 +157,21 @@ def write_calibration(trainer: Trainer, directory: Path) -> str:
     return text
 
 
+def _test_misbehave(seed: int) -> None:
+    """Test-only faults, for the trial of one seed, after its first report:
+    ``SWEEPER_TEST_HOG=SEED:MB`` allocates (and touches) MB megabytes and holds them;
+    ``SWEEPER_TEST_HANG_SEED=SEED`` hangs for ever (no more reports)."""
+    hog = os.environ.get("SWEEPER_TEST_HOG", "")
+    if hog and int(hog.split(":")[0]) == seed:
+        held = []
+        for _ in range(int(hog.split(":")[1]) // 64):
+            held.append(bytearray(b"\x01") * (64 * 1024 * 1024))  # filled: every page is resident
+            time.sleep(0.05)
+        time.sleep(3600)
+    if os.environ.get("SWEEPER_TEST_HANG_SEED", "") == str(seed):
+        time.sleep(3600)
+
+
 def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     """Ray Tune function trainable (bound with ``tune.with_parameters(run_trial, base=...)``)."""
     import ray
@@ -203,3 +218,4 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
             return
         if test_delay and not trainer.done:
             time.sleep(test_delay)  # test-only: lets fault tests kill a node or the driver mid-trial
+        _test_misbehave(cfg.seed)
