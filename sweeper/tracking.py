@@ -244,7 +244,8 @@ class SweepTracker:
                 for e in by_trial.get(tid, []):
                     if int(e["epoch"]) not in logged:
                         todo += [Metric(k, float(v), ts, int(e["epoch"])) for k, v in e.items()
-                                 if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+                                 if k != "seed" and isinstance(v, (int, float)) and not isinstance(v, bool)
+                                 and math.isfinite(v)]
                 for i in range(0, len(todo), 900):
                     c.log_batch(rid, metrics=todo[i : i + 900])
                 touched |= bool(todo)
