@@ -201,7 +201,7 @@ def snapshot(store: "_Storage") -> dict[str, dict[str, Any]] | None:
     snaps = store.files("experiment_state-")
     for name in reversed(snaps):
         try:
-            data = sweepdir.read_json_tolerant(lambda: store.read(name), attempts=6)
+            data = sweepdir.read_json_tolerant(lambda: store.read(name))
             out = {}
             for t in data["trial_data"]:
                 st = json.loads(t[0]) if isinstance(t[0], str) else t[0]
@@ -229,16 +229,34 @@ def known_trial_ids(store: "_Storage") -> set[str] | None:
     return None if snap is None else set(snap)
 
 
-def _read_stable(store: "_Storage", *parts: str, tries: int = 5) -> str | None:
-    """A file that Tune may be rewriting: read until two consecutive reads agree."""
-    prev = store.read(*parts)
-    for _ in range(tries):
-        time.sleep(0.02)
-        now = store.read(*parts)
-        if now == prev:
-            return now
+def _complete_lines(text: str | None) -> int:
+    n = 0
+    for line in (text or "").splitlines():
+        try:
+            json.loads(line)
+            n += 1
+        except json.JSONDecodeError:
+            break
+    return n
+
+
+def _read_fullest(store: "_Storage", *parts: str, reads: int = 6) -> str | None:
+    """A JSON-lines file that Tune may be rewriting (truncate, then write) or appending to: of a
+    few reads, the one with the most complete lines; stops early when two reads agree."""
+    best = prev = store.read(*parts)
+    for _ in range(reads):
+        if prev is not None and prev.endswith("\n") and _complete_lines(prev) == len(prev.splitlines()):
+            time.sleep(0.005)
+            now = store.read(*parts)
+            if now == prev:
+                return now
+        else:
+            time.sleep(0.01)
+            now = store.read(*parts)
+        if _complete_lines(now) >= _complete_lines(best):
+            best = now
         prev = now
-    return prev
+    return best
 
 
 def trial_status(last: dict[str, Any], snap: dict[str, Any] | None, led: dict[str, Any],
@@ -297,7 +315,7 @@ def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dic
         overrides = tune_overrides(config, seeds)
         resolved = merge_overrides(base, overrides)
         config_id, label = config_key(overrides)
-        rows = _read_rows(_read_stable(store, d, "result.json"))
+        rows = _read_rows(_read_fullest(store, d, "result.json"))
         last = rows[-1] if rows else {}
         snap_last = (tsnap or {}).get("last_result") or {}
         if int(snap_last.get(M.EPOCH, 0) or 0) > int(last.get(M.EPOCH, 0) or 0):

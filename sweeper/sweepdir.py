@@ -77,25 +77,27 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, default=str))
 
 
-def read_json_tolerant(read: Callable[[], str | None], attempts: int = 5, pause_s: float = 0.05) -> Any:
-    """JSON from ``read()`` (None: no file), retrying a half-written file a few times.
+def read_json_tolerant(read: Callable[[], str | None], budget_s: float = 3.0) -> Any:
+    """JSON from ``read()`` (None: no file), retrying a half-written file for up to ``budget_s``.
 
-    Tune rewrites ``params.json``, ``result.json`` and its snapshots in place; a read can land
-    mid-write and see an empty or cut-off file. That is retried; after ``attempts`` failed
-    parses the last error is raised (callers treat it as "not readable now", never as a result).
+    Tune rewrites ``params.json``, ``result.json`` and its snapshots in place (truncate, then
+    write); a read can land mid-write and see an empty or cut-off file. That is retried with
+    short, growing pauses; if no read parses within the budget the last error is raised
+    (callers treat it as "not readable now", never as a result).
     """
-    err: Exception | None = None
-    for i in range(attempts):
+    deadline = time.monotonic() + budget_s
+    pause = 0.005
+    while True:
         text = read()
         if text is None:
             return None
         try:
             return json.loads(text)
-        except json.JSONDecodeError as e:
-            err = e
-            time.sleep(pause_s * (i + 1))
-    assert err is not None
-    raise err
+        except json.JSONDecodeError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(0.1, pause * 1.5)
 
 
 # ---------------------------------------------------------------------------------------------
