@@ -417,3 +417,15 @@ def test_mlflow_store_locked_for_30s_is_survived(tmp_path):
         assert k.info.status == "FINISHED"
         steps = sorted({m.step for m in client.get_metric_history(k.info.run_id, "epoch")})
         assert steps == [1, 2, 3, 4], steps  # what the lock kept out was logged afterwards
+
+
+def test_trial_timeout_is_validated(tmp_path):
+    from sweeper import spec as spec_mod
+
+    for bad, msg in ((0, "must be a number of seconds > 0"), ("ten", "expected a number")):
+        p = write_spec(tmp_path, "to", trial_timeout_s=bad)
+        with pytest.raises(spec_mod.SpecError) as e:
+            spec_mod.load(str(p))
+        assert "search.trial_timeout_s" in str(e.value) and msg in str(e.value), str(e.value)
+    assert spec_mod.load(str(write_spec(tmp_path, "to", trial_timeout_s=30))).search.trial_timeout_s == 30
+    assert spec_mod.load(str(write_spec(tmp_path, "to"))).search.trial_timeout_s is None
