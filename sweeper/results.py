@@ -278,7 +278,10 @@ def trial_status(last: dict[str, Any], snap: dict[str, Any] | None, led: dict[st
             return "finished", ""
     lstat, lreason = led.get("status"), led.get("reason", "")
     tstat = snap.get("status")
-    err_reason = lreason or (error_txt[-2000:] if error_txt else "") or "unknown error"
+    if lreason == "unknown error":  # Tune gave the callback no error text; its error.txt has it
+        lreason = ""
+    err_reason = failure_reason(lreason or error_txt or "", led) if (lreason or error_txt or led.get("timeout")) \
+        else "unknown error"
     if lstat == "error" or (tstat == "ERROR" and lstat not in ("running", "pending")):
         return "error", err_reason
     if lstat == "stopped" or tstat == "TERMINATED":
