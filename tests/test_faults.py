@@ -219,6 +219,7 @@ def _copy(done: Path, tmp: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_tables_rebuild_from_trial_folders_alone(done_sweep, tmp_path):
     cwd = _copy(done_sweep, tmp_path)
     sweep = cwd / "sweeps" / "ok"
@@ -256,6 +257,7 @@ def _tune_like_rewrite(path: Path, stop: threading.Event, errors: list) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_rebuild_never_mislabels_during_tune_rewrites(done_sweep, tmp_path):
     from sweeper import results, sweepdir
 
