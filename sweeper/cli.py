@@ -97,15 +97,15 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
 
         s = spec_mod.with_data_root(s, data_root)
     from sweeper import preflight
+    from sweeper.sweepdir import SweepError
 
     try:  # the checks that need neither Ray nor torch, before the (slow) import of the launcher
         preflight.before_ray(s, name=name, out=out, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial,
                              gpus_per_trial=gpus_per_trial, address=address, overwrite=overwrite)
-    except (preflight.SweepExists, preflight.PreflightError) as e:
+    except (preflight.SweepExists, preflight.PreflightError, SweepError) as e:
         _fail(str(e))
     from sweeper import launch as launch_mod
     from sweeper.preflight import PreflightError
-    from sweeper.sweepdir import SweepError
 
     try:
         res = launch_mod.launch(

@@ -259,6 +259,26 @@ def driver_state(info: dict[str, Any] | None) -> str:
     return "alive" if pid_alive(pid, info.get("start")) else "dead"
 
 
+def _locked_error(sweep_dir: Path, info: dict[str, Any]) -> SweepLocked:
+    where = f"pid {info.get('pid')} on host {info.get('host')}"
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("time", 0)))
+    if driver_state(info) == "unknown":
+        return SweepLocked(
+            f"sweep {sweep_dir.name} is locked by a driver on another host ({where}, since {since}); it cannot be "
+            f"checked from here. If that driver is gone, delete {sweep_dir / LOCK} and retry. Nothing was changed.")
+    return SweepLocked(
+        f"sweep {sweep_dir.name} is being run by another driver ({where}, since {since}); wait for it, or stop it "
+        f"(Ctrl-C / kill {info.get('pid')}) and then `sweeper resume {sweep_dir.name}`. Nothing was changed.")
+
+
+def refuse_if_locked(sweep_dir: Path) -> None:
+    """Raise :class:`SweepLocked` when a live (or unverifiable) driver holds the sweep's lock; a
+    cheap early check (the lock itself is what guarantees one driver)."""
+    info = read_lock(Path(sweep_dir))
+    if info and driver_state(info) != "dead":
+        raise _locked_error(Path(sweep_dir), info)
+
+
 class DriverLock:
     """Exclusive lock of a sweep folder for one driver process (see the module docstring)."""
 
@@ -288,23 +308,10 @@ class DriverLock:
                         continue
                     if info is None:
                         continue
-                state = driver_state(info)
-                if state == "dead":
+                if driver_state(info) == "dead":
                     self._break_stale(info)
                     continue
-                where = f"pid {info.get('pid')} on host {info.get('host')}"
-                since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("time", 0)))
-                if state == "unknown":
-                    raise SweepLocked(
-                        f"sweep {self.sweep_dir.name} is locked by a driver on another host ({where}, since {since}); "
-                        f"it cannot be checked from here. If that driver is gone, delete {self.path} and retry. "
-                        f"Nothing was changed."
-                    )
-                raise SweepLocked(
-                    f"sweep {self.sweep_dir.name} is being run by another driver ({where}, since {since}); "
-                    f"wait for it, or stop it (Ctrl-C / kill {info.get('pid')}) and then `sweeper resume "
-                    f"{self.sweep_dir.name}`. Nothing was changed."
-                )
+                raise _locked_error(self.sweep_dir, info)
             with os.fdopen(fd, "w") as f:
                 f.write(json.dumps(self._mine()))
                 f.flush()
