@@ -127,17 +127,17 @@ def test_live_lock_refuses_launch_resume_overwrite(tmp_path, sleeper):
     write_spec(tmp_path, "lk")
     sweep = tmp_path / "sweeps" / "lk"
     _hold_lock(sweep, sleeper.pid)
-    r = sweeper(tmp_path, "launch", "lk.yaml", "--quiet", timeout=120)
+    r = sweeper(tmp_path, "launch", "lk.yaml", "--quiet", timeout=600)
     refused(r, f"pid {sleeper.pid}", "another driver")
     assert sorted(p.name for p in sweep.iterdir()) == ["driver.lock"] and not (tmp_path / "mlflow.db").exists()
     (sweep / "sweep.json").write_text(json.dumps({"sweep_id": "lk", "status": "running"}))
     from sweeper import spec as spec_mod
 
     (sweep / "spec.yaml").write_text(yaml.safe_dump(spec_mod.load(str(tmp_path / "lk.yaml")).to_dict()))
-    refused(sweeper(tmp_path, "launch", "lk.yaml", "--overwrite", "--quiet", timeout=120), f"pid {sleeper.pid}")
-    refused(sweeper(tmp_path, "resume", "lk", "--quiet", timeout=120), f"pid {sleeper.pid}")
+    refused(sweeper(tmp_path, "launch", "lk.yaml", "--overwrite", "--quiet", timeout=600), f"pid {sleeper.pid}")
+    refused(sweeper(tmp_path, "resume", "lk", "--quiet", timeout=600), f"pid {sleeper.pid}")
     assert json.loads((sweep / "sweep.json").read_text()) == {"sweep_id": "lk", "status": "running"}
-    st = ok(sweeper(tmp_path, "status", "lk", timeout=120)).stdout
+    st = ok(sweeper(tmp_path, "status", "lk", timeout=600)).stdout
     assert f"running: driver pid {sleeper.pid}" in st, st
 
 
@@ -175,26 +175,26 @@ def test_damaged_sweep_files_and_edited_spec_exit_2(tmp_path):
     meta = {"sweep_id": "dm", "status": "interrupted", "mlflow_uri": "sqlite:///mlflow.db", "mlflow_experiment": "dm",
             "storage": str(sweep), "spec_source": str(src), **wrapup.spec_fingerprint(str(src), spec_dict)}
     (sweep / "sweep.json").write_text(json.dumps(meta))
-    assert "interrupted" in ok(sweeper(tmp_path, "status", "dm", timeout=120)).stdout
+    assert "interrupted" in ok(sweeper(tmp_path, "status", "dm", timeout=600)).stdout
     # edited spec.yaml in the sweep folder
     edited = {**spec_dict, "train": {**spec_dict["train"], "epochs": 7}}
     (sweep / "spec.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
-    refused(sweeper(tmp_path, "resume", "dm", timeout=120), "refusing to resume", "train.epochs: 2 -> 7")
+    refused(sweeper(tmp_path, "resume", "dm", timeout=600), "refusing to resume", "train.epochs: 2 -> 7")
     (sweep / "spec.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False))
     # edited source spec
     raw = yaml.safe_load(src.read_text())
     raw["search"]["num_samples"] = 9
     src.write_text(yaml.safe_dump(raw, sort_keys=False))
-    refused(sweeper(tmp_path, "resume", "dm", timeout=120), "search.num_samples: 2 -> 9")
+    refused(sweeper(tmp_path, "resume", "dm", timeout=600), "search.num_samples: 2 -> 9")
     with pytest.raises(sweepdir.SpecChanged):
         sweepdir.check_spec_unchanged(sweep, meta, spec_dict)
     # damaged files
     (sweep / "sweep.json").write_text(json.dumps(meta)[:40])
     for cmd in (["status", "dm"], ["resume", "dm"]):
-        refused(sweeper(tmp_path, *cmd, timeout=120), "sweep.json is damaged")
+        refused(sweeper(tmp_path, *cmd, timeout=600), "sweep.json is damaged")
     (sweep / "sweep.json").write_text(json.dumps(meta))
     (sweep / "spec.yaml").write_text("search: [unclosed\n")
-    refused(sweeper(tmp_path, "status", "dm", timeout=120), "spec.yaml is damaged")
+    refused(sweeper(tmp_path, "status", "dm", timeout=600), "spec.yaml is damaged")
     assert not (sweep / "driver.lock").exists()
 
 
