@@ -431,7 +431,7 @@ def failure_reason(error: str, led: dict[str, Any]) -> str:
     if led.get("timeout"):
         return led["timeout"]
     tail = (error or "unknown error")[-2000:]
-    low = tail.lower()
+    low = (error or "").lower()  # the whole text: Ray's OOM message comes first, a process table after it
     if "outofmemoryerror" in low or "low on memory" in low or "memory monitor" in low:
         return "out of memory: killed by Ray's memory monitor\n" + tail
     return tail
