@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sweeper import per_method, preflight, progress, provenance, report, results, space, sweepdir, tracking, wrapup
+from sweeper import oom_kill, per_method, preflight, progress, provenance, report, results, space, sweepdir, tracking, wrapup
 from sweeper.interrupt import SignalGuard, SweepInterrupted  # noqa: F401  (SweepInterrupted: for the CLI)
 from sweeper.preflight import SweepExists  # noqa: F401  (part of this module's API)
 from sweeper.sweepdir import DEFAULT_OUT, NoSuchSweep, sweep_path  # noqa: F401  (re-exported)
@@ -330,6 +330,7 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
                 run_config=_run_config(spec_dict, sweep_dir, meta["storage"], tracker, base, verbose,
                                        int(meta.get("total_trials", 0))),
             )
+        oom_kill.install()  # an OOM-killed trial fails alone (Ray 2.60's Tune would stop the sweep)
         tuner.fit()
     except SweepInterrupted:
         pass  # before Tune's loop ran: nothing to stop; recorded below

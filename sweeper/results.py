@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 from importlib import metadata
 from pathlib import Path
@@ -433,7 +434,9 @@ def failure_reason(error: str, led: dict[str, Any]) -> str:
     tail = (error or "unknown error")[-2000:]
     low = (error or "").lower()  # the whole text: Ray's OOM message comes first, a process table after it
     if "outofmemoryerror" in low or "low on memory" in low or "memory monitor" in low:
-        return "out of memory: killed by Ray's memory monitor\n" + tail
+        # Ray's own numbers (node memory used / limit, the threshold), not the process table's tail
+        facts = re.findall(r"(?:OOM kill reason: [^\n]*|Memory on the node [^\n]*? was [\d.]+GB used / [\d.]+GB limit[^\n]*)", error or "")
+        return "out of memory: killed by Ray's memory monitor\n" + ("\n".join(dict.fromkeys(facts)) or tail)
     return tail
 
 

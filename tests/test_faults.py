@@ -354,11 +354,12 @@ def test_signal_mid_sweep_then_resume(tmp_path, sig):
 def test_oom_killed_and_hung_trials_fail_with_reasons_and_sweep_finishes(tmp_path):
     import ray._private.utils as ru
 
-    hog_mb = 6144
     total, used = ru.get_system_memory(), ru.get_used_memory()
     # Ray kills a worker when the node's memory use passes this fraction: now + Ray and one running
-    # trial (~2.5 GB) + half the hog.
-    threshold = min(0.95, (used + 2.5 * 2**30 + hog_mb * 2**20 / 2) / total)
+    # trial (~2.5 GB) + 3 GB. The hog grows until it is killed (or 1 GiB is left: the test fails), so
+    # other processes freeing memory meanwhile on a shared machine only make it grow further.
+    threshold = min(0.9, (used + 5.5 * 2**30) / total)
+    hog_mb = int(total / 2**20)
     # One trial at a time (only the hog can be the memory monitor's victim); one retry each, so a
     # trial killed by other processes' memory on a shared machine still finishes.
     write_spec(tmp_path, "poison", seeds=(0, 1, 2), grid=True, epochs=2, trial_timeout_s=25, max_concurrent=1,
