@@ -235,7 +235,7 @@ def test_tables_rebuild_from_trial_folders_alone(done_sweep, tmp_path):
     pd.testing.assert_frame_equal(before[cols], after[cols])
     (sweep / "ledger.json").write_text('{"x": {"stat')  # truncated ledger
     st = ok(sweeper(cwd, "status", "ok", timeout=300)).stdout
-    assert "trials: 3 finished" in st and "the sweep has finished" in st, st
+    assert "3/3 trials done (3 finished)" in st and "the sweep has finished" in st, st
 
 
 def _tune_like_rewrite(path: Path, stop: threading.Event, errors: list) -> None:
