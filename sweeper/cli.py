@@ -97,11 +97,12 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
 
         s = spec_mod.with_data_root(s, data_root)
     from sweeper import preflight
+    from sweeper.sweepdir import SweepError
 
     try:  # the checks that need neither Ray nor torch, before the (slow) import of the launcher
         preflight.before_ray(s, name=name, out=out, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial,
                              gpus_per_trial=gpus_per_trial, address=address, overwrite=overwrite)
-    except (preflight.SweepExists, preflight.PreflightError) as e:
+    except (preflight.SweepExists, preflight.PreflightError, SweepError) as e:
         _fail(str(e))
     from sweeper import launch as launch_mod
     from sweeper.preflight import PreflightError
@@ -111,8 +112,10 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
             s, address=address, num_cpus=num_cpus, out=out, storage=storage, cpus_per_trial=cpus_per_trial,
             gpus_per_trial=gpus_per_trial, name=name, overwrite=overwrite, verbose=0 if quiet else 1,
         )
-    except (launch_mod.SweepExists, PreflightError) as e:
+    except (launch_mod.SweepExists, PreflightError, SweepError) as e:  # exists, locked by a live driver, damaged
         _fail(str(e))
+    except launch_mod.SweepInterrupted as e:
+        _interrupted(e)
     _print_result(res)
     _exit_unless_finished(res)
 
@@ -122,6 +125,11 @@ def _exit_unless_finished(res) -> None:
     if "status" not in res.trials or not (res.trials["status"] == "finished").any():
         click.echo(f"error: no trial of {res.sweep_dir.name} finished; see `sweeper status {res.sweep_dir.name}`", err=True)
         sys.exit(1)
+
+
+def _interrupted(e) -> None:
+    click.echo(f"\n{e}", err=True)
+    sys.exit(e.exit_code)
 
 
 @main.command()
@@ -145,12 +153,15 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
         _fail(str(e))
     from sweeper import launch as launch_mod
     from sweeper.preflight import PreflightError
+    from sweeper.sweepdir import SweepError
 
     try:
         res = launch_mod.resume(sweep, address=address, num_cpus=num_cpus, out=out, retry_errored=retry_errored,
                                 verbose=0 if quiet else 1)
-    except (launch_mod.NoSuchSweep, PreflightError) as e:
+    except (launch_mod.NoSuchSweep, PreflightError, SweepError) as e:  # no such sweep, locked, damaged, spec edited
         _fail(str(e))
+    except launch_mod.SweepInterrupted as e:
+        _interrupted(e)
     _print_result(res)
     _exit_unless_finished(res)
 
@@ -161,10 +172,11 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
 def status(sweep, out) -> None:
     """Trials finished, running, failed, and the best so far (reads files only; starts no Ray)."""
     from sweeper import status as status_mod
+    from sweeper.sweepdir import SweepError
 
     try:
         click.echo(status_mod.status_text(sweep, out))
-    except FileNotFoundError as e:
+    except (FileNotFoundError, SweepError) as e:
         _fail(str(e))
 
 
@@ -181,11 +193,12 @@ def report(sweeps, sweeps_dir, out, metrics, baseline, all_pairs, paper_file, no
     """Write the report of SWEEP (or compare several): report.md, CSV tables, figures; print the main table."""
     from sweeper.report import data as report_data
     from sweeper.report import run as report_run
+    from sweeper import sweepdir
 
     try:
         w = report_run.make_report(list(sweeps), sweeps_dir=sweeps_dir, out=out, metrics=tuple(metrics), baseline=baseline,
                                    all_pairs=all_pairs, paper_file=paper_file, log_mlflow=not no_mlflow)
-    except (report_data.NoSweepData, report_run.ReportInputError) as e:
+    except (report_data.NoSweepData, report_run.ReportInputError, sweepdir.SweepError) as e:
         _fail(str(e))
     click.echo(w.main)
     click.echo(f"\nreport: {w.report_md}" + (f" (logged to MLflow run(s) {', '.join(w.mlflow_runs)})" if w.mlflow_runs else ""))

@@ -18,7 +18,6 @@ duplicated. Resuming a finished sweep only rewrites its tables.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import socket
@@ -30,9 +29,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sweeper import per_method, preflight, progress, provenance, report, results, space, tracking
+from sweeper import oom_kill, per_method, preflight, progress, provenance, report, results, space, sweepdir, tracking, wrapup
+from sweeper.interrupt import SignalGuard, SweepInterrupted  # noqa: F401  (SweepInterrupted: for the CLI)
 from sweeper.preflight import SweepExists  # noqa: F401  (part of this module's API)
-from sweeper.paths import DEFAULT_OUT, NoSuchSweep, sweep_path  # noqa: F401  (re-exported)
+from sweeper.sweepdir import DEFAULT_OUT, NoSuchSweep, sweep_path  # noqa: F401  (re-exported)
 from sweeper.spec import SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
 from trainables.loop import TrainConfig
@@ -101,6 +101,8 @@ def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: trackin
                 total: int = 0):
     from ray import tune
 
+    from sweeper.watchdog import TrialWatchdog
+
     callbacks = [progress.ProgressCallback(
         sweep_dir.name, total, *progress.objective(spec_dict),
         functools.partial(results.trial_identity, base))] if verbose else []
@@ -108,6 +110,7 @@ def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: trackin
         results.LedgerCallback(sweep_dir, spec_dict),
         tracking.MLflowTrialCallback(tracker, functools.partial(_resolve_params, base),
                                      functools.partial(results.trial_identity, base)),
+        TrialWatchdog(sweep_dir, spec_dict["search"].get("trial_timeout_s")),
     ]
     return tune.RunConfig(
         name="tune",
@@ -120,11 +123,7 @@ def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: trackin
 
 
 def _write_meta(sweep_dir: Path, **kw: Any) -> dict:
-    f = sweep_dir / "sweep.json"
-    meta = json.loads(f.read_text()) if f.exists() else {}
-    meta.update(kw)
-    f.write_text(json.dumps(meta, indent=1))
-    return meta
+    return wrapup.write_meta(sweep_dir, **kw)
 
 
 def launch(
@@ -159,35 +158,42 @@ def launch(
     sweep_id, sweep_dir, cpu, gpu = preflight.before_ray(
         spec, name=name, out=out, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
         address=address, overwrite=overwrite)
-    started = _init_ray(address, num_cpus, None)
-    try:
-        preflight.check_cluster(cpu, gpu)
-        tracker = _create(spec, sweep_dir, sweep_id, overwrite, storage, cpu, gpu, points, confirms)
-    except BaseException:
-        if started:
-            import ray
+    with wrapup.locked(sweep_dir):  # one driver per sweep: taken before anything is written
+        if (sweep_dir / "sweep.json").exists() and not overwrite:  # another driver created it meanwhile
+            raise SweepExists(f"sweep {sweep_id!r} already exists in {sweep_dir}: continue it with "
+                              f"`sweeper resume {sweep_id}`, or start another with --name NEW_NAME (nothing was changed)")
+        started = _init_ray(address, num_cpus, None)
+        try:
+            preflight.check_cluster(cpu, gpu)
+            tracker = _create(spec, sweep_dir, sweep_id, overwrite, storage, cpu, gpu, points, confirms)
+        except BaseException:
+            if started:
+                import ray
 
-            ray.shutdown()
-        raise
-    spec_dict = yaml.safe_load((sweep_dir / "spec.yaml").read_text())
-    return _run(sweep_dir, spec_dict, tracker, address, num_cpus, restore=False, verbose=verbose, ray_started=started)
+                ray.shutdown()
+            raise
+        spec_dict = yaml.safe_load((sweep_dir / "spec.yaml").read_text())
+        return _run(sweep_dir, spec_dict, tracker, address, num_cpus, restore=False, verbose=verbose,
+                    ray_started=started)
 
 
 def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, storage: str | None,
             cpu: float, gpu: float, points: list[dict[str, Any]] | None = None,
             confirms: dict[str, Any] | None = None) -> tracking.SweepTracker:
     """The sweep folder, spec.yaml, sweep.json and a new MLflow parent run (after every check passed)."""
-    if overwrite and sweep_dir.exists():
-        logging.getLogger(__name__).warning(preflight.remove_sweep(sweep_dir, sweep_id))
+    if overwrite and (sweep_dir / "sweep.json").exists():
+        # preflight.check_target accepted it; the folder itself stays: it holds our driver.lock
+        logging.getLogger(__name__).warning(f"--overwrite: removed the sweep folder {sweep_dir} of sweep {sweep_id!r}")
+        wrapup.clear_sweep_dir(sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     spec_dict = spec.to_dict()
     spec_dict["resources"] = {"cpu": cpu, "gpu": gpu}
-    (sweep_dir / "spec.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False))
+    sweepdir.atomic_write_text(sweep_dir / "spec.yaml", yaml.safe_dump(spec_dict, sort_keys=False))
     tracker = tracking.SweepTracker(sweep_id, experiment=spec.name, run_name=sweep_id, fresh=True)
     _write_meta(
         sweep_dir, sweep_id=sweep_id, spec_source=spec.source, mlflow_uri=tracker.uri,
         mlflow_parent_run=tracker.parent_id, mlflow_experiment=spec.name,
-        storage=storage or str(sweep_dir), started=time.time(),
+        storage=storage or str(sweep_dir), started=time.time(), **wrapup.spec_fingerprint(spec.source, spec_dict),
         **({"points": points} if points is not None else {}), **({"confirms": confirms} if confirms else {}),
         total_trials=per_method.trial_count(spec, points),
     )
@@ -221,8 +227,15 @@ def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | Non
     sweep_dir = sweep_path(sweep, out)
     preflight.check_flags(num_cpus, 1.0, 0.0, local=False)
     preflight.check_address(address)
-    meta = json.loads((sweep_dir / "sweep.json").read_text())
-    spec_dict = yaml.safe_load((sweep_dir / "spec.yaml").read_text())
+    with wrapup.locked(sweep_dir):
+        meta = sweepdir.read_meta(sweep_dir)
+        spec_dict = sweepdir.read_spec(sweep_dir)
+        sweepdir.check_spec_unchanged(sweep_dir, meta, spec_dict)
+        return _resume_locked(sweep_dir, meta, spec_dict, address, num_cpus, retry_errored, verbose)
+
+
+def _resume_locked(sweep_dir: Path, meta: dict, spec_dict: dict, address, num_cpus, retry_errored: bool,
+                   verbose: int) -> SweepResult:
     os.environ.setdefault("MLFLOW_TRACKING_URI", meta["mlflow_uri"])
     tracker = tracking.SweepTracker(meta["sweep_id"], experiment=meta["mlflow_experiment"], run_name=meta["sweep_id"])
     provenance.record(sweep_dir, tracker.client, tracker.parent_id)
@@ -250,7 +263,7 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
 
     spec = spec_from_dict(spec_dict, source=str(sweep_dir / "spec.yaml"))
     base = {**results.trial_base(spec.to_dict()), CHECKPOINT_EVERY_S: spec.search.checkpoint_every_s}
-    meta = json.loads((sweep_dir / "sweep.json").read_text())
+    meta = sweepdir.read_meta(sweep_dir)
     res = spec_dict["resources"]
     trainable = _trainable(base, float(res["cpu"]), float(res["gpu"]))
     metric, mode = spec.search.metric[0], spec.search.mode[0]
@@ -268,8 +281,20 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
     # With a custom searcher and no concurrency limit, Tune keeps only ONE trial pending at a time
     # (a pending trial waits for its actor to start), which serialises short trials on a big cluster.
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(16, spec.search.num_samples * len(spec.seeds))))
-    started = _init_ray(address, num_cpus, None) if ray_started is None else ray_started
-    _write_meta(sweep_dir, driver_pid=os.getpid(), driver_host=socket.gethostname(), status="running")
+    guard = SignalGuard()
+    guard.install()
+    try:
+        started = _init_ray(address, num_cpus, None) if ray_started is None else ray_started
+        guard.install()  # after ray.init, which installs its own SIGTERM handler
+    except SweepInterrupted as e:
+        guard.__exit__()
+        raise wrapup.interrupted_before_start(sweep_dir, tracker, e.signum) from None
+    except BaseException as e:  # Ray did not start: say so in sweep.json and MLflow
+        guard.__exit__()
+        wrapup.record_failure(sweep_dir, tracker, e)
+        raise
+    _write_meta(sweep_dir, driver_pid=os.getpid(), driver_host=socket.gethostname(), status="running",
+                interrupted_by=None)
     try:
         tune_path = str(meta["storage"]).rstrip("/") + "/tune"
         if restore and tune.Tuner.can_restore(tune_path):
@@ -305,22 +330,26 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
                 run_config=_run_config(spec_dict, sweep_dir, meta["storage"], tracker, base, verbose,
                                        int(meta.get("total_trials", 0))),
             )
+        oom_kill.install()  # an OOM-killed trial fails alone (Ray 2.60's Tune would stop the sweep)
         tuner.fit()
+    except SweepInterrupted:
+        pass  # before Tune's loop ran: nothing to stop; recorded below
+    except BaseException as e:
+        wrapup.record_failure(sweep_dir, tracker, e)
+        raise
     finally:
-        n_trials, _ = results.write_tables(sweep_dir, spec_dict)
+        rows = wrapup.final_tables(sweep_dir, spec_dict)
         if started:
             import ray
 
             ray.shutdown()
-    trials = report.load_trials(sweep_dir)
-    summary = report.summarize(trials, metric, mode)
-    best = {}
-    if len(summary) and metric in summary and pd.notna(summary[metric].iloc[0]):
-        best = {f"best_{metric}": float(summary[metric].iloc[0])}
-    counts = trials["status"].value_counts().to_dict()
-    best.update({f"trials_{k}": float(v) for k, v in counts.items()})
-    _publish(sweep_dir, tracker, summary, metric, mode)
-    tracker.finish(best)
-    _write_meta(sweep_dir, status="finished", finished=time.time(), trials=n_trials)
+    try:
+        trials = report.load_trials(sweep_dir)
+        summary = report.summarize(trials, metric, mode)
+        if guard.signum is None:  # an interrupted sweep ends fast: figures come with the resumed one
+            _publish(sweep_dir, tracker, summary, metric, mode)
+        wrapup.end_sweep(sweep_dir, tracker, rows, trials, summary, metric, guard.signum)
+    finally:
+        guard.__exit__()
     _write_report(sweep_dir)
     return SweepResult(sweep_dir, trials, summary, metric, mode, tracker.parent_id)

@@ -90,6 +90,9 @@ def check_target(sweep_dir: Path, sweep_id: str, overwrite: bool) -> None:
     naming ``sweep_id``). Anything else is refused and left untouched."""
     if not sweep_dir.exists() and not sweep_dir.is_symlink():
         return
+    from sweeper import sweepdir
+
+    sweepdir.refuse_if_locked(sweep_dir)  # a live driver: name it (it may not have written sweep.json yet)
     meta = sweep_dir / "sweep.json"
     if not overwrite:
         if meta.exists():

@@ -4,7 +4,7 @@ Sweep folder (``<out>/<sweep_id>/``)::
 
     spec.yaml          the resolved spec
     sweep.json         ids: MLflow parent run, Tune experiment path, driver pid/host
-    ledger.json        trial_id -> status (pending|running|finished|stopped|diverged|error) + reason
+    ledger.json        derived cache: trial_id -> status + reason + retries (rebuildable, may be lost)
     tune/              Ray Tune's experiment (trial folders: params.json, result.json, checkpoints)
     trials.parquet     one row per trial
     epochs.parquet     one row per trial and epoch
@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 from importlib import metadata
 from pathlib import Path
@@ -33,7 +34,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from sweeper.tune_callback import Callback  # Ray's tune.Callback, imported when a callback is made
 
-from sweeper import provenance
+from sweeper import provenance, sweepdir
 from trainables import metrics as M
 from trainables.provenance import PROVENANCE
 from trainables.config import TrainConfig
@@ -89,23 +90,33 @@ def versions() -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# ledger: the driver's record of trial statuses (read without Ray by `sweeper status`)
+# ledger: a derived cache of what the driver learnt from Tune's callbacks (reasons of failures,
+# retry counts). The truth is Tune's own state (experiment snapshot) and each trial's results:
+# a missing or damaged ledger loses no trial (statuses are rebuilt from those), only the
+# driver-side reasons it alone knew (a timeout), which fall back to Tune's error.txt.
 
 
 class Ledger:
     def __init__(self, path: Path):
         self.path = path
-        self.data: dict[str, dict[str, Any]] = json.loads(path.read_text()) if path.exists() else {}
+        self.data: dict[str, dict[str, Any]] = self._load(path)
+
+    @staticmethod
+    def _load(path: Path) -> dict[str, dict[str, Any]]:
+        for _ in range(3):
+            try:
+                data = json.loads(path.read_text())
+                return data if isinstance(data, dict) else {}
+            except FileNotFoundError:
+                return {}
+            except (json.JSONDecodeError, OSError, UnicodeDecodeError):
+                time.sleep(0.05)  # damaged: ignored, it is rebuilt from Tune's state
+        return {}
 
     def set(self, trial_id: str, status: str, reason: str = "", **extra: Any) -> None:
         entry = self.data.setdefault(trial_id, {})
         entry.update(status=status, reason=reason, updated=time.time(), **extra)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1))
-        os.replace(tmp, self.path)
-
-
-# ---------------------------------------------------------------------------------------------
+        sweepdir.atomic_write_json(self.path, self.data)
 
 
 def config_key(overrides: dict[str, Any]) -> tuple[str, str]:
@@ -155,7 +166,7 @@ class _Storage:
 
 def tune_storage(sweep_dir: Path) -> _Storage:
     meta_file = sweep_dir / "sweep.json"
-    storage = json.loads(meta_file.read_text()).get("storage") if meta_file.exists() else None
+    storage = sweepdir.read_meta(sweep_dir).get("storage") if meta_file.exists() else None
     return _Storage(str(storage or sweep_dir).rstrip("/") + "/tune")
 
 
@@ -179,52 +190,151 @@ def _float(v: Any) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
+def snapshot(store: "_Storage") -> dict[str, dict[str, Any]] | None:
+    """Tune's own record of every trial, from its newest readable experiment snapshot:
+    trial_id -> {status (PENDING|RUNNING|PAUSED|TERMINATED|ERROR), config, last_result,
+    num_failures}. None when there is no snapshot yet.
+
+    Tune rewrites the snapshot in place about once a second: a read that lands mid-write is
+    retried (sweepdir.read_json_tolerant), and only if the newest stays unreadable is the
+    previous one used.
+    """
+    snaps = store.files("experiment_state-")
+    for name in reversed(snaps):
+        try:
+            data = sweepdir.read_json_tolerant(lambda: store.read(name))
+            out = {}
+            for t in data["trial_data"]:
+                st = json.loads(t[0]) if isinstance(t[0], str) else t[0]
+                rt = (json.loads(t[1]) if isinstance(t[1], str) else t[1]) if len(t) > 1 else {}
+                last = rt.get("last_result") or {}
+                last = json.loads(last) if isinstance(last, str) else last
+                fails = rt.get("num_failures", 0)
+                out[st["trial_id"]] = {
+                    "status": st.get("status", ""), "config": st.get("config"), "last_result": last or {},
+                    "num_failures": int(json.loads(fails) if isinstance(fails, str) else fails or 0),
+                }
+            return out
+        except (json.JSONDecodeError, KeyError, IndexError, TypeError, ValueError, AttributeError):
+            continue
+    return None
+
+
 def known_trial_ids(store: "_Storage") -> set[str] | None:
     """Trial ids in Tune's latest experiment snapshot (None if there is none yet).
 
     After a driver is killed, trials created after the last snapshot have folders
     but Tune will not resume them: they are orphans and must not become rows.
     """
-    snaps = store.files("experiment_state-")
-    if not snaps:
-        return None
-    try:
-        data = json.loads(store.read(snaps[-1]) or "")
-        return {json.loads(t[0])["trial_id"] for t in data["trial_data"]}
-    except (json.JSONDecodeError, KeyError, IndexError, TypeError):
-        return None
+    snap = snapshot(store)
+    return None if snap is None else set(snap)
+
+
+def _complete_lines(text: str | None) -> int:
+    n = 0
+    for line in (text or "").splitlines():
+        try:
+            json.loads(line)
+            n += 1
+        except json.JSONDecodeError:
+            break
+    return n
+
+
+def _read_fullest(store: "_Storage", *parts: str, reads: int = 6) -> str | None:
+    """A JSON-lines file that Tune may be rewriting (truncate, then write) or appending to: of a
+    few reads, the one with the most complete lines; stops early when two reads agree."""
+    best = prev = store.read(*parts)
+    for _ in range(reads):
+        if prev is not None and prev.endswith("\n") and _complete_lines(prev) == len(prev.splitlines()):
+            time.sleep(0.005)
+            now = store.read(*parts)
+            if now == prev:
+                return now
+        else:
+            time.sleep(0.01)
+            now = store.read(*parts)
+        if _complete_lines(now) >= _complete_lines(best):
+            best = now
+        prev = now
+    return best
+
+
+def trial_status(last: dict[str, Any], snap: dict[str, Any] | None, led: dict[str, Any],
+                 error_txt: str | None) -> tuple[str, str]:
+    """(status, reason) of one trial, from the most to the least authoritative source.
+
+    1. Its results: a report with ``diverged`` -> diverged; a report with the test error
+       (only the last epoch evaluates on test) -> finished. Nothing can overrule this.
+    2. The driver's ledger (reasons only it knows: a timeout, a retry in progress).
+    3. Tune's snapshot: ERROR -> error; TERMINATED without a test error -> stopped (the
+       scheduler ended it); RUNNING/PAUSED/PENDING as such.
+    4. Tune's error.txt -> error. Otherwise unknown.
+    """
+    snap = snap or {}
+    for src in (last, snap.get("last_result") or {}):
+        if src.get(M.DIVERGED):
+            return "diverged", f"non-finite training loss at epoch {src.get(M.EPOCH)}"
+        if src.get(M.TEST_ERROR) is not None:
+            return "finished", ""
+    lstat, lreason = led.get("status"), led.get("reason", "")
+    tstat = snap.get("status")
+    if lreason == "unknown error":  # Tune gave the callback no error text; its error.txt has it
+        lreason = ""
+    err_reason = failure_reason(lreason or error_txt or "", led) if (lreason or error_txt or led.get("timeout")) \
+        else "unknown error"
+    if lstat == "error" or (tstat == "ERROR" and lstat not in ("running", "pending")):
+        return "error", err_reason
+    if lstat == "stopped" or tstat == "TERMINATED":
+        return "stopped", lreason or f"stopped early by the scheduler at epoch {(last or snap.get('last_result') or {}).get(M.EPOCH)}"
+    if lstat in ("running", "pending"):
+        return lstat, lreason
+    if tstat in ("RUNNING", "PENDING", "PAUSED"):
+        return ("running" if tstat == "RUNNING" else "pending"), ""
+    if error_txt is not None:
+        return "error", err_reason
+    return "unknown", ""
 
 
 def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dict]]:
-    """Trial rows and epoch rows from the Tune trial folders + the ledger."""
+    """Trial rows and epoch rows from Tune's snapshot and trial folders (+ the ledger's reasons)."""
     store = tune_storage(sweep_dir)
     ledger = Ledger(sweep_dir / "ledger.json").data
-    known = known_trial_ids(store)
+    snap = snapshot(store)
     trials, epochs = [], []
     seeds = base.get("seeds", [0])
     for d in store.dirs("trial_"):
-        params = store.read(d, "params.json")
         trial_id = d.removeprefix("trial_")
-        if params is None or (known is not None and trial_id not in known):
-            continue
-        overrides = tune_overrides(json.loads(params), seeds)
+        if snap is not None and trial_id not in snap:
+            continue  # an orphan of a killed driver (see known_trial_ids)
+        tsnap = (snap or {}).get(trial_id)
+        try:
+            config = sweepdir.read_json_tolerant(lambda: store.read(d, "params.json"))
+        except json.JSONDecodeError:
+            config = None
+        if config is None and tsnap is not None:
+            config = tsnap.get("config")
+        if not isinstance(config, dict):
+            continue  # not written yet: the trial has not started
+        overrides = tune_overrides(config, seeds)
         resolved = merge_overrides(base, overrides)
         config_id, label = config_key(overrides)
-        rows = _read_rows(store.read(d, "result.json"))
+        rows = _read_rows(_read_fullest(store, d, "result.json"))
         last = rows[-1] if rows else {}
+        snap_last = (tsnap or {}).get("last_result") or {}
+        if int(snap_last.get(M.EPOCH, 0) or 0) > int(last.get(M.EPOCH, 0) or 0):
+            last = snap_last  # result.json caught mid-copy: Tune's snapshot knows more
         led = ledger.get(trial_id, {})
-        error_txt = store.read(d, "error.txt")
-        status = led.get("status") or ("error" if error_txt is not None else "unknown")
-        reason = led.get("reason", "")
-        if status == "error" and not reason and error_txt:
-            reason = error_txt[-2000:]
+        status, reason = trial_status(last, tsnap, led, store.read(d, "error.txt"))
         seed = int(overrides.get("seed", 0))
+        fails = int((tsnap or {}).get("num_failures", 0))
+        retries = int(led["retries"]) if "retries" in led else max(0, fails - (status == "error"))
         row = {
             "sweep": sweep_dir.name, "trial_id": trial_id, "config_id": config_id, "config": label,
             "seed": seed, "regularizer": resolved["regularizer"]["name"], "model": resolved["model"]["name"],
             "dataset": resolved["dataset"]["name"], "status": status, "reason": reason,
             "epochs": int(last.get(M.EPOCH, 0)), "seconds": sum(float(r.get(M.SECONDS, 0.0)) for r in rows),
-            "node_id": str(last.get("node_id", "")), "retries": int(led.get("retries", 0)),
+            "node_id": str(last.get("node_id", "")), "retries": retries,
             "provenance": last.get(PROVENANCE),
         }
         for m in CORE_METRICS + BEST_METRICS:
@@ -284,6 +394,13 @@ def _param_type(p: dict[str, Any]) -> str:
 
 def write_tables(sweep_dir: Path, spec_dict: dict[str, Any]) -> tuple[int, int]:
     """(Re)write trials.parquet and epochs.parquet; returns their row counts."""
+    trials, epochs = rebuild(sweep_dir, spec_dict)
+    return len(trials), len(epochs)
+
+
+def rebuild(sweep_dir: Path, spec_dict: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+    """(Re)write trials.parquet and epochs.parquet from the trial folders alone; returns the rows.
+    Each file is replaced atomically (readers see the old or the new table)."""
     trials, epochs = collect(sweep_dir, trial_base(spec_dict))
     param_types = {path: _param_type(p) for path, p in spec_dict.get("space", {}).items()}
     import yaml
@@ -303,10 +420,24 @@ def write_tables(sweep_dir: Path, spec_dict: dict[str, Any]) -> tuple[int, int]:
     for name, fixed, rows in (("trials", TRIAL_FIELDS, trials), ("epochs", EPOCH_FIELDS, epochs)):
         schema = _schema(fixed, rows, param_types, meta)
         table = pa.table({f.name: pa.array(_column(rows, f), type=f.type) for f in schema}, schema=schema)
-        tmp = sweep_dir / f".{name}.parquet.tmp"
+        tmp = sweep_dir / f".{name}.parquet.{os.getpid()}.tmp"
         pq.write_table(table, tmp)
         os.replace(tmp, sweep_dir / f"{name}.parquet")
-    return len(trials), len(epochs)
+    return trials, epochs
+
+
+def failure_reason(error: str, led: dict[str, Any]) -> str:
+    """A short, specific reason for a failed trial: the driver's own (a timeout) first, then the
+    kind of failure Ray reports (out of memory, a dead node or worker), then Tune's error text."""
+    if led.get("timeout"):
+        return led["timeout"]
+    tail = (error or "unknown error")[-2000:]
+    low = (error or "").lower()  # the whole text: Ray's OOM message comes first, a process table after it
+    if "outofmemoryerror" in low or "low on memory" in low or "memory monitor" in low:
+        # Ray's own numbers (node memory used / limit, the threshold), not the process table's tail
+        facts = re.findall(r"(?:OOM kill reason: [^\n]*|Memory on the node [^\n]*? was [\d.]+GB used / [\d.]+GB limit[^\n]*)", error or "")
+        return "out of memory: killed by Ray's memory monitor\n" + ("\n".join(dict.fromkeys(facts)) or tail)
+    return tail
 
 
 class LedgerCallback(Callback):
@@ -316,6 +447,10 @@ class LedgerCallback(Callback):
     when the callback is made.
     The tables are rebuilt at most every ``every_s`` seconds (each rebuild reads every
     trial folder); the driver writes them once more when the sweep ends.
+
+    Nothing here may raise into Tune: an exception from a callback is charged to the trial
+    (Tune errors it and spends a retry). A failed ledger or table write is logged and
+    left to the next rebuild, which derives everything again from Tune's state.
     """
 
     def __init__(self, sweep_dir: Path, spec_dict: dict[str, Any], every_s: float = 15.0):
@@ -324,10 +459,18 @@ class LedgerCallback(Callback):
         self.every_s = every_s
         self._written = 0.0
 
+    def _safe(self, what: str, fn) -> None:
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - see the class docstring
+            import logging
+
+            logging.getLogger("sweeper").warning("%s failed (left to the next rebuild): %s", what, str(e)[:300])
+
     def _maybe_write_tables(self) -> None:
         if time.monotonic() - self._written >= self.every_s:
-            write_tables(self.sweep_dir, self.spec_dict)
             self._written = time.monotonic()
+            self._safe("writing the tables", lambda: write_tables(self.sweep_dir, self.spec_dict))
 
     @property
     def ledger(self) -> Ledger:
@@ -337,27 +480,38 @@ class LedgerCallback(Callback):
         return int(led.data.get(trial_id, {}).get("retries", 0))
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        led = self.ledger
-        led.set(trial.trial_id, "running", retries=self._retries(led, trial.trial_id))
+        def f():
+            led = self.ledger
+            led.set(trial.trial_id, "running", retries=self._retries(led, trial.trial_id))
+        self._safe("ledger", f)
 
     def on_trial_recover(self, iteration, trials, trial, **info):
-        led = self.ledger
-        n = self._retries(led, trial.trial_id) + 1
-        led.set(trial.trial_id, "running", f"retry {n} after: {(trial.get_error() or '')[-1500:]}", retries=n)
+        def f():
+            led = self.ledger
+            n = self._retries(led, trial.trial_id) + 1
+            why = failure_reason(str(trial.get_error() or ""), led.data.get(trial.trial_id, {}))
+            led.set(trial.trial_id, "running", f"retry {n} after: {why[-1500:]}", retries=n, timeout="")
+        self._safe("ledger", f)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        last = trial.last_result or {}
-        if last.get("diverged"):
-            status, reason = "diverged", f"non-finite training loss at epoch {last.get('epoch')}"
-        elif last.get("test_error") is not None:
-            status, reason = "finished", ""
-        else:
-            status, reason = "stopped", f"stopped early by the scheduler at epoch {last.get('epoch')}"
-        led = self.ledger
-        led.set(trial.trial_id, status, reason, retries=self._retries(led, trial.trial_id))
+        def f():
+            last = trial.last_result or {}
+            if last.get("diverged"):
+                status, reason = "diverged", f"non-finite training loss at epoch {last.get('epoch')}"
+            elif last.get("test_error") is not None:
+                status, reason = "finished", ""
+            else:
+                status, reason = "stopped", f"stopped early by the scheduler at epoch {last.get('epoch')}"
+            led = self.ledger
+            led.set(trial.trial_id, status, reason, retries=self._retries(led, trial.trial_id))
+        self._safe("ledger", f)
         self._maybe_write_tables()
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        led = self.ledger
-        led.set(trial.trial_id, "error", (trial.get_error() or "unknown error")[-2000:], retries=self._retries(led, trial.trial_id))
+        def f():
+            led = self.ledger
+            entry = led.data.get(trial.trial_id, {})
+            led.set(trial.trial_id, "error", failure_reason(str(trial.get_error() or ""), entry),
+                    retries=self._retries(led, trial.trial_id))
+        self._safe("ledger", f)
         self._maybe_write_tables()

@@ -145,6 +145,7 @@ class Search:
     # a trial checkpoints at most once every this many seconds, plus always after its last epoch
     # (0: every epoch); a dead node loses at most this much of a trial's work
     checkpoint_every_s: float = 30.0
+    trial_timeout_s: float | None = None  # wall-clock limit of one trial attempt; None: no limit
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,7 @@ class SweepSpec:
                 "scheduler": s.scheduler, "grace_period": s.grace_period,
                 "reduction_factor": s.reduction_factor, "max_concurrent": s.max_concurrent,
                 "max_failures": s.max_failures, "per_method": s.per_method, "checkpoint_every_s": s.checkpoint_every_s,
+                "trial_timeout_s": s.trial_timeout_s,
             },
             "resources": {"cpu": self.resources.cpu, "gpu": self.resources.gpu},
             **({"paper": self.paper} if self.paper else {}),
@@ -867,6 +869,8 @@ def _parse_search(raw: Any, space: list[Param], base: dict, problems: _Problems)
                          f"must be in [{lo}, {hi:,}], got {excerpt(v)}")
     if not (isinstance(s.checkpoint_every_s, (int, float)) and s.checkpoint_every_s >= 0):
         problems.add("search.checkpoint_every_s", f"must be a number of seconds >= 0 (0: every epoch), got {s.checkpoint_every_s!r}")
+    if s.trial_timeout_s is not None and not s.trial_timeout_s > 0:
+        problems.add("search.trial_timeout_s", f"must be a number of seconds > 0 (or absent: no limit), got {excerpt(s.trial_timeout_s)}")
     if s.sampler == "grid":
         for p in space:
             if p.type in ("float", "int") and p.step is None:

@@ -1,51 +1,84 @@
 """``sweeper status SWEEP``: progress of a sweep from its files alone (no Ray is started).
 
-Reads ``sweep.json``, the ledger and the trial folders (the same collection the
-Parquet tables come from). If the ledger says trials are running but the
-driver process is gone, it says so and suggests ``sweeper resume``.
+Reads ``sweep.json``, the driver lock and the trial folders (the same collection the
+Parquet tables come from). Whether a driver is at work comes from the lock (host, pid and
+process start time of the driver holding it) and ``sweep.json``'s status:
+
+- a lock naming a live process: the sweep is running (launch or resume);
+- a lock from another host: it cannot be checked from here; said so;
+- no live lock and status ``finished``: the sweep has finished;
+- ``interrupted`` (SIGINT/SIGTERM) or ``failed`` (the driver raised): says so, and that
+  ``sweeper resume`` continues it;
+- anything else (``running`` with a dead or missing lock, or no status at all): the driver
+  died (killed, crashed, machine lost); ``sweeper resume`` continues it.
+
+A damaged ``sweep.json`` or ``spec.yaml`` is a one-line error (exit 2), never a traceback.
 """
 from __future__ import annotations
 
-import json
-import os
-import socket
 from collections import Counter
+from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from sweeper import progress, report, results
-from sweeper.paths import sweep_path
+from sweeper import progress, report, results, sweepdir
 
 
-def _driver_alive(meta: dict) -> bool:
-    if meta.get("driver_host") != socket.gethostname():
-        return True  # another machine: cannot tell, assume alive
-    try:
-        os.kill(int(meta.get("driver_pid", -1)), 0)
-        return True
-    except (OSError, ValueError):
-        return False
+def driver_line(d: Path, meta: dict, trials: list[dict]) -> tuple[str, bool]:
+    """(one line on the driver and what to do, whether a driver is alive)."""
+    sid = meta["sweep_id"]
+    resume = f"continue with `sweeper resume {sid}`"
+    lock = sweepdir.read_lock(d)
+    st = meta.get("status")
+    if lock is not None:
+        state = sweepdir.driver_state(lock)
+        if state == "alive":
+            return f"running: driver pid {lock.get('pid')} on {lock.get('host')}", True
+        if state == "unknown":
+            return (f"a driver on host {lock.get('host')} (pid {lock.get('pid')}) holds the lock; it cannot be checked "
+                    f"from here (sweep.json says {st or 'nothing yet'})"), True
+    elif st == "running":  # a sweep from before the lock existed: fall back to sweep.json's pid
+        state = sweepdir.driver_state(meta)
+        if state == "alive":
+            return f"running: driver pid {meta.get('driver_pid')} on {meta.get('driver_host')}", True
+        if state == "unknown":
+            return f"the driver runs on host {meta.get('driver_host')}: it cannot be checked from here", True
+    if st == "finished":
+        failed = sum(t["status"] == "error" for t in trials)
+        extra = f"; {failed} trial(s) failed: `sweeper resume {sid} --retry-errored` reruns them" if failed else ""
+        return "the sweep has finished" + extra, False
+    if st == "interrupted":
+        return f"the sweep was interrupted ({meta.get('interrupted_by', 'signal')}): {resume}", False
+    if st == "failed":
+        return f"the driver stopped with an error ({str(meta.get('error', ''))[:200]}): {resume}", False
+    pid, host = meta.get("driver_pid") or (lock or {}).get("pid"), meta.get("driver_host") or (lock or {}).get("host")
+    who = f"the driver (pid {pid} on {host})" if pid else "the driver"
+    return f"{who} is not running and the sweep has not finished (it was killed or crashed): {resume}", False
 
 
 def status_text(sweep: str, out: str = "sweeps") -> str:
-    d = sweep_path(sweep, out)
-    meta = json.loads((d / "sweep.json").read_text())
-    spec_dict = yaml.safe_load((d / "spec.yaml").read_text())
+    d = sweepdir.sweep_path(sweep, out)
+    meta = sweepdir.read_meta(d)
+    spec_dict = sweepdir.read_spec(d)
     trials, _ = results.collect(d, results.trial_base(spec_dict))
+    line, alive = driver_line(d, meta, trials)
+    if not alive:  # nothing runs them any more
+        for t in trials:
+            if t["status"] in ("running", "pending"):
+                t["status"] = "unfinished"
     counts = Counter(t["status"] for t in trials)
     metric = spec_dict["search"]["metric"]
     metric = metric[0] if isinstance(metric, list) else metric
     mode = spec_dict["search"]["mode"]
     mode = mode[0] if isinstance(mode, list) else mode
-    lines = [f"sweep {meta['sweep_id']} ({d})", progress.files_view(d, meta, spec_dict, trials)]
-    if counts.get("running") and meta.get("status") == "running" and not _driver_alive(meta):
-        lines.append(f"the driver (pid {meta.get('driver_pid')}) is not running: continue with `sweeper resume {meta['sweep_id']}`")
-    elif meta.get("status") == "finished":
-        lines.append("the sweep has finished")
+    lines = [f"sweep {meta['sweep_id']} ({d})", progress.files_view(d, meta, spec_dict, trials), line]
+    if counts.get("unfinished"):  # shown as pending above: nothing runs them until `sweeper resume`
+        lines.append(f"{counts['unfinished']} trial(s) unfinished: no driver runs them")
     failed = [t for t in trials if t["status"] in ("error", "diverged")]
     for t in failed[:10]:
-        lines.append(f"  {t['status']}: trial {t['trial_id']} ({t['config']}, seed {t['seed']}): {t['reason'].strip().splitlines()[-1][:200] if t['reason'] else ''}")
+        why = (t["reason"] or "").strip().splitlines() or [""]
+        why = why[0] if why[0].startswith(("out of memory", "exceeded")) else why[-1]
+        lines.append(f"  {t['status']}: trial {t['trial_id']} ({t['config']}, seed {t['seed']}): {why[:200]}")
     df = pd.DataFrame(trials)
     if len(df) and (df["status"] == "finished").any():
         summary = report.summarize(df, metric, mode)

@@ -18,12 +18,20 @@ configuration with its mean and 95% CI (tags and metrics) and the report
 (``report/``, its sweep figures under ``report/figures/``); each finished trial's run carries its own figures (learning
 curve, reliability diagram) under ``figures/``.
 
+Tracking never stops a sweep: every call retries transient errors ("database is locked",
+an unreachable server; sweeper.retry), and what still fails during the sweep is logged
+and left out. At the end of the sweep, on an interruption and on ``resume``,
+:meth:`SweepTracker.reconcile` brings MLflow in line with the Parquet tables (the truth):
+missing child runs, missing epochs, statuses. A trial not finished when the driver stops
+is marked KILLED, and so is the parent of an interrupted sweep.
+
 Only the driver talks to MLflow (the trial code never imports it), so trials on
 any node need no tracking credentials.
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -35,6 +43,13 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 from ray.tune import Callback
 
 from sweeper.labels import config_name, run_name
+from sweeper.retry import retry
+
+log = logging.getLogger("sweeper")
+LIVE_BUDGET_S = 10.0  # retries inside a Tune callback (the Tune loop waits meanwhile)
+FINAL_BUDGET_S = 300.0  # retries at the start and the end of a sweep
+TERMINAL = {"finished": "FINISHED", "stopped": "FINISHED", "diverged": "FAILED", "error": "FAILED"}
+STATUSES = ("finished", "stopped", "diverged", "error", "running", "pending", "unknown")
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 SWEEP_TAG = "sweeper.sweep_id"
@@ -82,17 +97,21 @@ class SweepTracker:
         id is retagged ``<id>~replaced~<run>`` and ended as KILLED, and a new parent run is created."""
         self.uri = tracking_uri()
         self.sweep_id = sweep_id
+        retry(lambda: self._open(experiment, run_name, fresh), what="opening the MLflow parent run",
+              budget_s=FINAL_BUDGET_S)
+
+    def _open(self, experiment: str, run_name: str, fresh: bool) -> None:
         exp = self.client.get_experiment_by_name(experiment)
         self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(experiment)
         if exp is None or KIND_TAG not in exp.tags:  # the UI opens on runs and charts, not on GenAI traces
             self.client.set_experiment_tag(self.experiment_id, KIND_TAG, "custom_model_development")
-        self.parent_id = _find_run(self.client, self.experiment_id, SWEEP_TAG, sweep_id)
+        self.parent_id = _find_run(self.client, self.experiment_id, SWEEP_TAG, self.sweep_id)
         if fresh and self.parent_id is not None:
-            self.client.set_tag(self.parent_id, SWEEP_TAG, f"{sweep_id}~replaced~{self.parent_id}")
+            self.client.set_tag(self.parent_id, SWEEP_TAG, f"{self.sweep_id}~replaced~{self.parent_id}")
             self.client.set_terminated(self.parent_id, status="KILLED")
             self.parent_id = None
         if self.parent_id is None:
-            run = self.client.create_run(self.experiment_id, run_name=run_name, tags={SWEEP_TAG: sweep_id})
+            run = self.client.create_run(self.experiment_id, run_name=run_name, tags={SWEEP_TAG: self.sweep_id})
             self.parent_id = run.info.run_id
         else:
             self.client.update_run(self.parent_id, status="RUNNING")
@@ -107,6 +126,9 @@ class SweepTracker:
         return {k: v for k, v in self.__dict__.items() if k != "_client"}
 
     def log_sweep(self, params: dict[str, Any], spec_file: Path) -> None:
+        retry(lambda: self._log_sweep(params, spec_file), what="logging the sweep's params", budget_s=FINAL_BUDGET_S)
+
+    def _log_sweep(self, params: dict[str, Any], spec_file: Path) -> None:
         existing = self.client.get_run(self.parent_id).data.params
         todo = [Param(k, v) for k, v in _flat(params).items() if k not in existing]
         for i in range(0, len(todo), 100):
@@ -116,6 +138,10 @@ class SweepTracker:
     def drop_orphans(self, known_trial_ids: set[str]) -> int:
         """Delete child runs whose trial Tune no longer knows (created after the last experiment
         snapshot of a killed driver; Tune will create fresh trials instead). Returns how many."""
+        return retry(lambda: self._drop_orphans(known_trial_ids), what="dropping orphan MLflow runs",
+                     budget_s=FINAL_BUDGET_S)
+
+    def _drop_orphans(self, known_trial_ids: set[str]) -> int:
         runs = self.client.search_runs(
             [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_id}'", max_results=10000
         )
@@ -172,10 +198,71 @@ class SweepTracker:
         return any(a.path == FIGURES for a in self.client.list_artifacts(run_id))
 
     def finish(self, summary: dict[str, float], status: str = "FINISHED") -> None:
-        if summary:
+        """Log the sweep's summary metrics (only those that changed: a resume adds no copies) and
+        end the parent run with ``status`` (FINISHED, or KILLED for an interrupted sweep)."""
+        def do():
+            latest = self.client.get_run(self.parent_id).data.metrics
             ts = int(time.time() * 1000)
-            self.client.log_batch(self.parent_id, metrics=[Metric(k, v, ts, 0) for k, v in summary.items()])
-        self.client.set_terminated(self.parent_id, status=status)
+            todo = [Metric(k, v, ts, 0) for k, v in summary.items() if latest.get(k) != v]
+            if todo:
+                self.client.log_batch(self.parent_id, metrics=todo)
+            self.client.set_terminated(self.parent_id, status=status)
+        retry(do, what="ending the MLflow parent run", budget_s=FINAL_BUDGET_S)
+
+    def reconcile(self, trials: list[dict], epochs: list[dict], resolve_params=None, stopped: bool = False) -> int:
+        """Make MLflow match the tables: one child run per trial row (created if missing, with
+        its params when ``resolve_params`` is given), every epoch row logged (step = epoch), the
+        status tag and the run status. With ``stopped`` (the driver is ending), a trial that is
+        not finished is ended as KILLED. Returns how many runs were changed."""
+        def children():
+            runs = self.client.search_runs(
+                [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_id}'", max_results=10000)
+            return {r.data.tags.get(TRIAL_TAG): r for r in runs}
+
+        runs = retry(children, what="listing MLflow child runs", budget_s=FINAL_BUDGET_S)
+        by_trial: dict[str, list[dict]] = {}
+        for e in epochs:
+            by_trial.setdefault(e["trial_id"], []).append(e)
+        changed = 0
+        for t in trials:
+            tid = t["trial_id"]
+            run = runs.get(tid)
+
+            def sync(run=run, t=t, tid=tid) -> bool:
+                c = self.client
+                touched = False
+                if run is None:
+                    tags = {TRIAL_TAG: tid, PARENT_TAG: self.parent_id, SWEEP_TAG + ".child": self.sweep_id}
+                    rid = c.create_run(self.experiment_id, run_name=f"{self.sweep_id}-{tid}", tags=tags).info.run_id
+                    touched = True
+                    status_now, tags_now = "RUNNING", {}
+                else:
+                    rid, status_now, tags_now = run.info.run_id, run.info.status, run.data.tags
+                logged = {int(m.step) for m in c.get_metric_history(rid, "epoch")} if run is not None else set()
+                todo = []
+                ts = int(time.time() * 1000)
+                for e in by_trial.get(tid, []):
+                    if int(e["epoch"]) not in logged:
+                        todo += [Metric(k, float(v), ts, int(e["epoch"])) for k, v in e.items()
+                                 if k != "seed" and isinstance(v, (int, float)) and not isinstance(v, bool)
+                                 and math.isfinite(v)]
+                for i in range(0, len(todo), 900):
+                    c.log_batch(rid, metrics=todo[i : i + 900])
+                touched |= bool(todo)
+                st = t["status"]
+                if tags_now.get("sweeper.status") != st and (st in TERMINAL or stopped):
+                    c.set_tag(rid, "sweeper.status", st if st in TERMINAL else "interrupted")
+                    if st in ("error", "diverged") and t.get("reason"):
+                        c.set_tag(rid, "sweeper.error", str(t["reason"])[-5000:])
+                    touched = True
+                want = TERMINAL.get(st, "KILLED" if stopped else None)
+                if want and status_now != want:
+                    c.set_terminated(rid, status=want)
+                    touched = True
+                return touched
+
+            changed += bool(retry(sync, what=f"syncing the MLflow run of trial {tid}", budget_s=FINAL_BUDGET_S))
+        return changed
 
 
 class MLflowTrialCallback(Callback):
@@ -190,6 +277,14 @@ class MLflowTrialCallback(Callback):
 
     def __getstate__(self):  # caches are rebuilt from MLflow after a restore
         return {**self.__dict__, "runs": {}, "last_epoch": {}}
+
+    def _safe(self, what: str, fn) -> None:
+        """Run ``fn`` with retries; never raise into Tune (an exception in a callback would be
+        charged to the trial). What fails is left to :meth:`SweepTracker.reconcile`."""
+        try:
+            retry(fn, what=what, budget_s=LIVE_BUDGET_S)
+        except Exception as e:  # noqa: BLE001
+            log.warning("MLflow: %s failed (%s); it is logged when the sweep ends or on resume", what, str(e)[:300])
 
     def run_id(self, trial) -> str:
         tid = trial.trial_id
@@ -220,9 +315,18 @@ class MLflowTrialCallback(Callback):
         return rid
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        self.run_id(trial)
+        self._safe(f"starting the run of trial {trial.trial_id}", lambda: self.run_id(trial))
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
+        self._safe(f"logging a result of trial {trial.trial_id}", lambda: self._result(trial, result))
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._safe(f"ending the run of trial {trial.trial_id}", lambda: self._complete(trial))
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._safe(f"recording the error of trial {trial.trial_id}", lambda: self._error(trial))
+
+    def _result(self, trial, result) -> None:
         rid = self.run_id(trial)
         epoch = int(result.get("epoch", result.get("training_iteration", 0)))
         if epoch <= self.last_epoch.get(trial.trial_id, 0):
@@ -236,7 +340,7 @@ class MLflowTrialCallback(Callback):
         self.t.client.log_batch(rid, metrics=metrics, tags=tags)
         self.last_epoch[trial.trial_id] = epoch
 
-    def on_trial_complete(self, iteration, trials, trial, **info):
+    def _complete(self, trial) -> None:
         rid = self.run_id(trial)
         last = trial.last_result or {}
         diverged = bool(last.get("diverged"))
@@ -249,7 +353,7 @@ class MLflowTrialCallback(Callback):
             self.t.client.set_tag(rid, "sweeper.status", "finished" if last.get("test_error") is not None else "stopped")
         self.t.client.set_terminated(rid, status="FAILED" if diverged else "FINISHED")
 
-    def on_trial_error(self, iteration, trials, trial, **info):
+    def _error(self, trial) -> None:
         rid = self.run_id(trial)
         err = trial.get_error() or "unknown error"
         self.t.client.log_batch(rid, tags=[RunTag("sweeper.status", "error"), RunTag("sweeper.error", str(err)[-5000:])])

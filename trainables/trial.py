@@ -157,6 +157,26 @@ def write_calibration(trainer: Trainer, directory: Path) -> str:
     return text
 
 
+def _test_misbehave(seed: int) -> None:
+    """Test-only faults, for the trial of one seed, after its first report:
+    ``SWEEPER_TEST_HOG=SEED:MB`` allocates (and touches) up to MB megabytes and holds them, stopping
+    early while the machine has less than 1 GiB available (Ray's memory monitor, not the kernel's
+    OOM killer, is meant to stop it); ``SWEEPER_TEST_HANG_SEED=SEED`` hangs for ever (no more reports)."""
+    hog = os.environ.get("SWEEPER_TEST_HOG", "")
+    if hog and int(hog.split(":")[0]) == seed:
+        import psutil  # a Ray dependency
+
+        held = []
+        for _ in range(int(hog.split(":")[1]) // 64):
+            if psutil.virtual_memory().available < 2**30:
+                break
+            held.append(bytearray(b"\x01") * (64 * 1024 * 1024))  # filled: every page is resident
+            time.sleep(0.05)
+        time.sleep(3600)
+    if os.environ.get("SWEEPER_TEST_HANG_SEED", "") == str(seed):
+        time.sleep(3600)
+
+
 def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     """Ray Tune function trainable (bound with ``tune.with_parameters(run_trial, base=...)``)."""
     import ray
@@ -203,3 +223,4 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
             return
         if test_delay and not trainer.done:
             time.sleep(test_delay)  # test-only: lets fault tests kill a node or the driver mid-trial
+        _test_misbehave(cfg.seed)

@@ -26,10 +26,24 @@ from sweeper.report.stats import mean_ci  # noqa: F401
 
 
 def load_trials(sweep_dir: Path) -> pd.DataFrame:
+    """The trials table; a damaged (e.g. truncated) file is rebuilt from the trial folders."""
     f = Path(sweep_dir) / "trials.parquet"
     if not f.exists():
         raise FileNotFoundError(f"{f} does not exist: the sweep has not written results yet")
-    return pd.read_parquet(f)
+    try:
+        return pd.read_parquet(f)
+    except (OSError, ValueError) as e:  # pyarrow.ArrowInvalid is a ValueError
+        from sweeper import sweepdir
+
+        try:
+            from sweeper import results
+
+            results.write_tables(Path(sweep_dir), sweepdir.read_spec(sweep_dir))
+            return pd.read_parquet(f)
+        except sweepdir.SweepError:
+            raise
+        except Exception as e2:  # noqa: BLE001
+            raise sweepdir.SweepCorrupt(f"{f} is damaged ({e}) and could not be rebuilt from the trial folders: {e2}") from None
 
 
 def summarize(trials: pd.DataFrame, metric: str = "test_error", mode: str = "min") -> pd.DataFrame:

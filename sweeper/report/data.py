@@ -71,7 +71,9 @@ def find(sweep: str | Path, out: str | Path = "sweeps") -> Path:
 
 def load(sweep: str | Path, out: str | Path = "sweeps") -> Sweep:
     d = find(sweep, out)
-    trials = pd.read_parquet(d / "trials.parquet")
+    from sweeper.report import load_trials  # a damaged trials.parquet is rebuilt from the trial folders
+
+    trials = load_trials(d)
     epochs = pd.read_parquet(d / "epochs.parquet") if (d / "epochs.parquet").is_file() else pd.DataFrame()
     md = {k.decode(): v.decode() for k, v in (pq.read_schema(d / "trials.parquet").metadata or {}).items()
           if k.startswith(b"sweeper.")}

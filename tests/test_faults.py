@@ -1,0 +1,438 @@
+"""A sweep survives its faults (issue 16): real Ray, real Optuna, a real MLflow SQLite store.
+
+- the driver lock: a second launch / resume / --overwrite of a sweep with a live driver is
+  refused (exit 2, naming it); a stale lock (dead pid) is taken over; racing drivers: one wins;
+- damaged sweep.json / spec.yaml: exit 2, no traceback; an edited spec: resume refuses, naming it;
+- the tables come from the trial folders alone: a deleted ledger or truncated trials.parquet
+  loses nothing, and rebuilding while Tune-like rewrites hit the trial folders never
+  mislabels a finished trial (a stress test on the folders of a real sweep);
+- SIGINT / SIGTERM mid-sweep: exit 130 / 143, status "interrupted", MLflow KILLED, then
+  `resume` gives exactly one row and one MLflow run per trial;
+- a trial killed by Ray's memory monitor and a hung trial past search.trial_timeout_s are
+  recorded as errors with their reasons, the sweep finishes, and resume does not re-crash;
+- a 30 s exclusive lock on mlflow.db mid-sweep is survived and MLflow catches up.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_spec(folder: Path, name: str, *, samples: int = 2, epochs: int = 2, seeds=(0,), grid: bool = False,
+               **search) -> Path:
+    spec = {
+        "name": name,
+        "dataset": {"name": "digits"},
+        "model": {"name": "mlp", "params": {"widths": [16]}},
+        "regularizer": {"name": "softmax"},
+        "train": {"epochs": epochs, "batch_size": 256},
+        "space": ({"train.lr": {"type": "categorical", "choices": [0.01]}} if grid else
+                  {"train.lr": {"type": "float", "low": 1.0e-3, "high": 3.0e-2, "log": True}}),
+        "seeds": list(seeds),
+        "search": {"sampler": "grid" if grid else "random", **({} if grid else {"num_samples": samples}),
+                   "sampler_seed": 0, "max_failures": 0, **search},
+        "resources": {"cpu": 1},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / f"{name}.yaml"
+    p.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return p
+
+
+def env(**extra: str) -> dict:
+    e = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    e.update(extra)
+    return e
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sweeper.cli", *args]
+
+
+def sweeper(cwd: Path, *args: str, timeout: float = 600, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cli(*args), cwd=cwd, env=env(**extra), capture_output=True, text=True, timeout=timeout)
+
+
+def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
+    return r
+
+
+def refused(r: subprocess.CompletedProcess, *needles: str) -> None:
+    assert r.returncode == 2, f"exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
+    assert "Traceback" not in r.stdout + r.stderr, r.stderr
+    for n in needles:
+        assert n in r.stderr, (n, r.stderr)
+
+
+def result_rows(sweep: Path) -> dict[str, int]:
+    out = {}
+    for d in (sweep / "tune").glob("trial_*"):
+        f = d / "result.json"
+        out[d.name[6:]] = len(f.read_text().splitlines()) if f.exists() else 0
+    return out
+
+
+def children(cwd: Path, experiment: str) -> list:
+    client = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment)
+    return [r for r in client.search_runs([exp.experiment_id], max_results=1000) if "sweeper.trial_id" in r.data.tags]
+
+
+def parent(cwd: Path, experiment: str):
+    client = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment)
+    runs = [r for r in client.search_runs([exp.experiment_id], max_results=1000) if "sweeper.sweep_id" in r.data.tags]
+    assert len(runs) == 1, runs
+    return client, runs[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# the lock and damaged files (no Ray)
+
+
+@pytest.fixture
+def sleeper():
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    yield p
+    p.kill()
+    p.wait()
+
+
+def _hold_lock(sweep: Path, pid: int) -> None:
+    from sweeper import sweepdir
+
+    sweep.mkdir(parents=True, exist_ok=True)
+    (sweep / "driver.lock").write_text(json.dumps(
+        {"host": __import__("socket").gethostname(), "pid": pid, "start": sweepdir._proc_start(pid), "time": time.time()}))
+
+
+def test_live_lock_refuses_launch_resume_overwrite(tmp_path, sleeper):
+    write_spec(tmp_path, "lk")
+    sweep = tmp_path / "sweeps" / "lk"
+    _hold_lock(sweep, sleeper.pid)
+    r = sweeper(tmp_path, "launch", "lk.yaml", "--quiet", timeout=600)
+    refused(r, f"pid {sleeper.pid}", "another driver")
+    assert sorted(p.name for p in sweep.iterdir()) == ["driver.lock"] and not (tmp_path / "mlflow.db").exists()
+    (sweep / "sweep.json").write_text(json.dumps({"sweep_id": "lk", "status": "running"}))
+    from sweeper import spec as spec_mod
+
+    (sweep / "spec.yaml").write_text(yaml.safe_dump(spec_mod.load(str(tmp_path / "lk.yaml")).to_dict()))
+    refused(sweeper(tmp_path, "launch", "lk.yaml", "--overwrite", "--quiet", timeout=600), f"pid {sleeper.pid}")
+    refused(sweeper(tmp_path, "resume", "lk", "--quiet", timeout=600), f"pid {sleeper.pid}")
+    assert json.loads((sweep / "sweep.json").read_text()) == {"sweep_id": "lk", "status": "running"}
+    st = ok(sweeper(tmp_path, "status", "lk", timeout=600)).stdout
+    assert f"running: driver pid {sleeper.pid}" in st, st
+
+
+def test_stale_lock_is_taken_over_and_racing_drivers_get_one_lock(tmp_path):
+    from sweeper import sweepdir
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    sweep = tmp_path / "s"
+    _hold_lock(sweep, dead.pid)
+    with sweepdir.DriverLock(sweep) as lock:
+        assert json.loads(lock.path.read_text())["pid"] == os.getpid()
+    assert not (sweep / "driver.lock").exists()
+    # 6 processes race for one stale lock: exactly one gets it.
+    _hold_lock(sweep, dead.pid)
+    code = ("import sys, time; sys.path.insert(0, %r); from sweeper import sweepdir\n"
+            "try:\n    sweepdir.DriverLock(sys.argv[1]).acquire(); print('WON', flush=True); time.sleep(3)\n"
+            "except sweepdir.SweepLocked: print('LOST')") % str(REPO)
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(sweep)], stdout=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert outs.count("WON") == 1 and outs.count("LOST") == 5, outs
+
+
+def test_damaged_sweep_files_and_edited_spec_exit_2(tmp_path):
+    from sweeper import spec as spec_mod
+    from sweeper import sweepdir, wrapup
+
+    src = write_spec(tmp_path, "dm")
+    s = spec_mod.load(str(src))
+    sweep = tmp_path / "sweeps" / "dm"
+    sweep.mkdir(parents=True)
+    spec_dict = s.to_dict()
+    (sweep / "spec.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False))
+    meta = {"sweep_id": "dm", "status": "interrupted", "mlflow_uri": "sqlite:///mlflow.db", "mlflow_experiment": "dm",
+            "storage": str(sweep), "spec_source": str(src), **wrapup.spec_fingerprint(str(src), spec_dict)}
+    (sweep / "sweep.json").write_text(json.dumps(meta))
+    assert "interrupted" in ok(sweeper(tmp_path, "status", "dm", timeout=600)).stdout
+    # edited spec.yaml in the sweep folder
+    edited = {**spec_dict, "train": {**spec_dict["train"], "epochs": 7}}
+    (sweep / "spec.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
+    refused(sweeper(tmp_path, "resume", "dm", timeout=600), "refusing to resume", "train.epochs: 2 -> 7")
+    (sweep / "spec.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False))
+    # edited source spec
+    raw = yaml.safe_load(src.read_text())
+    raw["search"]["num_samples"] = 9
+    src.write_text(yaml.safe_dump(raw, sort_keys=False))
+    refused(sweeper(tmp_path, "resume", "dm", timeout=600), "search.num_samples: 2 -> 9")
+    with pytest.raises(sweepdir.SpecChanged):
+        sweepdir.check_spec_unchanged(sweep, meta, spec_dict)
+    # damaged files
+    (sweep / "sweep.json").write_text(json.dumps(meta)[:40])
+    for cmd in (["status", "dm"], ["resume", "dm"]):
+        refused(sweeper(tmp_path, *cmd, timeout=600), "sweep.json is damaged")
+    (sweep / "sweep.json").write_text(json.dumps(meta))
+    (sweep / "spec.yaml").write_text("search: [unclosed\n")
+    refused(sweeper(tmp_path, "status", "dm", timeout=600), "spec.yaml is damaged")
+    assert not (sweep / "driver.lock").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# one real sweep; its folders are copied by the tests below
+
+
+@pytest.fixture(scope="module")
+def done_sweep(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("done")
+    write_spec(cwd, "ok", samples=3, epochs=2, max_concurrent=2)
+    ok(sweeper(cwd, "launch", "ok.yaml", "--num-cpus", "2", "--quiet"))
+    return cwd
+
+
+def _copy(done: Path, tmp: Path) -> Path:
+    shutil.copytree(done, tmp / "c", symlinks=True)
+    meta = json.loads((tmp / "c" / "sweeps" / "ok" / "sweep.json").read_text())
+    meta["storage"] = str(tmp / "c" / "sweeps" / "ok")
+    (tmp / "c" / "sweeps" / "ok" / "sweep.json").write_text(json.dumps(meta))
+    return tmp / "c"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_tables_rebuild_from_trial_folders_alone(done_sweep, tmp_path):
+    cwd = _copy(done_sweep, tmp_path)
+    sweep = cwd / "sweeps" / "ok"
+    before = pd.read_parquet(sweep / "trials.parquet").sort_values("trial_id").reset_index(drop=True)
+    assert len(before) == 3 and (before.status == "finished").all()
+    (sweep / "ledger.json").unlink()
+    data = (sweep / "trials.parquet").read_bytes()
+    (sweep / "trials.parquet").write_bytes(data[: len(data) // 2])
+    r = ok(sweeper(cwd, "report", "ok", timeout=300))
+    assert "3 trials" in r.stdout and "Traceback" not in r.stderr
+    after = pd.read_parquet(sweep / "trials.parquet").sort_values("trial_id").reset_index(drop=True)
+    cols = ["trial_id", "status", "epochs", "val_error", "test_error", "retries"]
+    pd.testing.assert_frame_equal(before[cols], after[cols])
+    (sweep / "ledger.json").write_text('{"x": {"stat')  # truncated ledger
+    st = ok(sweeper(cwd, "status", "ok", timeout=300)).stdout
+    assert "3/3 trials done (3 finished)" in st and "the sweep has finished" in st, st
+
+
+def _tune_like_rewrite(path: Path, stop: threading.Event, errors: list) -> None:
+    """Rewrite ``path`` in place like Tune's sync does (truncate, then write in pieces), 20 times
+    a second (Tune: about once a second)."""
+    data = path.read_bytes()
+    try:
+        while not stop.is_set():
+            with open(path, "wb") as f:
+                for i in range(0, len(data), max(1, len(data) // 4)):
+                    f.write(data[i : i + max(1, len(data) // 4)])
+                    f.flush()
+                    time.sleep(0.002)
+            time.sleep(0.05)
+    except Exception as e:  # noqa: BLE001
+        errors.append(e)
+    finally:
+        path.write_bytes(data)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_rebuild_never_mislabels_during_tune_rewrites(done_sweep, tmp_path):
+    from sweeper import results, sweepdir
+
+    cwd = _copy(done_sweep, tmp_path)
+    sweep = cwd / "sweeps" / "ok"
+    (sweep / "ledger.json").unlink()  # the truth must come from Tune's state and the results
+    spec_dict = sweepdir.read_spec(sweep)
+    targets = [p for d in (sweep / "tune").glob("trial_*") for p in (d / "params.json", d / "result.json")]
+    targets += sorted((sweep / "tune").glob("experiment_state-*.json"))[-1:]
+    stop, errors = threading.Event(), []
+    threads = [threading.Thread(target=_tune_like_rewrite, args=(p, stop, errors)) for p in targets]
+    for t in threads:
+        t.start()
+    seen = 0
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            trials, epochs = results.collect(sweep, results.trial_base(spec_dict))
+            assert len(trials) == 3, [t["trial_id"] for t in trials]
+            bad = [(t["trial_id"], t["status"], t["reason"][:200]) for t in trials if t["status"] != "finished"]
+            assert not bad, bad
+            assert all(t["epochs"] == 2 and t["test_error"] is not None for t in trials), trials
+            seen += 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors and seen >= 10, (errors, seen)
+
+
+# ---------------------------------------------------------------------------------------------
+# interruption
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_mid_sweep_then_resume(tmp_path, sig):
+    name = f"sig{int(sig)}"
+    write_spec(tmp_path, name, samples=3, epochs=3, max_concurrent=2)
+    sweep = tmp_path / "sweeps" / name
+    proc = subprocess.Popen(cli("launch", f"{name}.yaml", "--num-cpus", "2", "--quiet"), cwd=tmp_path,
+                            env=env(SWEEPER_TEST_EPOCH_DELAY_S="2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 400
+        while not any(n >= 1 for n in (result_rows(sweep).values() if (sweep / "tune").exists() else [])):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.3)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 128 + int(sig), f"{proc.returncode}\n{out[-2000:]}\n{err[-5000:]}"
+    assert f"interrupted by {sig.name}" in err and f"sweeper resume {name}" in err, err[-3000:]
+    assert "best configurations" not in out and "Traceback" not in err
+    meta = json.loads((sweep / "sweep.json").read_text())
+    assert meta["status"] == "interrupted" and meta["interrupted_by"] == sig.name
+    assert not (sweep / "driver.lock").exists()
+    st = ok(sweeper(tmp_path, "status", name, timeout=300)).stdout
+    assert "interrupted" in st and f"sweeper resume {name}" in st and "has finished" not in st, st
+    client, par = parent(tmp_path, name)
+    assert par.info.status == "KILLED"
+    kids = children(tmp_path, name)
+    assert kids and any(k.info.status == "KILLED" for k in kids), [(k.info.status, k.data.tags) for k in kids]
+    assert not any(k.info.status == "RUNNING" for k in kids)
+
+    ok(sweeper(tmp_path, "resume", name, "--num-cpus", "2", "--quiet"))
+    trials = pd.read_parquet(sweep / "trials.parquet")
+    epochs = pd.read_parquet(sweep / "epochs.parquet")
+    assert len(trials) == 3 and trials.trial_id.is_unique and (trials.status == "finished").all(), trials
+    assert not epochs.duplicated(["trial_id", "epoch"]).any() and len(epochs) == 9
+    kids = children(tmp_path, name)
+    assert sorted(k.data.tags["sweeper.trial_id"] for k in kids) == sorted(trials.trial_id)
+    assert all(k.info.status == "FINISHED" for k in kids)
+    for k in kids:
+        steps = [m.step for m in client.get_metric_history(k.info.run_id, "epoch")]
+        assert sorted(set(steps)) == [1, 2, 3], steps
+    client, par = parent(tmp_path, name)
+    assert par.info.status == "FINISHED" and par.data.metrics["trials_finished"] == 3
+    assert par.data.metrics["trials_running"] == 0
+    assert json.loads((sweep / "sweep.json").read_text())["status"] == "finished"
+    assert "has finished" in ok(sweeper(tmp_path, "status", name, timeout=300)).stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# poison trials
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_oom_killed_and_hung_trials_fail_with_reasons_and_sweep_finishes(tmp_path):
+    import ray._private.utils as ru
+
+    total, used = ru.get_system_memory(), ru.get_used_memory()
+    # Ray kills a worker when the node's memory use passes this fraction: now + Ray and one running
+    # trial (~2.5 GB) + 3 GB. The hog grows until it is killed (or 1 GiB is left: the test fails), so
+    # other processes freeing memory meanwhile on a shared machine only make it grow further.
+    threshold = min(0.9, (used + 5.5 * 2**30) / total)
+    hog_mb = int(total / 2**20)
+    # One trial at a time (only the hog can be the memory monitor's victim); one retry each, so a
+    # trial killed by other processes' memory on a shared machine still finishes.
+    write_spec(tmp_path, "poison", seeds=(0, 1, 2), grid=True, epochs=2, trial_timeout_s=25, max_concurrent=1,
+               max_failures=1)
+    extra = dict(SWEEPER_TEST_HOG=f"1:{hog_mb}", SWEEPER_TEST_HANG_SEED="2",
+                 RAY_memory_usage_threshold=f"{threshold:.3f}", RAY_memory_monitor_refresh_ms="100")
+    r = ok(sweeper(tmp_path, "launch", "poison.yaml", "--num-cpus", "3", "--quiet", **extra))
+    sweep = tmp_path / "sweeps" / "poison"
+    t = pd.read_parquet(sweep / "trials.parquet").set_index("seed")
+    assert t.loc[0, "status"] == "finished", t[["status", "reason"]]
+    assert t.loc[1, "status"] == "error" and t.loc[1, "reason"].startswith("out of memory"), t.loc[1, "reason"]
+    assert t.loc[2, "status"] == "error" and "exceeded search.trial_timeout_s = 25 s" in t.loc[2, "reason"]
+    assert "has reported nothing for" in r.stderr, r.stderr[-3000:]
+    st = ok(sweeper(tmp_path, "status", "poison", timeout=300)).stdout
+    assert "out of memory" in st and "exceeded search.trial_timeout_s" in st and "has finished" in st, st
+    kids = {k.data.tags["sweeper.trial_id"]: k for k in children(tmp_path, "poison")}
+    assert len(kids) == 3 and sorted(k.info.status for k in kids.values()) == ["FAILED", "FAILED", "FINISHED"]
+    ok(sweeper(tmp_path, "resume", "poison", "--num-cpus", "3", "--quiet", **extra))
+    t2 = pd.read_parquet(sweep / "trials.parquet").set_index("seed")
+    assert list(t2.status) == list(t.status) and len(children(tmp_path, "poison")) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# transient tracking failure
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_mlflow_store_locked_for_30s_is_survived(tmp_path):
+    write_spec(tmp_path, "lockdb", samples=2, epochs=4, max_concurrent=2)
+    sweep = tmp_path / "sweeps" / "lockdb"
+    proc = subprocess.Popen(cli("launch", "lockdb.yaml", "--num-cpus", "2", "--quiet"), cwd=tmp_path,
+                            env=env(SWEEPER_TEST_EPOCH_DELAY_S="1.5"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 400
+        while not any(n >= 1 for n in (result_rows(sweep).values() if (sweep / "tune").exists() else [])):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.3)
+        con = sqlite3.connect(tmp_path / "mlflow.db", timeout=60, isolation_level=None)
+        con.execute("BEGIN EXCLUSIVE")
+        held = time.monotonic()
+        time.sleep(30)
+        locked_rows = result_rows(sweep)
+        con.execute("COMMIT")
+        con.close()
+        held = time.monotonic() - held
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, f"{out[-2000:]}\n{err[-5000:]}"
+    assert held >= 30 and sum(locked_rows.values()) >= 2
+    trials = pd.read_parquet(sweep / "trials.parquet")
+    assert len(trials) == 2 and (trials.status == "finished").all(), trials[["status", "reason"]]
+    client, par = parent(tmp_path, "lockdb")
+    assert par.info.status == "FINISHED"
+    kids = children(tmp_path, "lockdb")
+    assert sorted(k.data.tags["sweeper.trial_id"] for k in kids) == sorted(trials.trial_id)
+    for k in kids:
+        assert k.info.status == "FINISHED"
+        steps = sorted({m.step for m in client.get_metric_history(k.info.run_id, "epoch")})
+        assert steps == [1, 2, 3, 4], steps  # what the lock kept out was logged afterwards
+
+
+def test_trial_timeout_is_validated(tmp_path):
+    from sweeper import spec as spec_mod
+
+    for bad, msg in ((0, "must be a number of seconds > 0"), ("ten", "expected a number")):
+        p = write_spec(tmp_path, "to", trial_timeout_s=bad)
+        with pytest.raises(spec_mod.SpecError) as e:
+            spec_mod.load(str(p))
+        assert "search.trial_timeout_s" in str(e.value) and msg in str(e.value), str(e.value)
+    assert spec_mod.load(str(write_spec(tmp_path, "to", trial_timeout_s=30))).search.trial_timeout_s == 30
+    assert spec_mod.load(str(write_spec(tmp_path, "to"))).search.trial_timeout_s is None
