@@ -62,7 +62,16 @@ FIGURES = "figures"  # artifact folder of each trial run's figures
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI)
+    """The store of this process, with a relative SQLite path made absolute (against the current folder).
+
+    The URI is recorded in ``sweep.json``; an absolute path keeps ``status``, ``report``, ``resume`` and
+    ``reproduce`` on the same store whatever folder they run from (a relative ``sqlite:///mlflow.db``
+    would otherwise name a new, empty store next to wherever they run)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI)
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and uri != prefix + ":memory:":
+        return prefix + str(Path(uri[len(prefix):]).resolve())
+    return uri
 
 
 def _find_run(client: MlflowClient, experiment_id: str, tag: str, value: str) -> str | None:

@@ -223,7 +223,15 @@ def log_to_mlflow(out_dir: Path, sweep: Sweep) -> str | None:
     run_id, uri = sweep.meta.get("mlflow_parent_run"), sweep.meta.get("mlflow_uri")
     if not run_id or not uri:
         return None
-    from mlflow import MlflowClient
+    import logging
 
-    MlflowClient(tracking_uri=uri).log_artifacts(run_id, str(out_dir), artifact_path="report")
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        MlflowClient(tracking_uri=uri).log_artifacts(run_id, str(out_dir), artifact_path="report")
+    except (MlflowException, OSError) as e:  # the report itself is written; say why it is not in MLflow
+        logging.getLogger(__name__).warning("report written to %s but not logged to MLflow run %s in %s: %s",
+                                            out_dir, run_id, uri, str(e).splitlines()[0][:300])
+        return None
     return run_id
