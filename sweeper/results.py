@@ -25,7 +25,6 @@ import math
 import os
 import re
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -71,22 +70,11 @@ EPOCH_FIELDS = [
     pa.field(M.DIVERGED, pa.int64()),
     pa.field("node_id", pa.string()),
 ] + [pa.field(m, pa.float64()) for m in CORE_METRICS]
-PACKAGES = ["sweeper", "torch", "torchvision", "ray", "optuna", "mlflow", "pyarrow", "numpy"]
 TUNE_KEYS = {
     "time_this_iter_s", "time_total_s", "timestamp", "training_iteration", "pid", "done", "date",
     "hostname", "node_ip", "time_since_restore", "iterations_since_restore", "trial_id", "config",
     "checkpoint_dir_name", "should_checkpoint",
 }
-
-
-def versions() -> dict[str, str]:
-    out = {}
-    for p in PACKAGES:
-        try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            out[p] = "not installed"
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,7 +395,7 @@ def rebuild(sweep_dir: Path, spec_dict: dict[str, Any]) -> tuple[list[dict], lis
 
     meta = {
         "sweeper.spec": yaml.safe_dump(spec_dict, sort_keys=False),
-        "sweeper.versions": json.dumps(versions()),
+        "sweeper.versions": json.dumps(provenance.packages()),
         "sweeper.written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     prov = provenance.load(sweep_dir)  # code version, packages, driver (sweeper/provenance.py)
