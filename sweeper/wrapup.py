@@ -40,21 +40,32 @@ TABLES_BUDGET_S = 300.0
 def locked(sweep_dir: Path) -> Iterator[sweepdir.DriverLock]:
     """Hold the sweep's driver lock (created first thing; the folder too if it is new, and
     removed again if the driver refuses before writing anything)."""
-    sweep_dir = Path(sweep_dir)
-    new = not sweep_dir.exists()
+    sweep_dir = Path(sweep_dir).resolve()
+    created = [p for p in (sweep_dir, *sweep_dir.parents) if not p.exists()]  # the folder and new parents (sweeps/)
+    new = bool(created)
     lock = sweepdir.DriverLock(sweep_dir)
     try:
         lock.acquire()
     except sweepdir.SweepLocked:
         if new:
             shutil.rmtree(sweep_dir, ignore_errors=True)
+            _remove_empty(created[1:])
         raise
     try:
         yield lock
     finally:
         lock.release()
         if new and not any(sweep_dir.iterdir()):
-            sweep_dir.rmdir()  # refused (bad input, existing sweep) before anything was written
+            _remove_empty(created)  # refused (bad input, existing sweep) before anything was written
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders this driver created (innermost first) while they are empty."""
+    for p in folders:
+        try:
+            p.rmdir()
+        except OSError:
+            return
 
 
 def clear_sweep_dir(sweep_dir: Path) -> None:
