@@ -86,8 +86,10 @@ def test_local_ray_binds_loopback_and_its_token_file_is_private(tmp_path, monkey
         worker = ray.get(pid.remote())
         node = ray._private.worker._global_node
         assert node.node_ip_address == "127.0.0.1"
-        roots = {p.process.pid for infos in node.all_processes.values() for p in infos} | {os.getpid()}
-        pids = _tree(roots)
+        # this node's processes and their descendants (workers), plus the driver itself; not the test
+        # process's other children, which may be nodes of other tests' clusters still shutting down
+        roots = {p.process.pid for infos in node.all_processes.values() for p in infos}
+        pids = _tree(roots) | {os.getpid()}
         assert worker in pids
         addrs = _listen_addresses(pids)
         assert len(addrs) >= 3, addrs  # gcs_server, raylet, the driver's core worker at least
