@@ -49,7 +49,18 @@ def private_token_file() -> Path | None:
             f.write(secrets.token_hex(32))  # 64 hex characters, like `ray get-auth-token --generate`
     elif stat.S_IMODE(path.stat().st_mode) & 0o077:
         path.chmod(0o600)
+    _forget_cached_token()
     return path
+
+
+def _forget_cached_token() -> None:
+    """Make this process read the token file again. Ray caches the token of the first ``ray.init`` of a
+    process (``AuthenticationTokenLoader``); a later local instance started from another token file
+    (another ``RAY_AUTH_TOKEN_PATH``, a new file) would then start its GCS with one token while this
+    driver presents the old one, and fail with InvalidAuthToken."""
+    from ray._raylet import AuthenticationTokenLoader  # Ray's own cache (ray/_private/authentication)
+
+    AuthenticationTokenLoader.instance().reset_cache()
 
 
 @contextlib.contextmanager

@@ -117,3 +117,23 @@ def test_an_existing_readable_token_file_is_tightened(tmp_path, monkeypatch):
                                         ("0.0.0.0:5", False), ("::ffff:0.0.0.0:5", False), ("192.0.2.2:5", False)])
 def test_loopback_classifier(addr, loop):
     assert _is_loopback(addr) is loop
+
+
+def test_a_second_local_ray_with_another_token_file_starts(tmp_path, monkeypatch):
+    """Ray caches the first token of a process; a later local instance started from another token file
+    must still authenticate (it failed with InvalidAuthToken before ``private_token_file`` reset the cache)."""
+    import ray
+
+    from sweeper.launch import _init_ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    for name in ("a", "b"):
+        monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / name / "auth_token"))
+        assert _init_ray(None, 1, None)
+        try:
+            assert ray.cluster_resources().get("CPU") == 1.0
+        finally:
+            ray.shutdown()
+    assert (tmp_path / "a" / "auth_token").read_text() != (tmp_path / "b" / "auth_token").read_text()
