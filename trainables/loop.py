@@ -112,6 +112,25 @@ class Trainer:
         self.best: dict[str, Any] | None = None  # {"epoch", "key": (val_error, val_nll), "net": state copy}
 
     # --- one epoch -------------------------------------------------------------------------
+    def step(self, x: torch.Tensor, y: torch.Tensor, batch: int = 0):
+        """One training step on a batch: hooks, forward (autocast), loss + penalties, backward, optimizer,
+        lr schedule, after-step hooks. Returns (the fp32 loss tensor, the head's output); reads nothing
+        back to the host. ``train_epoch``, ``sweeper bench gpu`` and the sync tests all run this."""
+        for fn in self.hooks["on_batch_start"]:
+            fn(self.epoch, batch)
+        with self.autocast():
+            out = self.forward(self.layout(x), y)
+        loss = out.loss.float()
+        for fn in self.hooks["penalty"]:
+            loss = loss + fn()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        for fn in self.hooks["after_optimizer_step"]:
+            fn()
+        return loss, out
+
     def train_epoch(self) -> dict[str, float]:
         self.net.train()
         order = torch.randperm(self.n_train, generator=self.gen)
@@ -120,19 +139,7 @@ class Trainer:
         for b, (x, y) in enumerate(self.sources["train"].batches(self.cfg.batch_size, order)):
             if self.augment is not None:
                 x = self.augment(x, self.gen)
-            for fn in self.hooks["on_batch_start"]:
-                fn(self.epoch, b)
-            with self.autocast():
-                out = self.forward(self.layout(x), y)
-            loss = out.loss.float()
-            for fn in self.hooks["penalty"]:
-                loss = loss + fn()
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            self.sched.step()
-            for fn in self.hooks["after_optimizer_step"]:
-                fn()
+            loss, out = self.step(x, y, b)
             loss_sum += loss.detach()
             for k, v in out.terms.items():
                 term_sums[k] = term_sums.get(k, 0.0) + v.detach().float()

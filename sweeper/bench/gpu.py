@@ -82,19 +82,7 @@ def _step_fn(tr: Trainer) -> Callable[[], None]:
     tr.net.train()
 
     def step() -> None:
-        for fn in tr.hooks["on_batch_start"]:
-            fn(0, 0)
-        with tr.autocast():
-            out = tr.forward(tr.layout(x), y)
-        loss = out.loss.float()
-        for fn in tr.hooks["penalty"]:
-            loss = loss + fn()
-        tr.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        tr.opt.step()
-        tr.sched.step()
-        for fn in tr.hooks["after_optimizer_step"]:
-            fn()
+        tr.step(x, y)
 
     return step
 
