@@ -183,8 +183,7 @@ def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, st
     """The sweep folder, spec.yaml, sweep.json and a new MLflow parent run (after every check passed)."""
     if overwrite and (sweep_dir / "sweep.json").exists():
         # preflight.check_target accepted it; the folder itself stays: it holds our driver.lock
-        logging.getLogger(__name__).warning(f"--overwrite: removed the sweep folder {sweep_dir} of sweep {sweep_id!r}")
-        wrapup.clear_sweep_dir(sweep_dir)
+        logging.getLogger(__name__).warning(wrapup.clear_sweep_dir(sweep_dir) + f" of sweep {sweep_id!r}")
     sweep_dir.mkdir(parents=True, exist_ok=True)
     spec_dict = spec.to_dict()
     spec_dict["resources"] = {"cpu": cpu, "gpu": gpu}

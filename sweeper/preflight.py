@@ -5,7 +5,7 @@ Order in ``launch`` (``sweeper.launch``): the spec (already validated) -> the sw
 (``check_target``: exists? ``--overwrite`` allowed?) -> the data on this machine
 (``check_data``, local launches only) -> ``--address`` answers (``check_address``) ->
 Ray starts or joins -> the per-trial request fits the cluster (``check_cluster``) ->
-only then is an old sweep removed (``remove_sweep``) and the folder, ``sweep.json``,
+only then is an old sweep removed (``wrapup.clear_sweep_dir``) and the folder, ``sweep.json``,
 ``spec.yaml`` and the MLflow parent run created. Each failure raises ``PreflightError``
 with one message (the CLI prints it and exits 2); nothing has been written.
 
@@ -113,15 +113,6 @@ def check_target(sweep_dir: Path, sweep_id: str, overwrite: bool) -> None:
         what = "has no sweep.json" if not meta.is_file() else f"holds sweep {excerpt(recorded)}, not {sweep_id!r}"
         raise PreflightError(f"--overwrite: {sweep_dir} {what}; --overwrite only removes a sweep folder of the same id "
                              "(nothing was removed)")
-
-
-def remove_sweep(sweep_dir: Path, sweep_id: str) -> str:
-    """Delete a sweep folder that ``check_target`` accepted; returns what was removed, for the user."""
-    import shutil
-
-    n = sum(1 for _ in sweep_dir.rglob("*"))
-    shutil.rmtree(sweep_dir)
-    return f"--overwrite: removed the sweep folder {sweep_dir} of sweep {sweep_id!r} ({n} files and folders)"
 
 
 def check_address(address: str | None, timeout: float = ADDRESS_TIMEOUT_S) -> None:

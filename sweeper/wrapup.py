@@ -68,8 +68,10 @@ def _remove_empty(folders: list[Path]) -> None:
             return
 
 
-def clear_sweep_dir(sweep_dir: Path) -> None:
-    """--overwrite: delete the sweep folder's content, keeping the lock this driver holds."""
+def clear_sweep_dir(sweep_dir: Path) -> str:
+    """--overwrite: delete the sweep folder's content, keeping the lock this driver holds; returns what
+    was removed, for the user."""
+    n = sum(1 for p in Path(sweep_dir).rglob("*") if p.name != sweepdir.LOCK)
     for p in Path(sweep_dir).iterdir():
         if p.name == sweepdir.LOCK:
             continue
@@ -77,6 +79,7 @@ def clear_sweep_dir(sweep_dir: Path) -> None:
             shutil.rmtree(p)
         else:
             p.unlink()
+    return f"--overwrite: removed the content of the sweep folder {sweep_dir} ({n} files and folders)"
 
 
 def write_meta(sweep_dir: Path, **kw: Any) -> dict:

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sweeper import preflight, spec
+from sweeper import preflight, spec, wrapup
 
 GOOD = """\
 name: t
@@ -228,8 +228,8 @@ def test_overwrite_removes_only_that_sweep_and_starts_a_new_parent_run(tmp_path,
     old = tracking.SweepTracker("s", experiment="exp", run_name="s").parent_id
     assert tracking.SweepTracker("s", experiment="exp", run_name="s").parent_id == old  # resume finds it again
     preflight.check_target(d, "s", overwrite=True)  # accepted: a sweep of that id
-    msg = preflight.remove_sweep(d, "s")
-    assert not d.exists() and str(d) in msg and "2 files" in msg
+    msg = wrapup.clear_sweep_dir(d)  # what launch --overwrite runs once the checks passed
+    assert not any(d.iterdir()) and str(d) in msg and "2 files" in msg
     new = tracking.SweepTracker("s", experiment="exp", run_name="s", fresh=True).parent_id
     assert new != old
     c = MlflowClient(f"sqlite:///{tmp_path / 'm.db'}")
