@@ -256,13 +256,28 @@ def tune_rows(sweep_dir: Path) -> dict[str, list[dict]]:
     return out
 
 
+def _snapshot(sweep_dir: Path) -> list[tuple[str, str]]:
+    snaps = sorted((sweep_dir / "tune").glob("experiment_state-*.json"), key=lambda p: p.name)
+    return json.loads(snaps[-1].read_text())["trial_data"] if snaps else []
+
+
 def snapshot_status(sweep_dir: Path) -> dict[str, str]:
     """Trial statuses in Tune's newest experiment snapshot (what `Tuner.restore` resumes from)."""
-    snaps = sorted((sweep_dir / "tune").glob("experiment_state-*.json"), key=lambda p: p.name)
-    if not snaps:
-        return {}
-    data = json.loads(snaps[-1].read_text())
-    return {(t := json.loads(s))["trial_id"]: t["status"] for s, _ in data["trial_data"]}
+    return {(t := json.loads(s))["trial_id"]: t["status"] for s, _ in _snapshot(sweep_dir)}
+
+
+def snapshot_checkpointed(sweep_dir: Path) -> set[str]:
+    """Trials whose checkpoint is recorded in Tune's newest snapshot: only those can
+    resume mid-run. (Checkpoints go by time, so a trial's first epochs may have none,
+    and a checkpoint reported in the last second may not be in the snapshot yet.)"""
+    from ray.tune.trainable.metadata import _TrainingRunMetadata  # Tune's own reader of the snapshot
+
+    out = set()
+    for state, meta in _snapshot(sweep_dir):
+        manager = _TrainingRunMetadata.from_json_state(meta).checkpoint_manager
+        if manager is not None and manager.latest_checkpoint_result is not None:
+            out.add(json.loads(state)["trial_id"])
+    return out
 
 
 def _try(fn, *a):
@@ -423,12 +438,13 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
     try:
         def finished_and_midrun():
             try:
-                snap = snapshot_status(sweep)
+                snap, ckpt = snapshot_status(sweep), snapshot_checkpointed(sweep)
             except (json.JSONDecodeError, OSError):  # being rewritten right now
                 return None
             rows = tune_rows(sweep)
             done = {t for t, s in snap.items() if s == "TERMINATED"}
-            mid = {t for t, s in snap.items() if s == "RUNNING" and rows.get(t) and rows[t][-1]["epoch"] < EPOCHS}
+            mid = {t for t, s in snap.items()
+                   if s == "RUNNING" and t in ckpt and rows.get(t) and rows[t][-1]["epoch"] < EPOCHS}
             return (done, mid) if done and mid else None
 
         wait_for(finished_and_midrun, 400, "a finished and a mid-run trial in Tune's snapshot", proc, poll=0.2)
@@ -441,13 +457,14 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     before = tune_rows(sweep)
     snap = wait_for(lambda: _try(snapshot_status, sweep), 10, "a readable snapshot")
+    ckpt = snapshot_checkpointed(sweep)
     # "Finished" = finished in the snapshot Tune resumes from. Tune snapshots at most every
     # TUNE_GLOBAL_CHECKPOINT_S (launch sets 1 s), so a trial that completed in the last
     # second before the kill is still RUNNING there and may redo its last epoch(s);
     # the tables stay exact anyway (checked below).
     finished_before = {t: len(before[t]) for t, s in snap.items() if s == "TERMINATED"}
-    midrun_before = {t: before[t][-1]["epoch"] for t, s in snap.items()
-                     if s != "TERMINATED" and before.get(t) and before[t][-1]["epoch"] < EPOCHS}
+    midrun_before = {t: before[t][-1]["epoch"] for t, s in snap.items()  # mid-run, with a checkpoint to resume from
+                     if s != "TERMINATED" and t in ckpt and before.get(t) and before[t][-1]["epoch"] < EPOCHS}
     orphans = sorted(set(before) - set(snap))  # created after the last snapshot
     assert finished_before and midrun_before, (snap, {t: len(r) for t, r in before.items()})
 
