@@ -261,3 +261,19 @@ def test_legend_labels_drop_values_every_configuration_shares():
                                  "regularizer.init=1, regularizer.name=dropout_pp, regularizer.variant=flat"]})
     assert common.label(t, "a") == "dropout_pp variant=0" and common.label(t, "b") == "dropout_pp variant=flat"
     assert common.label(t.iloc[:1], "a") == "dropout_pp init=1 variant=0"  # one configuration: nothing to drop
+
+
+def test_learning_curve_error_axis_is_clipped_when_early_epochs_dwarf_the_end_and_says_so():
+    trials, epochs = tables()
+    ep = epochs.copy()
+    first = ep["epoch"] == 1
+    ep.loc[first & (ep.config_id == "c_soft"), "val_error"] = 0.80  # 80% after one epoch, ~7% at the end
+    ax = learning_curves.draw(trials, ep, ["c_soft", "c_dm"]).axes[0]
+    finals = [ep[(ep.config_id == c) & (ep.epoch == 4) & (ep.trial_id != "bad")]["val_error"].mean() * 100
+              for c in ("c_soft", "c_dm")]
+    top = learning_curves.CLIP * max(finals)
+    assert ax.get_ylim() == pytest.approx((0, top))
+    assert f"axis clipped at {top:.3g}%" in ax.get_title() and "early epochs reach 80%" in ax.get_title()
+    # unclipped when nothing is far above the end
+    ax = learning_curves.draw(trials, epochs, ["c_soft", "c_dm"]).axes[0]
+    assert "clipped" not in ax.get_title() and ax.get_ylim()[1] > 100 * epochs[epochs.trial_id != "bad"]["val_error"].max()

@@ -14,8 +14,14 @@ from pathlib import Path
 
 
 def artifact_dirs(sweep_dir: Path) -> dict[str, Path]:
-    """trial_id -> the artifacts folder of its newest local checkpoint (trials without one are left out)."""
+    """trial_id -> the artifacts folder of its newest local checkpoint (trials without one are left out).
+
+    A folder of committed results (``results/<sweep>/``, no ``tune/``) keeps each trial's JSON
+    artifacts as ``artifacts/<trial_id>/``; those are used where Tune's folder is absent."""
     out: dict[str, Path] = {}
+    for trial in sorted((Path(sweep_dir) / "artifacts").glob("*")):
+        if trial.is_dir():
+            out[trial.name] = trial
     for trial in sorted((Path(sweep_dir) / "tune").glob("trial_*")):
         ckpts = sorted(trial.glob("checkpoint_*/artifacts"), key=lambda p: p.parent.name)
         if ckpts:

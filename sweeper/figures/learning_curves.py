@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from sweeper.figures import common as C
 
 PANELS = ("val_error", "train_loss")
+CLIP = 3.0  # error axes end at CLIP x the highest final mean when early epochs are far above it
 
 
 def draw(trials: pd.DataFrame, epochs: pd.DataFrame, config_ids: list[str],
@@ -25,10 +26,13 @@ def draw(trials: pd.DataFrame, epochs: pd.DataFrame, config_ids: list[str],
     fig, axes = C.new_figure(ncols=len(panels))
     for ax, metric in zip(axes[0], panels):
         sc = C.scale(metric)
+        finals, peak, clipped = [], 0.0, ""
         for cid in config_ids:
             b = C.band_frame(ep[ep["config_id"] == cid].dropna(subset=[metric]), "epoch", metric)
             if b.empty:
                 continue
+            finals.append(float(b["mean"].iloc[-1]) * sc)
+            peak = max(peak, float(b["mean"].max()) * sc)
             n = int(b["n"].max())
             (line,) = ax.plot(b["epoch"], b["mean"] * sc, label=f"{C.label(trials, cid)} (n={n})")
             if n >= 2:
@@ -37,7 +41,13 @@ def draw(trials: pd.DataFrame, epochs: pd.DataFrame, config_ids: list[str],
         ax.set_ylabel(C.axis_label(metric))
         if C.percent(metric):
             ax.set_ylim(bottom=0)  # an error rate is >= 0; a t-band of 3 seeds can reach below it
-        ax.set_title(f"{metric} per epoch, mean over seeds")
+            top = CLIP * max(finals, default=0.0)
+            if finals and peak > top > 0:
+                # The first epochs' errors (e.g. 80% after one epoch) would flatten the differences
+                # that matter at the end; the axis stops at CLIP x the highest final mean, and says so.
+                ax.set_ylim(0, top)
+                clipped = f"\naxis clipped at {top:.3g}% (early epochs reach {peak:.3g}%)"
+        ax.set_title(f"{metric} per epoch, mean over seeds{clipped}")
         if metric.endswith("loss") and (ep[metric] > 0).all():  # some heads' losses go below zero (DropMax)
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
