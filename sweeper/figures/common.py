@@ -110,11 +110,14 @@ def label(trials: pd.DataFrame, config_id: str) -> str:
     """The configuration's short name, without the searched values every configuration shares
     (a space dimension with one choice says nothing in a legend; the tables keep them)."""
     row = trials.loc[trials["config_id"] == config_id].iloc[0]
-    configs = trials.drop_duplicates("config_id")["config"].astype(str)
+    unique = trials.drop_duplicates("config_id")
     items = str(row["config"]).split(", ")
-    if len(configs) > 1:
-        shared = set.intersection(*(set(c.split(", ")) for c in configs))
-        items = [i for i in items if i not in shared or i.startswith("regularizer.name=")]
+    # Shared by every configuration, or by every configuration of this method when it has several
+    # (SAL's fixed geomean/init/threshold beside a softmax baseline).
+    for configs in (unique["config"].astype(str), unique.loc[unique["regularizer"] == row["regularizer"], "config"].astype(str)):
+        if len(configs) > 1:
+            shared = set.intersection(*(set(c.split(", ")) for c in configs))
+            items = [i for i in items if i not in shared or i.startswith("regularizer.name=")]
     return config_name(str(row["regularizer"]), ", ".join(items) or "(fixed)")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from sweeper.figures import common as C
 
@@ -65,7 +66,12 @@ def draw(trials: pd.DataFrame) -> Figure | None:
     front = pareto(pts[["params", "error"]].to_numpy(dtype=float))
     ax.plot(pts["params"].to_numpy()[front], pts["error"].to_numpy()[front] * 100, "-", color="red",
             drawstyle="steps-post", label="Pareto front")
-    ax.set_xscale("log")
+    lo, hi = float(done[PARAMS].min()), float(done[PARAMS].max())
+    if lo > 0 and hi / lo > 10:  # sizes over more than a decade (the paper's 5.9k-431k): log axis
+        ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.margins(x=0.25)  # room for the labels right of the points
     ax.set_xlabel("parameters of the pruned network")
     ax.set_ylabel(f"{err.removeprefix('metric.')} (%)")
     ax.set_title("SAL: pruned test error vs size (label: kept widths)", fontsize=9)
