@@ -74,6 +74,20 @@ def tracking_uri() -> str:
     return uri
 
 
+def child_run(sweep_id: str, parent_id: str, trial_id: str, ident: dict[str, Any] | None) -> tuple[str, dict[str, str]]:
+    """(run name, tags) of a trial's child run, the same whether the live callback or
+    :meth:`SweepTracker.reconcile` creates it. ``ident``: the trial's ``regularizer``, ``config``
+    label, ``config_id`` and ``seed`` (``results.trial_identity``, or its trials-table row);
+    None: the name falls back to ``<sweep>-<trial_id>``."""
+    tags = {TRIAL_TAG: trial_id, PARENT_TAG: parent_id, SWEEP_TAG + ".child": sweep_id}
+    if ident is None:
+        return f"{sweep_id}-{trial_id}", tags
+    tags.update({CONFIG_TAG: str(ident["config_id"]), "config": str(ident["config"]),
+                 "configuration": config_name(ident["regularizer"], ident["config"]),
+                 "regularizer": str(ident["regularizer"]), "seed": str(int(ident["seed"]))})
+    return run_name(ident["regularizer"], ident["config"], int(ident["seed"])), tags
+
+
 def _find_run(client: MlflowClient, experiment_id: str, tag: str, value: str) -> str | None:
     runs = client.search_runs([experiment_id], filter_string=f"tags.`{tag}` = '{value}'", max_results=1)
     return runs[0].info.run_id if runs else None
@@ -218,10 +232,11 @@ class SweepTracker:
             self.client.set_terminated(self.parent_id, status=status)
         retry(do, what="ending the MLflow parent run", budget_s=FINAL_BUDGET_S)
 
-    def reconcile(self, trials: list[dict], epochs: list[dict], resolve_params=None, stopped: bool = False) -> int:
-        """Make MLflow match the tables: one child run per trial row (created if missing, with
-        its params when ``resolve_params`` is given), every epoch row logged (step = epoch), the
-        status tag and the run status. With ``stopped`` (the driver is ending), a trial that is
+    def reconcile(self, trials: list[dict], epochs: list[dict], stopped: bool = False) -> int:
+        """Make MLflow match the tables: one child run per trial row (created if missing, named and
+        tagged like the live callback's runs, :func:`child_run`, with the resolved configuration of
+        the trial's provenance record as params when it has one), every epoch row logged (step =
+        epoch), the status tag and the run status. With ``stopped`` (the driver is ending), a trial that is
         not finished is ended as KILLED. Returns how many runs were changed."""
         def children():
             runs = self.client.search_runs(
@@ -240,9 +255,14 @@ class SweepTracker:
             def sync(run=run, t=t, tid=tid) -> bool:
                 c = self.client
                 touched = False
-                if run is None:
-                    tags = {TRIAL_TAG: tid, PARENT_TAG: self.parent_id, SWEEP_TAG + ".child": self.sweep_id}
-                    rid = c.create_run(self.experiment_id, run_name=f"{self.sweep_id}-{tid}", tags=tags).info.run_id
+                if run is None:  # named and tagged like the live callback's runs; params from the trial's record
+                    ident = t if all(t.get(k) is not None for k in ("regularizer", "config", "config_id", "seed")) else None
+                    name, tags = child_run(self.sweep_id, self.parent_id, tid, ident)
+                    rid = c.create_run(self.experiment_id, run_name=name, tags=tags).info.run_id
+                    prov = json.loads(t["provenance"]) if t.get("provenance") else {}
+                    plist = [Param(k, v) for k, v in _flat(prov.get("config") or {}).items()]
+                    for i in range(0, len(plist), 100):
+                        c.log_batch(rid, params=plist[i : i + 100])
                     touched = True
                     status_now, tags_now = "RUNNING", {}
                 else:
@@ -302,14 +322,8 @@ class MLflowTrialCallback(Callback):
         c = self.t.client
         rid = _find_run(c, self.t.experiment_id, TRIAL_TAG, tid)
         if rid is None:
-            tags = {TRIAL_TAG: tid, PARENT_TAG: self.t.parent_id, SWEEP_TAG + ".child": self.t.sweep_id}
-            name = str(trial)
-            if self.identify is not None:
-                ident = self.identify(trial.config)
-                name = run_name(ident["regularizer"], ident["config"], ident["seed"])
-                tags.update({CONFIG_TAG: ident["config_id"], "config": ident["config"],
-                             "configuration": config_name(ident["regularizer"], ident["config"]),
-                             "regularizer": ident["regularizer"], "seed": str(ident["seed"])})
+            name, tags = child_run(self.t.sweep_id, self.t.parent_id, tid,
+                                   self.identify(trial.config) if self.identify is not None else None)
             rid = c.create_run(self.t.experiment_id, run_name=name, tags=tags).info.run_id
             params = self.resolve_params(trial.config)
             plist = [Param(k, v) for k, v in _flat(params).items()]

@@ -436,3 +436,30 @@ def test_trial_timeout_is_validated(tmp_path):
         assert "search.trial_timeout_s" in str(e.value) and msg in str(e.value), str(e.value)
     assert spec_mod.load(str(write_spec(tmp_path, "to", trial_timeout_s=30))).search.trial_timeout_s == 30
     assert spec_mod.load(str(write_spec(tmp_path, "to"))).search.trial_timeout_s is None
+
+
+def test_reconcile_names_a_recreated_run_like_the_live_callback(tmp_path, monkeypatch):
+    """A child run that reconcile() has to create (the live callback never reached MLflow) gets the
+    same readable name, tags and resolved params as one the callback creates."""
+    from sweeper import labels, tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracker = tracking.SweepTracker("rc", experiment="rc", run_name="rc", fresh=True)
+    cfg = "regularizer.tau=0.5, train.lr=0.001"
+    row = {"trial_id": "t_00000", "status": "finished", "reason": "", "regularizer": "dropmax", "config": cfg,
+           "config_id": "c0ffee0123", "seed": 1,
+           "provenance": json.dumps({"config": {"regularizer": {"name": "dropmax", "params": {"tau": 0.5}},
+                                                "train": {"lr": 0.001}, "seed": 1}})}
+    epochs = [{"trial_id": "t_00000", "epoch": e, "seed": 1, "val_error": 0.5 / e} for e in (1, 2)]
+    assert tracker.reconcile([row], epochs, stopped=True) == 1
+    (run,) = children(tmp_path, "rc")
+    assert run.info.run_name == labels.run_name("dropmax", cfg, 1) == "dropmax tau=0.5 lr=0.001 seed=1"
+    name, tags = tracking.child_run("rc", tracker.parent_id, "t_00000",
+                                    {"regularizer": "dropmax", "config": cfg, "config_id": "c0ffee0123", "seed": 1})
+    assert run.info.run_name == name and {k: run.data.tags.get(k) for k in tags} == tags
+    assert tags["configuration"] == "dropmax tau=0.5 lr=0.001" and tags["config_id"] == "c0ffee0123"
+    assert run.data.params["train.lr"] == "0.001" and run.data.params["regularizer.params.tau"] == "0.5"
+    assert run.info.status == "FINISHED" and run.data.tags["sweeper.status"] == "finished"
+    steps = [m.step for m in tracker.client.get_metric_history(run.info.run_id, "val_error")]
+    assert sorted(steps) == [1, 2]
+    assert tracker.reconcile([row], epochs, stopped=True) == 0 and len(children(tmp_path, "rc")) == 1
