@@ -280,7 +280,7 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
     # With a custom searcher and no concurrency limit, Tune keeps only ONE trial pending at a time
     # (a pending trial waits for its actor to start), which serialises short trials on a big cluster.
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(16, spec.search.num_samples * len(spec.seeds))))
-    guard = SignalGuard()
+    guard = SignalGuard(on_abort=functools.partial(wrapup.abort, sweep_dir))
     guard.install()
     try:
         started = _init_ray(address, num_cpus, None) if ray_started is None else ray_started

@@ -463,3 +463,75 @@ def test_reconcile_names_a_recreated_run_like_the_live_callback(tmp_path, monkey
     steps = [m.step for m in tracker.client.get_metric_history(run.info.run_id, "val_error")]
     assert sorted(steps) == [1, 2]
     assert tracker.reconcile([row], epochs, stopped=True) == 0 and len(children(tmp_path, "rc")) == 1
+
+
+def _session_procs(sid: int) -> list[int]:
+    """Processes still in session ``sid`` (the launched driver's own session: it and its local Ray)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if os.getsid(int(d.name)) == sid and "zombie" not in (d / "status").read_text().lower():
+                    out.append(int(d.name))
+            except (ProcessLookupError, PermissionError, FileNotFoundError):
+                pass
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_double_ctrl_c_stops_at_once_and_resume_finishes(tmp_path):
+    """Ctrl-C twice: the second one ends the driver at once (no tables, no MLflow), yet the sweep
+    folder says interrupted, nothing keeps running, and `resume` finishes every trial exactly once."""
+    name = "twice"
+    write_spec(tmp_path, name, samples=2, epochs=3, max_concurrent=2)
+    sweep = tmp_path / "sweeps" / name
+    proc = subprocess.Popen(cli("launch", f"{name}.yaml", "--num-cpus", "2", "--quiet"), cwd=tmp_path,
+                            env=env(SWEEPER_TEST_EPOCH_DELAY_S="2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 400
+        while not any(n >= 1 for n in (result_rows(sweep).values() if (sweep / "tune").exists() else [])):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert proc.poll() is None, "the first Ctrl-C alone ended the driver before the second came"
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        out, err = proc.communicate(timeout=120)
+        took = time.monotonic() - sent
+        left = _session_procs(proc.pid)
+        for _ in range(60):  # the local Ray instance goes down with its driver
+            if not left:
+                break
+            time.sleep(0.5)
+            left = _session_procs(proc.pid)
+        left_cmd = [Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ")[:200] for p in left]
+    finally:
+        if proc.poll() is None or _session_procs(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, f"{proc.returncode}\n{out[-2000:]}\n{err[-5000:]}"
+    assert took < 10, took  # "at once": no tables, no Ray shutdown (generous for a loaded machine)
+    assert "SIGINT again: stopping at once" in err and f"sweeper resume {name}" in err, err[-3000:]
+    assert "Traceback" not in err and "best configurations" not in out
+    assert not left, f"processes of the stopped driver still alive: {left_cmd}"
+    meta = json.loads((sweep / "sweep.json").read_text())
+    assert meta["status"] == "interrupted" and meta["interrupted_by"] == "SIGINT twice", meta
+    st = ok(sweeper(tmp_path, "status", name, timeout=300)).stdout
+    assert "interrupted (SIGINT twice)" in st and f"sweeper resume {name}" in st and "has finished" not in st, st
+
+    ok(sweeper(tmp_path, "resume", name, "--num-cpus", "2", "--quiet"))
+    trials = pd.read_parquet(sweep / "trials.parquet")
+    epochs = pd.read_parquet(sweep / "epochs.parquet")
+    assert len(trials) == 2 and trials.trial_id.is_unique and (trials.status == "finished").all(), trials
+    assert not epochs.duplicated(["trial_id", "epoch"]).any() and len(epochs) == 6
+    client, par = parent(tmp_path, name)
+    kids = children(tmp_path, name)
+    assert sorted(k.data.tags["sweeper.trial_id"] for k in kids) == sorted(trials.trial_id)  # no duplicate runs
+    assert all(k.info.status == "FINISHED" for k in kids)
+    for k in kids:
+        steps = [m.step for m in client.get_metric_history(k.info.run_id, "epoch")]
+        assert sorted(steps) == [1, 2, 3], steps  # each epoch logged once
+    assert par.info.status == "FINISHED" and json.loads((sweep / "sweep.json").read_text())["status"] == "finished"
