@@ -144,12 +144,13 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
 
     Finished trials are kept, unfinished ones continue from their last checkpoint; running it
     again on a finished sweep changes nothing but the tables' timestamps."""
-    from sweeper import preflight
+    from sweeper import preflight, sweepdir
 
-    try:
+    try:  # before the (slow) import of the launcher, like launch
         preflight.check_flags(num_cpus, 1.0, 0.0, local=False)
         preflight.check_address(address)
-    except preflight.PreflightError as e:
+        preflight.check_sweep_writable(sweepdir.sweep_path(sweep, out))
+    except (preflight.PreflightError, sweepdir.SweepError) as e:
         _fail(str(e))
     from sweeper import launch as launch_mod
     from sweeper.preflight import PreflightError

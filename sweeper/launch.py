@@ -226,6 +226,7 @@ def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | Non
     sweep_dir = sweep_path(sweep, out)
     preflight.check_flags(num_cpus, 1.0, 0.0, local=False)
     preflight.check_address(address)
+    preflight.check_sweep_writable(sweep_dir)
     with wrapup.locked(sweep_dir):
         meta = sweepdir.read_meta(sweep_dir)
         spec_dict = sweepdir.read_spec(sweep_dir)

@@ -2,7 +2,8 @@
 
 Order in ``launch`` (``sweeper.launch``): the spec (already validated) -> the sweep id
 (``check_name``) -> the command-line resources (``check_flags``) -> the target folder
-(``check_target``: exists? ``--overwrite`` allowed?) -> the data on this machine
+(``check_target``: exists? ``--overwrite`` allowed?) -> the sweep folder and the local MLflow
+store can be written (``check_writable``) -> the data on this machine
 (``check_data``, local launches only) -> ``--address`` answers (``check_address``) ->
 Ray starts or joins -> the per-trial request fits the cluster (``check_cluster``) ->
 only then is an old sweep removed (``wrapup.clear_sweep_dir``) and the folder, ``sweep.json``,
@@ -52,6 +53,8 @@ def before_ray(spec, *, name: str | None, out: str | Path, num_cpus: int | None,
     gpu = spec.resources.gpu if gpus_per_trial is None else gpus_per_trial
     check_flags(num_cpus, cpu, gpu, local=address is None)
     check_target(sweep_dir, sweep_id, overwrite)
+    check_writable(sweep_dir, "the sweep folder")
+    check_mlflow_writable()
     if address is None:
         check_data(spec)
     check_address(address)
@@ -113,6 +116,50 @@ def check_target(sweep_dir: Path, sweep_id: str, overwrite: bool) -> None:
         what = "has no sweep.json" if not meta.is_file() else f"holds sweep {excerpt(recorded)}, not {sweep_id!r}"
         raise PreflightError(f"--overwrite: {sweep_dir} {what}; --overwrite only removes a sweep folder of the same id "
                              "(nothing was removed)")
+
+
+def check_writable(folder: Path, what: str, fix: str = "choose a writable --out, or make it writable") -> None:
+    """``folder`` (or, while it does not exist, the nearest existing folder above it, where it will be
+    created) accepts a new file, tried for real: a file is created and removed. Neither the
+    permission bits nor ``os.access`` answer that (root ignores them; a read-only mount, an
+    immutable folder or a full disk refuse even root). Tune's own experiment snapshots are not
+    retried by us, so a sweep folder that cannot be written is refused before anything starts."""
+    target = Path(folder)
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    if not target.is_dir():
+        raise PreflightError(f"{what} {folder}: {target} is not a folder (nothing was created)")
+    probe = target / f".sweeper-write-probe.{os.getpid()}"
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as e:
+        where = "" if target == Path(folder) else f" (where {folder} would be created)"
+        raise PreflightError(f"{what}: cannot write to {target}{where}: {e.strerror or e}; a sweep writes its state "
+                             f"there: {fix} (nothing was created or changed)") from None
+
+
+def check_sweep_writable(sweep_dir: Path) -> None:
+    """``resume``: the sweep folder and Tune's folder in it accept new files (Tune's own snapshot
+    writes are not retried: a folder that cannot be written is refused before Ray starts)."""
+    for d in (Path(sweep_dir), Path(sweep_dir) / "tune"):
+        if d.is_dir():
+            check_writable(d, f"resume {Path(sweep_dir).name}", "make it writable, then resume again")
+
+
+def check_mlflow_writable() -> None:
+    """A local SQLite tracking store (``sqlite:///PATH``, the default ``mlflow.db`` in the current
+    folder) must be writable: its folder (SQLite writes a journal beside it) and the file if it exists."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or uri == prefix + ":memory:":
+        return
+    db = Path(uri[len(prefix):]).resolve()
+    what = f"the MLflow store {db} (MLFLOW_TRACKING_URI={uri})"
+    check_writable(db.parent, what, "make that folder writable, or set MLFLOW_TRACKING_URI to another store")
+    if db.exists() and not os.access(db, os.W_OK):
+        raise PreflightError(f"{what}: the file is read-only; make it writable or set MLFLOW_TRACKING_URI to "
+                             "another store (nothing was created)")
 
 
 def check_address(address: str | None, timeout: float = ADDRESS_TIMEOUT_S) -> None:

@@ -535,3 +535,74 @@ def test_double_ctrl_c_stops_at_once_and_resume_finishes(tmp_path):
         steps = [m.step for m in client.get_metric_history(k.info.run_id, "epoch")]
         assert sorted(steps) == [1, 2, 3], steps  # each epoch logged once
     assert par.info.status == "FINISHED" and json.loads((sweep / "sweep.json").read_text())["status"] == "finished"
+
+
+def _writable(folder: Path) -> bool:
+    probe = folder / ".probe"
+    try:
+        probe.write_text("x")
+        probe.unlink()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def read_only():
+    """``read_only(folder)`` makes a folder refuse new files for real, also as root (which ignores
+    permission bits): chmod 555, and where that is not enough the immutable attribute (chattr +i,
+    needs CAP_LINUX_IMMUTABLE, which root has); undone afterwards. Skips when neither works."""
+    done: list[tuple[Path, bool]] = []
+
+    def make(folder: Path) -> Path:
+        folder.chmod(0o555)
+        immutable = False
+        if _writable(folder) and shutil.which("chattr"):
+            immutable = subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+        done.append((folder, immutable))
+        if _writable(folder):
+            pytest.skip("cannot make a folder read-only here (neither chmod nor chattr +i blocks writes)")
+        return folder
+
+    yield make
+    for folder, immutable in done:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
+
+
+def test_read_only_folders_are_refused_before_anything_is_created(tmp_path, read_only):
+    """launch into a folder it cannot write (sweep folder or the SQLite MLflow store) and resume of a
+    read-only sweep folder: exit 2, one message naming the folder, nothing created or changed."""
+    from sweeper import spec as spec_mod
+    from sweeper import wrapup
+
+    write_spec(tmp_path, "ro")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    read_only(dest)
+    r = sweeper(tmp_path, "launch", "ro.yaml", "--out", str(dest / "sweeps"), "--num-cpus", "1", "--quiet", timeout=300)
+    refused(r, f"the sweep folder: cannot write to {dest} (where {dest / 'sweeps' / 'ro'} would be created)")
+    assert not any(dest.iterdir()) and not (tmp_path / "mlflow.db").exists()
+
+    here = tmp_path / "here"  # the default MLflow store, ./mlflow.db, in a read-only current folder
+    write_spec(here, "ro")
+    read_only(here)
+    r = sweeper(here, "launch", "ro.yaml", "--out", str(tmp_path / "out"), "--num-cpus", "1", "--quiet", timeout=300)
+    refused(r, f"the MLflow store {here / 'mlflow.db'}", f"cannot write to {here}")
+    assert not (tmp_path / "out").exists()
+
+    src = write_spec(tmp_path / "rs", "rr")  # a sweep (interrupted) whose folder became read-only
+    spec_dict = spec_mod.load(str(src)).to_dict()
+    sweep = tmp_path / "rs" / "sweeps" / "rr"
+    sweep.mkdir(parents=True)
+    (sweep / "spec.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False))
+    meta = {"sweep_id": "rr", "status": "interrupted", "mlflow_uri": f"sqlite:///{tmp_path / 'rs' / 'mlflow.db'}",
+            "mlflow_experiment": "rr", "storage": str(sweep), "spec_source": str(src),
+            **wrapup.spec_fingerprint(str(src), spec_dict)}
+    (sweep / "sweep.json").write_text(json.dumps(meta))
+    before = sorted(p.name for p in sweep.iterdir())
+    read_only(sweep)
+    r = sweeper(tmp_path / "rs", "resume", "rr", "--num-cpus", "1", "--quiet", timeout=300)
+    refused(r, f"resume rr: cannot write to {sweep}", "make it writable, then resume again")
+    assert sorted(p.name for p in sweep.iterdir()) == before and json.loads((sweep / "sweep.json").read_text()) == meta
