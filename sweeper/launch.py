@@ -110,7 +110,9 @@ def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: trackin
         results.LedgerCallback(sweep_dir, spec_dict),
         tracking.MLflowTrialCallback(tracker, functools.partial(_resolve_params, base),
                                      functools.partial(results.trial_identity, base)),
-        TrialWatchdog(sweep_dir, spec_dict["search"].get("trial_timeout_s")),
+        TrialWatchdog(sweep_dir, spec_dict["search"].get("trial_timeout_s"),
+                      retry_timeouts=bool(spec_dict["search"].get("retry_timeouts", False)),
+                      max_failures=int(spec_dict["search"]["max_failures"])),
     ]
     return tune.RunConfig(
         name="tune",

@@ -146,6 +146,7 @@ class Search:
     # (0: every epoch); a dead node loses at most this much of a trial's work
     checkpoint_every_s: float = 30.0
     trial_timeout_s: float | None = None  # wall-clock limit of one trial attempt; None: no limit
+    retry_timeouts: bool = False  # a trial past trial_timeout_s is retried (max_failures) only when true
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ class SweepSpec:
                 "scheduler": s.scheduler, "grace_period": s.grace_period,
                 "reduction_factor": s.reduction_factor, "max_concurrent": s.max_concurrent,
                 "max_failures": s.max_failures, "per_method": s.per_method, "checkpoint_every_s": s.checkpoint_every_s,
-                "trial_timeout_s": s.trial_timeout_s,
+                "trial_timeout_s": s.trial_timeout_s, "retry_timeouts": s.retry_timeouts,
             },
             "resources": {"cpu": self.resources.cpu, "gpu": self.resources.gpu},
             **({"paper": self.paper} if self.paper else {}),

@@ -3,9 +3,17 @@
 ``search.trial_timeout_s`` (default: none) bounds one attempt of a trial in wall-clock seconds,
 counted from when Tune started (or restarted) it. A trial past it is recorded in the ledger as
 failed with the reason ``exceeded search.trial_timeout_s = T s``, and its actor is killed with
-``ray.kill``; Tune then sees a failed trial like any other (retried from its last checkpoint up
-to ``search.max_failures`` times, then ``error``) and the sweep goes on. This works for a trial
-that hangs anywhere (a deadlock, a stuck read), since nothing inside the trial has to cooperate.
+``ray.kill``; Tune then sees a failed trial and the sweep goes on. This works for a trial that
+hangs anywhere (a deadlock, a stuck read), since nothing inside the trial has to cooperate.
+
+A timed-out trial is not retried (``search.retry_timeouts: false``, the default): what made it
+hang or crawl is very likely to do so again, and each retry would cost the whole time limit
+again, ``max_failures + 1`` times in all. Before the kill its Tune trial's allowance of retries
+(``Trial.max_failures``, which Tune compares with ``run_metadata.num_failures`` after counting
+the failure, ``Trial.should_recover``) is set to the failures it has had so far, so Tune records
+it as ``error`` at once; the allowance is set back to ``search.max_failures`` whenever the trial
+starts again (``resume --retry-errored``). With ``retry_timeouts: true`` a timeout is one more
+failure, retried from the last checkpoint up to ``search.max_failures`` times like any other.
 
 A running trial that has reported nothing for ``silence_s`` seconds (half the time limit when
 there is one, else 10 minutes) gets one warning in the driver's log, naming it.
@@ -28,9 +36,12 @@ def silence_threshold(timeout_s: float | None) -> float:
 
 
 class TrialWatchdog(Callback):
-    def __init__(self, sweep_dir: Path, timeout_s: float | None, silence_s: float | None = None):
+    def __init__(self, sweep_dir: Path, timeout_s: float | None, silence_s: float | None = None,
+                 retry_timeouts: bool = False, max_failures: int = 0):
         self.sweep_dir = Path(sweep_dir)
         self.timeout_s = timeout_s
+        self.retry_timeouts = retry_timeouts
+        self.max_failures = max_failures  # search.max_failures: a trial's allowance when it (re)starts
         self.silence_s = silence_s if silence_s is not None else silence_threshold(timeout_s)
         self._reset()
 
@@ -48,6 +59,8 @@ class TrialWatchdog(Callback):
         self._reset()
 
     def _begin(self, trial) -> None:
+        if not self.retry_timeouts:
+            trial.max_failures = self.max_failures  # undo a timeout's "no retry" (see the module docstring)
         now = time.monotonic()
         self.started[trial.trial_id] = self.last_report[trial.trial_id] = now
         self.warned.discard(trial.trial_id)
@@ -95,6 +108,9 @@ class TrialWatchdog(Callback):
         tid = trial.trial_id
         self.killed.add(tid)
         reason = f"exceeded search.trial_timeout_s = {self.timeout_s:g} s (ran {elapsed:.0f} s)"
+        if not self.retry_timeouts:
+            reason += "; not retried (search.retry_timeouts is false)"
+            trial.max_failures = trial.run_metadata.num_failures  # Tune: no retry after this failure
         log.warning("trial %s %s: stopping it", tid, reason)
         try:
             led = Ledger(self.sweep_dir / "ledger.json")

@@ -436,6 +436,11 @@ def test_trial_timeout_is_validated(tmp_path):
         assert "search.trial_timeout_s" in str(e.value) and msg in str(e.value), str(e.value)
     assert spec_mod.load(str(write_spec(tmp_path, "to", trial_timeout_s=30))).search.trial_timeout_s == 30
     assert spec_mod.load(str(write_spec(tmp_path, "to"))).search.trial_timeout_s is None
+    assert spec_mod.load(str(write_spec(tmp_path, "to"))).search.retry_timeouts is False
+    assert spec_mod.load(str(write_spec(tmp_path, "to", retry_timeouts=True))).to_dict()["search"]["retry_timeouts"] is True
+    with pytest.raises(spec_mod.SpecError) as e:
+        spec_mod.load(str(write_spec(tmp_path, "to", retry_timeouts="yes")))
+    assert "search.retry_timeouts: expected true or false" in str(e.value), str(e.value)
 
 
 def test_reconcile_names_a_recreated_run_like_the_live_callback(tmp_path, monkeypatch):
@@ -606,3 +611,47 @@ def test_read_only_folders_are_refused_before_anything_is_created(tmp_path, read
     r = sweeper(tmp_path / "rs", "resume", "rr", "--num-cpus", "1", "--quiet", timeout=300)
     refused(r, f"resume rr: cannot write to {sweep}", "make it writable, then resume again")
     assert sorted(p.name for p in sweep.iterdir()) == before and json.loads((sweep / "sweep.json").read_text()) == meta
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("retry_timeouts,max_failures,retries", [(False, 2, 0), (True, 1, 1)],
+                         ids=["timeout-not-retried", "retry_timeouts-true"])
+def test_timed_out_trial_is_not_retried_unless_asked(tmp_path, retry_timeouts, max_failures, retries):
+    """A trial past search.trial_timeout_s is recorded as error at once (not max_failures + 1 times,
+    each costing the time limit) unless search.retry_timeouts is true. Its only trial failing, the
+    launch exits 1 with a message saying so."""
+    name = f"to{int(retry_timeouts)}"
+    write_spec(tmp_path, name, seeds=(0,), grid=True, epochs=3, trial_timeout_s=6, max_failures=max_failures,
+               retry_timeouts=retry_timeouts)
+    r = sweeper(tmp_path, "launch", f"{name}.yaml", "--num-cpus", "1", "--quiet", SWEEPER_TEST_HANG_SEED="0")
+    assert r.returncode == 1, f"{r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
+    assert f"error: no trial of {name} finished" in r.stderr and "Traceback" not in r.stderr, r.stderr[-3000:]
+    t = pd.read_parquet(tmp_path / "sweeps" / name / "trials.parquet")
+    assert len(t) == 1 and t.status.iloc[0] == "error", t[["status", "reason"]]
+    reason = t.reason.iloc[0]
+    assert "exceeded search.trial_timeout_s = 6 s" in reason, reason
+    assert ("not retried (search.retry_timeouts is false)" in reason) != retry_timeouts, reason
+    assert t.retries.iloc[0] == retries, t[["retries", "reason"]]
+    assert r.stderr.count("exceeded search.trial_timeout_s") == retries + 1, r.stderr[-3000:]  # one kill per attempt
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_launch_exits_1_when_every_trial_raises(tmp_path):
+    """No trial finished (each raises: a table the trial cannot load): the sweep still ends
+    normally (tables, MLflow, status 'finished' with its failures), and launch exits 1 saying so."""
+    (tmp_path / "bad.csv").write_text("label,colour\n" + "0,red\n1,blue\n" * 10)
+    p = write_spec(tmp_path, "allbad", seeds=(0, 1), grid=True, epochs=2)
+    raw = yaml.safe_load(p.read_text())
+    raw["dataset"] = {"name": "tabular", "params": {"path": str(tmp_path / "bad.csv"), "label_column": "label"}}
+    p.write_text(yaml.safe_dump(raw, sort_keys=False))
+    r = sweeper(tmp_path, "launch", "allbad.yaml", "--num-cpus", "2", "--quiet")
+    assert r.returncode == 1, f"{r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
+    assert "error: no trial of allbad finished; see `sweeper status allbad`" in r.stderr, r.stderr[-3000:]
+    assert "Traceback" not in r.stderr and "trials: 2 error" in r.stdout, r.stdout[-2000:]
+    t = pd.read_parquet(tmp_path / "sweeps" / "allbad" / "trials.parquet")
+    assert len(t) == 2 and (t.status == "error").all() and t.reason.str.contains("non-numeric").all(), t.reason.tolist()
+    assert json.loads((tmp_path / "sweeps" / "allbad" / "sweep.json").read_text())["status"] == "finished"
+    kids = children(tmp_path, "allbad")
+    assert len(kids) == 2 and all(k.info.status == "FAILED" for k in kids)
