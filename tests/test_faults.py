@@ -632,8 +632,9 @@ def test_timed_out_trial_is_not_retried_unless_asked(tmp_path, retry_timeouts, m
     reason = t.reason.iloc[0]
     assert "exceeded search.trial_timeout_s = 6 s" in reason, reason
     assert ("not retried (search.retry_timeouts is false)" in reason) != retry_timeouts, reason
-    assert t.retries.iloc[0] == retries, t[["retries", "reason"]]
-    assert r.stderr.count("exceeded search.trial_timeout_s") == retries + 1, r.stderr[-3000:]  # one kill per attempt
+    # one timeout kill per attempt (without the fix: max_failures + 1 = 3 kills); counted from the driver's
+    # log rather than `retries`, which a worker that fails to start on an overloaded machine also spends
+    assert r.stderr.count("exceeded search.trial_timeout_s") == retries + 1, r.stderr[-3000:]
 
 
 @pytest.mark.slow
