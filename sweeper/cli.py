@@ -64,6 +64,24 @@ def validate(spec_file: str, no_data_check: bool) -> None:
     )
 
 
+@main.command()
+@click.argument("section", type=click.Choice(["regularizer", "model", "dataset", "train"]))
+@click.argument("name", required=False)
+def show(section: str, name: str | None) -> None:
+    """Every parameter of a regularizer, model or dataset NAME (or of `train`): type, default, valid range, meaning.
+
+    Without NAME: the registered names. Read from the Params dataclasses; imports neither torch nor Ray."""
+    from sweeper import show as show_mod
+    from trainables.registry import UnknownName
+
+    if section == "train" and name is not None:
+        _fail(f"`sweeper show train` takes no NAME (got {name!r}): the train section is the same for every sweep")
+    try:
+        click.echo(show_mod.show(section, name), nl=False)
+    except UnknownName as e:
+        _fail(str(e))
+
+
 def _print_result(res) -> None:
     from sweeper import report
 

@@ -2,12 +2,14 @@
 
 Kept apart from ``loop.py`` (which imports torch) so that the spec validator can
 check a YAML's ``train:`` section without importing torch; ``loop.py`` re-exports it.
+``TrainConfig.DOCS`` gives every field its valid range and one line of meaning
+(``trainables/paramdoc.py``; printed by ``sweeper show train``).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 MAX_EPOCHS = 100_000
 MAX_BATCH = 10_000_000
@@ -53,6 +55,21 @@ class TrainConfig:
     precision: Literal["fp32", "bf16"] = "fp32"
     channels_last: bool = False
     compile: bool = False
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "epochs": (f"[1, {MAX_EPOCHS}]", "passes over the training split; validation after each, test after the last"),
+        "batch_size": (f"[1, {MAX_BATCH}]", "training examples per optimiser step (the last batch of an epoch may be smaller)"),
+        "optimizer": ("", "adam (Adam, or AdamW with decoupled_weight_decay; betas 0.9, 0.999, eps 1e-8) or sgd (SGD with heavy-ball momentum)"),
+        "lr": ("(0, inf)", "initial learning rate, scaled per step by lr_schedule"),
+        "weight_decay": ("[0, inf)", "L2 coefficient added to the gradient (decoupled decay with AdamW); parameters a regularizer excludes (no_weight_decay) get none"),
+        "decoupled_weight_decay": ("", "adam only: AdamW's decoupled weight decay instead of L2 through the gradient"),
+        "momentum": ("[0, 1)", "SGD's heavy-ball coefficient mu: v <- mu v + g, w <- w - lr v (Adam ignores it)"),
+        "lr_schedule": ("", "constant; thirds (x0.1 after a third of the steps and again after two thirds: the DropMax authors' protocol); cosine (to zero over the run)"),
+        "init": ("", "weight initialisation: default (PyTorch's per layer) or glorot (Glorot-uniform weights and zero biases, the DropMax authors' code; gates keep their own init)"),
+        "eval_batch_size": (f"[1, {MAX_BATCH}]", "examples evaluated at once (sets memory use and speed, not what is computed)"),
+        "precision": ("", "fp32, or bf16 autocast around forward and loss (weights, gradients and optimizer state stay fp32)"),
+        "channels_last": ("", "NHWC memory format for 4-D weights and image batches (faster convolutions on tensor-core GPUs)"),
+        "compile": ("", "torch.compile (inductor) the network's forward; the first steps pay the compile time"),
+    }
 
     def __post_init__(self):
         problems = []

@@ -4,18 +4,23 @@ One frozen dataclass per backbone; the registry (``trainables/models/__init__.py
 YAML name to its class here and to its implementation module (``trainables/models/<name>.py``,
 which imports torch and re-exports its class as ``Params``), so that ``sweeper validate``
 checks a spec without importing torch. ``__post_init__`` raises ``ValueError`` naming the
-field and its valid range; ``Literal[...]`` fields list their valid values.
+field and its valid range; ``Literal[...]`` fields list their valid values; ``DOCS`` gives every
+field its valid range and one line of meaning (``trainables/paramdoc.py``; ``sweeper show model NAME``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 
 @dataclass(frozen=True)
 class LenetParams:
     widths: tuple[int, int, int] = (20, 50, 500)
     padding: Literal["valid", "same"] = "valid"
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "widths": ("three integers >= 1", "(c1, c2, fc): channels of the two 5x5 convolutions and units of the hidden FC layer (the paper's 20-50-500)"),
+        "padding": ("", "convolution padding: valid (the original) or same (pad 2; runs on inputs smaller than 28x28, e.g. the 8x8 digits)"),
+    }
 
     def __post_init__(self):
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
@@ -28,6 +33,9 @@ class LenetParams:
 @dataclass(frozen=True)
 class MaldropCnnParams:
     depth: int = 10
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "depth": ("[1, inf)", "channels of the first 3x3 convolution (the Malicious Dropout seed fixes 10)"),
+    }
 
     def __post_init__(self):
         if int(self.depth) < 1:
@@ -37,6 +45,9 @@ class MaldropCnnParams:
 @dataclass(frozen=True)
 class MlpParams:
     widths: tuple[int, ...] = (256, 256)
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "widths": ("one or more integers >= 1", "hidden layer widths, each Linear -> ReLU -> gate; the last one's output feeds the head"),
+    }
 
     def __post_init__(self):
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
@@ -49,6 +60,11 @@ class ResnetParams:
     depth: int = 18
     stem: Literal["cifar", "imagenet"] = "cifar"
     gate_every_block: bool = True
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "depth": ("18 or 34", "torchvision ResNet-18 or ResNet-34, trained from scratch"),
+        "stem": ("", "cifar: a 3x3 stride-1 convolution and no max-pool (32x32 images); imagenet: torchvision's 7x7 stride-2 convolution and max-pool"),
+        "gate_every_block": ("", "a convolution gate after the stem and after every BasicBlock; false: only the penultimate 512-d gate"),
+    }
 
     def __post_init__(self):
         if self.depth not in (18, 34):
@@ -63,6 +79,12 @@ class ResnetCifarParams:
     shortcut: Literal["A", "B"] = "A"
     width: int = 1  # channel multiplier: stages have 16w, 32w, 64w channels
     gate_every_block: bool = True
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "depth": ("6n + 2 with n >= 1 (20, 32, 56, 110)", "He et al.'s CIFAR ResNet depth: three stages of n basic blocks"),
+        "shortcut": ("", "A: identity with a stride-2 subsample and zero-padded channels (parameter-free, the paper's CIFAR choice); B: 1x1 convolution + BN projection"),
+        "width": ("[1, inf)", "channel multiplier w: the stages have 16w, 32w, 64w channels"),
+        "gate_every_block": ("", "a convolution gate after the stem and after every residual block; false: only the gate on the pooled features"),
+    }
 
     def __post_init__(self):
         if self.depth < 8 or (self.depth - 2) % 6:
@@ -76,6 +98,9 @@ class ResnetCifarParams:
 @dataclass(frozen=True)
 class TfCnnParams:
     widths: tuple[int, int, int] = (32, 64, 1024)
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "widths": ("three integers >= 1", "(c1, c2, fc): channels of the two 5x5 same-padded convolutions and units of the hidden FC layer (the tutorial's 32-64-1024)"),
+    }
 
     def __post_init__(self):
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
@@ -88,6 +113,11 @@ class Vgg16Params:
     hidden: int = 4096
     batch_norm: bool = True
     gate_every_layer: bool = True
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "hidden": ("[1, inf)", "units of the two hidden classifier layers (4096: the Malicious Dropout seed's VGG16-Mal; 512 is usual on CIFAR)"),
+        "batch_norm": ("", "BatchNorm after every convolution (torchvision's VGG-16 configuration D with BN)"),
+        "gate_every_layer": ("", "a convolution gate after every conv ReLU (Generalized Dropout's VGG-like net), besides the two classifier gates"),
+    }
 
     def __post_init__(self):
         if self.hidden < 1:

@@ -13,6 +13,8 @@ field) declares every metric name the regularizer reports (per-epoch loss terms 
 ``epoch_metrics``, and ``finalize``'s); ``{i}`` stands for a 1-based layer index. The spec
 validator accepts a regularizer metric as a search objective only if it is declared here,
 and the contract test checks that a trained regularizer reports nothing undeclared.
+``DOCS`` (a class variable) gives every field its valid range and one line of meaning
+(``trainables/paramdoc.py``; printed by ``sweeper show regularizer NAME``).
 """
 from __future__ import annotations
 
@@ -52,6 +54,9 @@ class DetAttentionParams:
         "det_attention_att_nontarget",
     )
     attention_weight_decay: bool = True
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "attention_weight_decay": ("", "apply the train section's weight decay to the attention head a = W_a h + b_a too (false: exclude it, like DropMax's retain head)"),
+    }
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ class DetDropmaxParams:
         "det_dropmax_aux",
     )
     attention_weight_decay: bool = True
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "attention_weight_decay": ("", "apply the train section's weight decay to the attention head a = W_a h + b_a too (false: exclude it, like DropMax's retain head)"),
+    }
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,12 @@ class DropmaxParams:
     eps: float = 1e-20
     eval_mc_samples: int = 0
     eval_mc_seed: int = 0
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "tau": ("(0, inf)", "temperature of the binary-concrete relaxation of the retain mask z in training (paper 0.1)"),
+        "eps": ("(0, 0.001]", "constant inside every log(x + eps) of the loss and of the prediction o + log(p + eps) (authors' 1e-20)"),
+        "eval_mc_samples": ("[0, inf)", "prediction: 0 = eq. 15, logits o + log(p + eps); S > 0 = eq. 14, the mean softmax over S masks z ~ Bernoulli(p)"),
+        "eval_mc_seed": ("any integer", "seed of the generator that draws eq. 14's evaluation masks, re-seeded at every evaluation (deterministic)"),
+    }
 
     def __post_init__(self):
         if not self.tau > 0:
@@ -113,6 +127,15 @@ class DropmaxQpParams:
     retain_weight_decay: bool = False
     eval_mc_samples: int = 0
     eval_mc_seed: int = 0
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "gamma": ("[0, inf)", "weight of the negative-entropy term sum_k [p log p + (1-p) log(1-p)] on the retain probabilities (paper tunes 1, 0.1, 0.01)"),
+        "target_kl": ("", "keep the target's -log p_y term (KL[q || p] with q(z_y) = Ber(1)); false drops it (the paper does not say)"),
+        "tau": ("(0, inf)", "temperature of the binary-concrete relaxation of the retain mask z in training (paper 0.1)"),
+        "eps": ("(0, 0.001]", "constant inside every log(x + eps) of the loss and of the prediction o + log(p + eps) (authors' 1e-20)"),
+        "retain_weight_decay": ("", "apply weight decay to the retain head ph too (false: excluded, as DropMax's section 4.4)"),
+        "eval_mc_samples": ("[0, inf)", "prediction: 0 = eq. 15, logits o + log(p + eps); S > 0 = eq. 14, the mean softmax over S masks z ~ Bernoulli(p)"),
+        "eval_mc_seed": ("any integer", "seed of the generator that draws eq. 14's evaluation masks, re-seeded at every evaluation (deterministic)"),
+    }
 
     def __post_init__(self):
         if not self.gamma >= 0:
@@ -131,6 +154,11 @@ class DropoutParams:
     keep: float = 0.5
     layers: Literal["all", "penultimate"] = "penultimate"
     per_channel: bool = False
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "keep": ("(0, 1]", "keep probability: in training y = x * m / keep with m ~ Bernoulli(keep); at test y = x"),
+        "layers": ("", "where gates go: every gated position of the backbone (all) or only the last hidden layer, which feeds the head (penultimate)"),
+        "per_channel": ("", "at convolution positions drop whole feature maps (nn.Dropout2d) instead of single elements"),
+    }
 
     def __post_init__(self):
         if not 0.0 < self.keep <= 1.0:
@@ -157,6 +185,18 @@ class DropoutPpParams:
     layers: Literal["all", "penultimate"] = "all"
     eps: float = 0.01  # k kept in [eps, 1 - eps] where the prior is singular (dropout_pp.py)
     threshold: float = 0.5
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "variant": ("", "Beta(alpha, beta) prior on every gate k, by its mode: flat (no prior), 0.5 (alpha = beta = c), 1 (alpha = c, beta = 1: gates pushed on), 0 (alpha = 1, beta = c: pushed off), custom (alpha, beta)"),
+        "concentration": ("(1, inf)", "c, the Beta parameter that sets the prior's mode for variants 0.5, 1 and 0 (larger: a stronger pull)"),
+        "alpha": ("(0, inf)", "the prior's alpha; read by variant custom only"),
+        "beta": ("(0, inf)", "the prior's beta; read by variant custom only"),
+        "init": ("[0, 1]", "initial value of every gate k, clamped into [eps, 1 - eps] on a side where the prior is singular (paper: 1, the fastest to train)"),
+        "prior_weight": ("[0, inf) or null", "weight of the Beta prior term in the loss; null = 1/N_train (the paper sums over N examples, the loop minimises a batch mean)"),
+        "conv_gates": ("", "convolution gates: one k and one coin per element of the (C, H, W) map, as the paper's Sec. 2.6 (element), or per feature map (channel)"),
+        "layers": ("", "where gates go: every gated position of the backbone (all) or only the last hidden layer, which feeds the head (penultimate)"),
+        "eps": ("(0, 0.5)", "k is kept in [eps, 1 - eps] on each side where the prior is singular, which bounds the prior's gradient by prior_weight * (|alpha-1| + |beta-1|) / eps"),
+        "threshold": ("[0, 1]", "a gate counts as active when k > threshold (metric dropout_pp_active_{i})"),
+    }
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -187,6 +227,17 @@ class MaliciousDropoutParams:
     t_period: int = 5
     p_pass_window: Literal["all", "ema"] = "all"
     ema_decay: float = 0.99
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "schedule": ("", "units dropped per batch: standard (constant rho), randomized (uniform in {0, ..., D} per batch), forward / reverse (logistic anneal over epochs, the seed's eqs. 1, 2), periodic (rho on every t_period-th batch only)"),
+        "rho": ("[0, 1] as a fraction or an integer in [0, D] as a count (see rho_unit)", "units of the penultimate layer (width D) zeroed per example by standard and periodic: those whose V helps the correct class most"),
+        "rho_unit": ("", "how rho is read: auto (rho < 1 a fraction of D, an integer rho >= 1 a count), count, or fraction (rounded half up)"),
+        "omega": ("[0, inf) or null", "weight of the wrong classes in V = h_j W[y, j] - omega h_j sum_{k != y} W[k, j]; null = 1/(D - 1), the seed's balancing (footnote 2)"),
+        "anneal_offset": ("[-100, 100]", "a, the offset inside the logistic of forward / reverse: rho_i = D / (1 + exp(-(a + r i))) at epoch i (-ln 15 starts forward at D/16)"),
+        "anneal_rate": ("[0, 100]", "r, the per-epoch rate inside that logistic (1 = the seed; other values are an extension)"),
+        "t_period": ("[1, inf)", "periodic: drop on every t_period-th training batch of the run only, nothing on the others"),
+        "p_pass_window": ("", "test-time pass rate p_pass_j that scales unit j: kept / seen over all training (all), or a bias-corrected moving average of per-batch kept fractions (ema)"),
+        "ema_decay": ("(0, 1)", "decay of the ema average of p_pass (used when p_pass_window is ema)"),
+    }
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -229,6 +280,10 @@ class RandomDropmaxParams:
     METRICS: ClassVar[tuple[str, ...]] = ()
     rho: float = 0.4
     eps: float = 1e-20
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "rho": ("(0, 1]", "retain probability of every non-target class in training (z_k ~ Bernoulli(rho), z_y = 1); 1 is plain cross-entropy (paper tunes 0.2, 0.4, 0.6)"),
+        "eps": ("(0, 0.001]", "constant inside log(z + eps) of the masked softmax (as DropMax, 1e-20)"),
+    }
 
     def __post_init__(self):
         if not 0 < self.rho <= 1:
@@ -264,6 +319,18 @@ class SalParams:
     threshold: float = 0.5
     min_rise: float = 0.25
     match_tol: float = 0.005
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "beta_over_alpha": ("(0, inf)", "r = beta / alpha of the bimodal Beta(alpha, beta) prior on the gates (paper sweeps 1, 10, 100: larger gives smaller networks)"),
+        "geomean": ("(0, min(sqrt(r), 1/sqrt(r))), r = beta_over_alpha, so that alpha, beta < 1", "s = sqrt(alpha * beta), which with r fixes alpha = s / sqrt(r) and beta = s * sqrt(r) (the paper gives neither)"),
+        "init": ("[0, 1]", "initial value of every gate k (0 and 1 are absorbing under this prior, so a gate started at 1 never moves)"),
+        "prior_weight": ("[0, inf) or null", "weight of the Beta prior term in the loss; null = 1/N_train (the paper sums over N examples, the loop minimises a batch mean)"),
+        "eps": ("(0, 0.5)", "constant inside the prior's logs, log(k + eps) and log(1 - k + eps)"),
+        "layers": ("", "where gates go: every gated position of the backbone (all) or only the last hidden layer, which feeds the head (penultimate)"),
+        "rule": ("", "pruning after training: keep units with k > threshold (threshold), or cut in the middle of the largest jump of the sorted k when it is >= min_rise (sharp_rise)"),
+        "threshold": ("[0, 1]", "pruning keeps a unit when k > threshold (also sharp_rise's fallback and what counts as an active gate)"),
+        "min_rise": ("[0, 1]", "sharp_rise: the smallest jump between consecutive sorted k that places the cut"),
+        "match_tol": ("[0, 1]", "the pruned net's test error must be within match_tol of the gated net's for sal_match = 1"),
+    }
 
     def __post_init__(self):
         if not self.beta_over_alpha > 0:
@@ -288,6 +355,10 @@ class SampledSoftmaxParams:
     METRICS: ClassVar[tuple[str, ...]] = ()
     fraction: float = 0.4
     count_over: Literal["total", "non_target"] = "total"  # the paper's "of total classes" (sampled_softmax.py)
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "fraction": ("(0, 1]", "share of the classes kept per training example, the target always among them; the test uses the full softmax"),
+        "count_over": ("", "what fraction counts: total (the kept set, target included, has round(fraction K) classes; the paper's reading) or non_target (round(fraction (K-1)) others plus the target)"),
+    }
 
     def __post_init__(self):
         if not 0 < self.fraction <= 1:
@@ -300,12 +371,16 @@ class SampledSoftmaxParams:
 class SoftmaxParams:
     """Base softmax has no hyperparameters."""
     METRICS: ClassVar[tuple[str, ...]] = ()
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {}
 
 
 @dataclass(frozen=True)
 class SparsemaxParams:
     METRICS: ClassVar[tuple[str, ...]] = ()
     nll_floor: float = 1e-6
+    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
+        "nll_floor": ("(0, 0.1]", "prediction logits are log(sparsemax(o) + nll_floor), so the NLL of a target given zero mass stays finite"),
+    }
 
     def __post_init__(self):
         if not 0 < self.nll_floor <= 0.1:
