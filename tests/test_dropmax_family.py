@@ -294,7 +294,7 @@ def test_dropmax_learns_digits(tmp_path):
     """A short real training run: DropMax on sklearn digits with an MLP gets well below chance."""
     from trainables import data as data_registry
     from trainables.loop import Trainer
-    from trainables.trial import Section, TrialConfig, build
+    from trainables.trial import Section, TrialConfig, build, run_finalize
 
     torch.set_num_threads(1)
     cfg = TrialConfig(Section("digits"), Section("mlp", {"widths": (64,)}), Section("dropmax"),
@@ -311,7 +311,7 @@ def test_dropmax_learns_digits(tmp_path):
     # Figure 4e on the test images (the trial's finalize hook): rows grouped by true class, all and misclassified
     import json
 
-    out = dropmax.finalize(tr, tmp_path / "artifacts")
+    out = run_finalize(cfg, tr, tmp_path / "artifacts")
     art = json.loads((tmp_path / "artifacts" / "dropmax_retain_per_class_test.json").read_text())
     x, y = tr.sources["test"].x, tr.sources["test"].y
     with torch.no_grad():

@@ -8,13 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from trainables import prune as P
 from trainables.loop import Net, TrainConfig, Trainer
 from trainables.models import lenet, mlp
 from trainables.regularizers import sal, softmax
+from trainables.regularizers import sal_prune as P
 from trainables.regularizers.contract import BuildContext
 from trainables.regularizers.dropout_pp import GDGate
-from trainables.trial import Section, TrialConfig, build, load_splits
+from trainables.trial import Section, TrialConfig, build, load_splits, run_finalize
 
 CTX = BuildContext(n_train=100, num_classes=10)
 
@@ -126,7 +126,7 @@ def test_sal_finalize_end_to_end(tmp_path):
     tr = Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), 0)
     while not tr.done:
         last = tr.run_epoch()
-    out = sal.finalize(tr, tmp_path / "artifacts")
+    out = run_finalize(cfg, tr, tmp_path / "artifacts")
     w1, w2 = int(out["sal_width_1"]), int(out["sal_width_2"])
     assert 1 < w1 < 64 and 1 < w2 < 48  # gates below 0.5 are pruned, the net keeps working units
     assert out["sal_params"] == (64 * w1 + w1) + (w1 * w2 + w2) + (w2 * 10 + 10)

@@ -1,5 +1,9 @@
 """The head / gate contract, checked for EVERY registry entry through ``trainables.trial.build``.
 
+Every registered regularizer's ``PLUGIN`` entry is complete (kind, Params, the one builder
+of its kind, hooks, finalize) and its declared hooks are exactly those its built network
+implements; each hook runs.
+
 Each regularizer is built with a small MLP on random data (gates are injected into
 the backbone by the layer factory), trained for one step's forward/backward and
 evaluated twice, on every available device (the ``device`` fixture: cpu, plus cuda
@@ -8,7 +12,7 @@ missing fails here (no skip).
 """
 from __future__ import annotations
 
-import importlib
+import inspect
 import io
 import math
 import re
@@ -21,8 +25,9 @@ from torch import nn
 from trainables import regularizers as reg_registry
 from trainables.data import Splits
 from trainables.loop import TrainConfig, Trainer
+from trainables.regularizers import contract as C
 from trainables.regularizers.contract import HeadOutput
-from trainables.trial import Section, TrialConfig, build, read_state
+from trainables.trial import Section, TrialConfig, build, read_state, regularizer_params, run_finalize
 
 NAMES = sorted(reg_registry.REGULARIZERS)
 B, F_IN, K = 32, 12, 4
@@ -48,13 +53,61 @@ def test_registry_lists_the_planned_methods():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_module_exports_the_contract(name):
-    mod = importlib.import_module(reg_registry.REGULARIZERS[name].module)  # fails (does not skip) if missing
-    assert mod.KIND in ("head", "gate")
-    params = mod.Params()
+def test_entry_is_complete(name):
+    reg = reg_registry.plugin(name)  # imports the module: fails (does not skip) if missing
+    assert isinstance(reg, C.Regularizer) and reg.name == name and reg.kind in ("head", "gate")
+    assert reg.params is reg_registry.params(name)  # the registry line and the module name the same class
+    params = reg.params()
     assert is_dataclass(params) and type(params).__dataclass_params__.frozen
-    assert callable(mod.build_head if mod.KIND == "head" else mod.layer_factory)
-    assert mod.__doc__ and len(mod.__doc__) > 80
+    builder = reg.build_head if reg.kind == "head" else reg.layer_factory
+    assert callable(builder) and (reg.layer_factory if reg.kind == "head" else reg.build_head) is None
+    assert list(inspect.signature(builder).parameters) == (
+        ["params", "in_features", "num_classes", "ctx"] if reg.kind == "head" else ["params", "ctx"])
+    if reg.finalize is not None:
+        assert list(inspect.signature(reg.finalize).parameters) == ["net", "params", "test_batches", "device", "artifact_dir"]
+    assert set(reg.hooks) <= set(C.HOOKS) and len(set(reg.hooks)) == len(reg.hooks)
+    mod = reg_registry.get(name)
+    assert mod.PLUGIN is reg and mod.__doc__ and len(mod.__doc__) > 80
+    assert not hasattr(mod, "KIND")  # the entry says the kind; no second, name-found copy
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declared_hooks_are_implemented_and_run(name, tmp_path):
+    """The hooks the entry declares are exactly the hook protocols its built network implements
+    (glorot init re-applies gate values), and each runs: schedules, projections, a finite penalty
+    with a gradient, no-decay parameters of the network, declared epoch metrics, artifacts, finalize."""
+    torch.manual_seed(0)
+    splits = _splits()
+    cfg = _cfg(name, init="glorot")
+    net = build(cfg, splits)
+    reg = reg_registry.plugin(name)
+    found = {h for h in C.HOOKS if C.implementers(net, h)}
+    assert found == set(reg.hooks), f"{name}: declares {[h.__name__ for h in reg.hooks]}, implements {[h.__name__ for h in found]}"
+    net.train()
+    for m in C.implementers(net, C.OnBatchStart):
+        m.on_batch_start(0, 0)
+    out = net(splits.train_x[:B], splits.train_y[:B])
+    loss = out.loss + sum((m.penalty() for m in C.implementers(net, C.Penalty)), torch.zeros(()))
+    assert torch.isfinite(loss)
+    loss.backward()
+    for m in C.implementers(net, C.AfterOptimizerStep):
+        m.after_optimizer_step()
+    own = {id(p) for p in net.parameters()}
+    for m in C.implementers(net, C.NoWeightDecay):
+        assert all(id(p) in own for p in m.no_weight_decay())
+    for m in C.implementers(net, C.EpochMetrics):
+        metrics = m.epoch_metrics()
+        assert metrics and all(_declared(reg.params, k) and math.isfinite(v) for k, v in metrics.items()), metrics
+    for m in C.implementers(net, C.FinalArtifacts):
+        assert isinstance(m.final_artifacts(), dict)
+    for m in C.implementers(net, C.ResetGates):
+        m.reset_gates()
+        assert torch.all(m.k == m.init)
+    if reg.finalize is not None:
+        batches = lambda: [(splits.test_x, splits.test_y)]  # noqa: E731
+        extra = reg.finalize(net, regularizer_params(cfg), batches, torch.device("cpu"), tmp_path / "art")
+        assert extra and all(_declared(reg.params, k) for k in extra), extra
+        assert any((tmp_path / "art").iterdir())
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -63,16 +116,14 @@ def test_build_train_step_and_eval(name, device, precision):
     torch.manual_seed(0)
     splits = _splits()
     net = build(_cfg(name), splits).to(device)
-    mod = reg_registry.get(name)
-    if mod.KIND == "gate":  # the factory really put gate layers into the backbone
+    if reg_registry.plugin(name).kind == "gate":  # the factory really put gate layers into the backbone
         assert any(not isinstance(m, PLAIN_MLP) for m in net.backbone.modules() if m is not net.backbone)
     x, y = splits.train_x[:B].to(device), splits.train_y[:B].to(device)
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")  # noqa: E731
 
     net.train()
-    for m in net.modules():  # schedules that need an epoch/batch (Malicious Dropout) see the first batch
-        if callable(getattr(m, "on_batch_start", None)):
-            m.on_batch_start(0, 0)
+    for m in C.implementers(net, C.OnBatchStart):  # schedules that need an epoch/batch (Malicious Dropout) see the first batch
+        m.on_batch_start(0, 0)
     with autocast():
         out = net(x, y)
     assert isinstance(out, HeadOutput)
@@ -83,9 +134,8 @@ def test_build_train_step_and_eval(name, device, precision):
         assert k.startswith(name + "_"), f"term {k!r} is not prefixed with the regularizer name"
         assert torch.as_tensor(v).dim() == 0 and torch.isfinite(torch.as_tensor(v)), k
     loss = out.loss
-    for m in net.modules():
-        if callable(getattr(m, "penalty", None)):
-            loss = loss + m.penalty()
+    for m in C.implementers(net, C.Penalty):
+        loss = loss + m.penalty()
     loss.backward()
     for pname, p in net.named_parameters():
         assert p.grad is not None, f"{pname} received no gradient"
@@ -124,9 +174,7 @@ def test_two_epochs_through_the_loop(name, device, tmp_path):
     assert 0 <= m["test_ece"] <= 1 and 0 <= m["test_error"] <= 1
     # every metric beyond the common ones is declared in the regularizer's Params.METRICS (the list
     # the spec validator accepts as objectives), including what finalize reports
-    mod = reg_registry.get(name)
-    if callable(getattr(mod, "finalize", None)):
-        m = {**m, **mod.finalize(tr, tmp_path)}
+    m = {**m, **run_finalize(cfg, tr, tmp_path)}
     common = {"epoch", "diverged", "seconds", "train_loss"} | {f"{s}_{x}" for s in ("val", "test") for x in ("error", "nll", "ece")}
     common |= {"best_epoch", "best_val_error", "best_test_error", "best_test_nll", "best_test_ece"}  # the loop's, every trial
     undeclared = [k for k in m if k not in common and not _declared(reg_registry.params(name), k)]

@@ -5,8 +5,8 @@ and returns a plain dict of floats. Batches come from one source per split
 (``data/sources.py``): index slices of tensors already on the device, or a
 DataLoader for image folders larger than memory; either way in an order drawn
 each epoch by a generator seeded from the trial seed. Per-batch statistics
-stay on the device; the host reads them once per epoch. Regularizer hooks (``on_batch_start``, ``after_optimizer_step``,
-``penalty``, ``no_weight_decay``, ``epoch_metrics``; see
+stay on the device; the host reads them once per epoch. Regularizer hooks (the protocols
+``OnBatchStart``, ``AfterOptimizerStep``, ``Penalty``, ``NoWeightDecay``, ``EpochMetrics`` of
 ``regularizers/contract.py``) are collected once from the network's submodules.
 
 Best validation epoch: after each validation the loop keeps a copy of the
@@ -40,7 +40,9 @@ from trainables import metrics as M
 from trainables.data import Splits, StreamedSplits
 from trainables.data.sources import make_sources
 from trainables.config import TrainConfig
-from trainables.regularizers.contract import HeadOutput
+from trainables.regularizers.contract import (
+    AfterOptimizerStep, EpochMetrics, HeadOutput, NoWeightDecay, OnBatchStart, Penalty, implementers,
+)
 
 
 class Net(nn.Module):
@@ -55,12 +57,8 @@ class Net(nn.Module):
         return self.head(self.backbone(x), target)
 
 
-def _hooks(net: nn.Module, name: str) -> list:
-    return [getattr(m, name) for m in net.modules() if callable(getattr(m, name, None))]
-
-
 def make_optimizer(net: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    no_decay = {id(p) for fn in _hooks(net, "no_weight_decay") for p in fn()}
+    no_decay = {id(p) for m in implementers(net, NoWeightDecay) for p in m.no_weight_decay()}
     decay = [p for p in net.parameters() if id(p) not in no_decay]
     rest = [p for p in net.parameters() if id(p) in no_decay]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
@@ -108,7 +106,12 @@ class Trainer:
         )
         self.gen = torch.Generator(device="cpu").manual_seed(seed)
         self.epoch = 0
-        self.hooks = {n: _hooks(self.net, n) for n in ("on_batch_start", "after_optimizer_step", "penalty", "epoch_metrics")}
+        self.hooks = {  # bound hook methods, by hook, in net.modules() order
+            "on_batch_start": [m.on_batch_start for m in implementers(self.net, OnBatchStart)],
+            "after_optimizer_step": [m.after_optimizer_step for m in implementers(self.net, AfterOptimizerStep)],
+            "penalty": [m.penalty for m in implementers(self.net, Penalty)],
+            "epoch_metrics": [m.epoch_metrics for m in implementers(self.net, EpochMetrics)],
+        }
         self.best: dict[str, Any] | None = None  # {"epoch", "key": (val_error, val_nll), "net": state copy}
 
     # --- one epoch -------------------------------------------------------------------------

@@ -20,9 +20,8 @@ from typing import Any
 import torch
 
 from trainables import provenance
-from trainables import regularizers as reg_registry
 from trainables.loop import Trainer
-from trainables.trial import TrialConfig, build, load_splits, pick_device, write_final_artifacts
+from trainables.trial import TrialConfig, build, load_splits, pick_device, run_finalize, write_final_artifacts
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,6 @@ def replay(config: dict[str, Any], threads: int = 1, until_epoch: int | None = N
         splits = load_splits(cfg)
         prov = provenance.trial_provenance(config, splits, dev)
         trainer = Trainer(build(cfg, splits), splits, cfg.train, dev, cfg.seed)
-        reg = reg_registry.get(cfg.regularizer.name)
         last: dict[str, Any] = {}
         with tempfile.TemporaryDirectory() as d:
             while not trainer.done and (until_epoch is None or trainer.epoch < until_epoch):
@@ -52,8 +50,7 @@ def replay(config: dict[str, Any], threads: int = 1, until_epoch: int | None = N
                     break
                 if trainer.done:
                     write_final_artifacts(trainer.net, Path(d))
-                    if callable(getattr(reg, "finalize", None)):
-                        last.update(reg.finalize(trainer, Path(d) / "artifacts"))
+                    last.update(run_finalize(cfg, trainer, Path(d) / "artifacts"))
         return Replay(last, prov)
     finally:
         torch.set_num_threads(before)

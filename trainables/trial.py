@@ -31,7 +31,7 @@ from trainables import regularizers as reg_registry
 from trainables import reuse
 from trainables.overrides import POINT, TRIAL_INDEX, merge_overrides, tune_overrides  # noqa: F401  (re-exported)
 from trainables.loop import Net, TrainConfig, Trainer
-from trainables.regularizers.contract import BuildContext, glorot_
+from trainables.regularizers.contract import BuildContext, FinalArtifacts, ResetGates, glorot_, implementers
 
 
 CHECKPOINT_EVERY_S = "checkpoint_every_s"  # base key: the spec's search.checkpoint_every_s (set by the launcher)
@@ -74,30 +74,44 @@ def _params(module, params: dict):
     return module.Params(**params)
 
 
+def regularizer_params(cfg: TrialConfig):
+    """The regularizer's ``Params`` of ``cfg`` (validated by its ``__post_init__``)."""
+    return reg_registry.plugin(cfg.regularizer.name).params(**cfg.regularizer.params)
+
+
 def build(cfg: TrialConfig, splits: data_registry.Splits) -> Net:
     """Backbone + head for ``cfg``; seeds torch first so initialisation follows the seed."""
     torch.manual_seed(cfg.seed)
-    reg = reg_registry.get(cfg.regularizer.name)
-    rparams = _params(reg, cfg.regularizer.params)
+    reg = reg_registry.plugin(cfg.regularizer.name)
+    rparams = regularizer_params(cfg)
     ctx = BuildContext(n_train=len(splits.train_y), num_classes=splits.num_classes, init=cfg.train.init)
-    if reg.KIND == "gate":
+    if reg.kind == "gate":
         drop_layer = reg.layer_factory(rparams, ctx)
-        head_mod, hparams = reg_registry.get("softmax"), None
+        head_reg = reg_registry.plugin("softmax")
+        hparams = head_reg.params()
     else:
         drop_layer = lambda n, kind: torch.nn.Identity()  # noqa: E731
-        head_mod, hparams = reg, rparams
+        head_reg, hparams = reg, rparams
     mod = model_registry.get(cfg.model.name)
     backbone = mod.build(_params(mod, cfg.model.params), splits.in_shape, splits.num_classes, drop_layer)
-    if hparams is None:
-        hparams = head_mod.Params()
-    head = head_mod.build_head(hparams, backbone.feature_dim, splits.num_classes, ctx)
+    head = head_reg.build_head(hparams, backbone.feature_dim, splits.num_classes, ctx)
     net = Net(backbone, head)
     if cfg.train.init == "glorot":
         glorot_(net)
-        for m in net.modules():  # re-apply a module's own init where it has one (e.g. gate k)
-            if callable(getattr(m, "reset_gates", None)):
-                m.reset_gates()
+        for m in implementers(net, ResetGates):  # re-apply a module's own init where it has one (e.g. gate k)
+            m.reset_gates()
     return net
+
+
+def run_finalize(cfg: TrialConfig, trainer: Trainer, artifact_dir: Path) -> dict[str, float]:
+    """The regularizer's ``finalize`` after the last epoch (``{}`` when it has none), given what it
+    needs: the trained net, its ``Params``, the test split's batches in evaluation batch size, the device."""
+    reg = reg_registry.plugin(cfg.regularizer.name)
+    if reg.finalize is None:
+        return {}
+    test = trainer.sources["test"]
+    return reg.finalize(trainer.net, regularizer_params(cfg), lambda: test.batches(trainer.cfg.eval_batch_size),
+                        trainer.device, artifact_dir)
 
 
 def load_splits(cfg: TrialConfig) -> data_registry.Splits:
@@ -123,18 +137,15 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 def write_final_artifacts(net: torch.nn.Module, directory: Path) -> None:
-    """Collect every submodule's ``final_artifacts()`` into ``directory/artifacts/``.
+    """Collect every ``FinalArtifacts`` submodule's ``final_artifacts()`` into ``directory/artifacts/``.
 
     A value that is a str is written as text, a tensor or a dict holding tensors
     with ``torch.save`` (``.pt``), anything else as JSON. The driver logs this
     folder of the final checkpoint to the trial's MLflow run.
     """
     out = directory / "artifacts"
-    for m in net.modules():
-        fn = getattr(m, "final_artifacts", None)
-        if not callable(fn):
-            continue
-        for name, obj in fn().items():
+    for m in implementers(net, FinalArtifacts):
+        for name, obj in m.final_artifacts().items():
             out.mkdir(exist_ok=True)
             if isinstance(obj, str):
                 (out / name).write_text(obj)
@@ -196,7 +207,6 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
         with ckpt.as_directory() as d:
             trainer.load_state_dict(read_state(Path(d) / "state.pt"))
 
-    reg = reg_registry.get(cfg.regularizer.name)
     test_delay = float(os.environ.get("SWEEPER_TEST_EPOCH_DELAY_S", "0") or 0)
     node_id = ray.get_runtime_context().get_node_id()
     every_s = float(base.get(CHECKPOINT_EVERY_S, 0) or 0)  # 0: a checkpoint every epoch
@@ -214,9 +224,8 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
                 if trainer.done and not metrics.get("diverged"):
                     write_final_artifacts(trainer.net, Path(d))
                     metrics[M.TEST_CALIBRATION] = write_calibration(trainer, Path(d))
-                    if callable(getattr(reg, "finalize", None)):
-                        # module-level post-training step (e.g. SAL builds and tests the pruned network)
-                        metrics.update(reg.finalize(trainer, Path(d) / "artifacts"))
+                    # the regularizer's post-training step (e.g. SAL builds and tests the pruned network)
+                    metrics.update(run_finalize(cfg, trainer, Path(d) / "artifacts"))
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
             last_ckpt = time.monotonic()
         if metrics.get("diverged"):

@@ -31,7 +31,7 @@ import torch
 from trainables.data import Splits
 from trainables.loop import make_optimizer, TrainConfig
 from trainables.regularizers import malicious_dropout as md, softmax
-from trainables.regularizers.contract import BuildContext
+from trainables.regularizers.contract import BuildContext, OnBatchStart, implementers
 from trainables.trial import Section, TrialConfig, build
 
 TARGET = 1.10
@@ -40,7 +40,7 @@ TARGET = 1.10
 def _net(model: Section, reg: Section, splits: Splits):
     cfg = TrialConfig(dataset=Section("digits"), model=model, regularizer=reg, train=TrainConfig(), seed=0)
     net = build(cfg, splits).train()
-    hooks = [m.on_batch_start for m in net.modules() if callable(getattr(m, "on_batch_start", None))]
+    hooks = [m.on_batch_start for m in implementers(net, OnBatchStart)]
     opt = make_optimizer(net, cfg.train)
 
     def step(i: int) -> None:

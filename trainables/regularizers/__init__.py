@@ -1,14 +1,19 @@
 """Regularizer registry: YAML name -> ``Entry(Params, module path)``.
 
-``params(name)`` gives the torch-free ``Params`` class (``params.py``); ``get(name)``
-imports the implementation module (see ``contract.py`` for what it exports).
+``params(name)`` gives the torch-free ``Params`` class (``params.py``); ``plugin(name)``
+imports the implementation module and returns its one ``Regularizer`` entry (``PLUGIN``:
+kind, Params, builder, hooks, finalize; see ``contract.py``); ``get(name)`` the module itself.
 """
 from __future__ import annotations
 
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from trainables.regularizers import params as P
 from trainables.registry import Entry, entry, lookup
+
+if TYPE_CHECKING:  # the registry itself imports no torch
+    from trainables.regularizers.contract import Regularizer
 
 REGULARIZERS: dict[str, Entry] = {
     # output side (heads); the DropMax family of paper 000, Table 1
@@ -37,3 +42,14 @@ def get(name: str) -> ModuleType:
 def params(name: str) -> type:
     """The ``Params`` class of regularizer ``name``, without importing torch; ``UnknownName`` lists the valid ones."""
     return entry(REGULARIZERS, "regularizer", name).params
+
+
+def plugin(name: str) -> Regularizer:
+    """The plug-in entry of regularizer ``name`` (imports its module, and so torch)."""
+    from trainables.regularizers.contract import Regularizer
+
+    entry_ = entry(REGULARIZERS, "regularizer", name)
+    p = lookup(REGULARIZERS, "regularizer", name).PLUGIN
+    if not isinstance(p, Regularizer) or p.name != name or p.params is not entry_.params:
+        raise TypeError(f"{entry_.module}.PLUGIN must be Regularizer(name={name!r}, params={entry_.params.__name__}, ...)")
+    return p

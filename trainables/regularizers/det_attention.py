@@ -18,11 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.contract import BuildContext, HeadOutput, NoWeightDecay, Regularizer
 from trainables.regularizers.dropmax import aux_loss
 from trainables.regularizers.params import DetAttentionParams as Params
-
-KIND = "head"
 
 
 def attention_logits(o: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -71,3 +69,6 @@ class AttentionHead(nn.Module):
 
 def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> AttentionHead:
     return AttentionHead(in_features, num_classes, params.attention_weight_decay)
+
+
+PLUGIN = Regularizer(name="det_attention", kind="head", params=Params, build_head=build_head, hooks=(NoWeightDecay,))

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import torch
 
-from trainables.regularizers.contract import BuildContext
+from trainables.regularizers.contract import BuildContext, NoWeightDecay, Regularizer
 from trainables.regularizers.det_attention import AttentionHead, attention_loss
 from trainables.regularizers.dropmax import aux_loss
 from trainables.regularizers.params import DetDropmaxParams as Params
-
-KIND = "head"
 
 
 def det_dropmax_loss(o: torch.Tensor, a: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -30,3 +28,5 @@ def det_dropmax_loss(o: torch.Tensor, a: torch.Tensor, target: torch.Tensor) -> 
 def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> AttentionHead:
     return AttentionHead(in_features, num_classes, params.attention_weight_decay, supervised=True, prefix="det_dropmax")
 
+
+PLUGIN = Regularizer(name="det_dropmax", kind="head", params=Params, build_head=build_head, hooks=(NoWeightDecay,))

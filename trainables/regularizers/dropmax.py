@@ -57,10 +57,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.contract import (
+    BuildContext, FinalArtifacts, HeadOutput, NoWeightDecay, OnBatchStart, Regularizer,
+    SplitBatches,
+)
 from trainables.regularizers.params import DropmaxParams as Params
 
-KIND = "head"
 EPS = 1e-20
 
 
@@ -230,8 +232,9 @@ def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildCon
 
 
 @torch.no_grad()
-def retain_on_test(trainer, artifact_dir: Path, prefix: str = "dropmax") -> dict[str, float]:
-    """Figure 4e on held-out images, after the last epoch (module-level ``finalize`` hook).
+def retain_on_test(net: nn.Module, test_batches: SplitBatches, device: torch.device, artifact_dir: Path,
+                   prefix: str = "dropmax") -> dict[str, float]:
+    """Figure 4e on held-out images, after the last epoch (the entry's ``finalize``).
 
     One pass over the test split: mean retain probability p_k(x) per true class
     c over all test images of class c, and over the "hard" ones, which the
@@ -241,12 +244,12 @@ def retain_on_test(trainer, artifact_dir: Path, prefix: str = "dropmax") -> dict
     Writes ``<prefix>_retain_per_class_test.json``; returns the mean target /
     non-target retain probability on all and on hard test images.
     """
-    net, head = trainer.net, trainer.net.head
+    head = net.head
     net.eval()
     k = head.ph.out_features
-    sums = {g: torch.zeros(k, k, dtype=torch.float64, device=trainer.device) for g in ("all", "hard")}
-    counts = {g: torch.zeros(k, dtype=torch.float64, device=trainer.device) for g in ("all", "hard")}
-    for x, y in trainer.sources["test"].batches(trainer.cfg.eval_batch_size):
+    sums = {g: torch.zeros(k, k, dtype=torch.float64, device=device) for g in ("all", "hard")}
+    counts = {g: torch.zeros(k, dtype=torch.float64, device=device) for g in ("all", "hard")}
+    for x, y in test_batches():
         h = net.backbone(x)
         p = torch.sigmoid(head.ph(h)).double()
         wrong = head(h).logits.argmax(1) != y
@@ -254,7 +257,7 @@ def retain_on_test(trainer, artifact_dir: Path, prefix: str = "dropmax") -> dict
             sums[g].index_add_(0, y[keep], p[keep])
             counts[g].index_add_(0, y[keep], torch.ones_like(y[keep], dtype=torch.float64))
     out, mats = {}, {}
-    eye = torch.eye(k, dtype=torch.bool, device=trainer.device)
+    eye = torch.eye(k, dtype=torch.bool, device=device)
     for g in ("all", "hard"):
         mean = sums[g] / counts[g].clamp(min=1)[:, None]
         present = counts[g] > 0
@@ -271,5 +274,10 @@ def retain_on_test(trainer, artifact_dir: Path, prefix: str = "dropmax") -> dict
     return out
 
 
-def finalize(trainer, artifact_dir: Path) -> dict[str, float]:
-    return retain_on_test(trainer, artifact_dir, "dropmax")
+def finalize(net: nn.Module, params: Params, test_batches: SplitBatches, device: torch.device,
+             artifact_dir: Path) -> dict[str, float]:
+    return retain_on_test(net, test_batches, device, artifact_dir, "dropmax")
+
+
+PLUGIN = Regularizer(name="dropmax", kind="head", params=Params, build_head=build_head,
+                     hooks=(OnBatchStart, NoWeightDecay, FinalArtifacts), finalize=finalize)

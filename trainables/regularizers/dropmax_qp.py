@@ -27,14 +27,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.contract import (
+    BuildContext, FinalArtifacts, HeadOutput, NoWeightDecay, OnBatchStart, Regularizer,
+    SplitBatches,
+)
 from trainables.regularizers.dropmax import (
     RetainStats, concrete_mask, retain_on_test, log_eps, masked_cross_entropy, neg_entropy, predict_logits,
     target_split_means,
 )
 from trainables.regularizers.params import DropmaxQpParams as Params
-
-KIND = "head"
 
 
 def dropmax_qp_loss(
@@ -81,6 +82,11 @@ def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildCon
     return DropMaxQPHead(params, in_features, num_classes)
 
 
-def finalize(trainer, artifact_dir: Path) -> dict[str, float]:
+def finalize(net: nn.Module, params: Params, test_batches: SplitBatches, device: torch.device,
+             artifact_dir: Path) -> dict[str, float]:
     """Figure 4e over the test images (all and misclassified), as for DropMax."""
-    return retain_on_test(trainer, artifact_dir, "dropmax_qp")
+    return retain_on_test(net, test_batches, device, artifact_dir, "dropmax_qp")
+
+
+PLUGIN = Regularizer(name="dropmax_qp", kind="head", params=Params, build_head=build_head,
+                     hooks=(OnBatchStart, NoWeightDecay, FinalArtifacts), finalize=finalize)

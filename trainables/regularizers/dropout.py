@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, DropLayer
+from trainables.regularizers.contract import BuildContext, DropLayer, Regularizer
 from trainables.regularizers.params import DropoutParams as Params
-
-KIND = "gate"
 
 
 def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:
@@ -30,3 +28,6 @@ def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:
         return nn.Dropout(p)
 
     return make
+
+
+PLUGIN = Regularizer(name="dropout", kind="gate", params=Params, layer_factory=layer_factory, hooks=())

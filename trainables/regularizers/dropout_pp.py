@@ -67,10 +67,12 @@ from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
-from trainables.regularizers.contract import BuildContext, DropLayer
+from trainables.regularizers.contract import (
+    AfterOptimizerStep, BuildContext, DropLayer, EpochMetrics, FinalArtifacts, NoWeightDecay,
+    Penalty, Regularizer, ResetGates,
+)
 from trainables.regularizers.params import DropoutPpParams as Params
 
-KIND = "gate"
 GATE_HIST_BINS = 20  # bins over [0, 1] of the stored gate-value histogram (final_artifacts)
 
 
@@ -230,3 +232,7 @@ def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:
                          element=params.conv_gates == "element", bounded=True)
 
     return make
+
+
+PLUGIN = Regularizer(name="dropout_pp", kind="gate", params=Params, layer_factory=layer_factory,
+                     hooks=(AfterOptimizerStep, Penalty, NoWeightDecay, EpochMetrics, FinalArtifacts, ResetGates))

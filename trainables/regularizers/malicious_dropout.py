@@ -57,10 +57,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.contract import (
+    BuildContext, EpochMetrics, HeadOutput, OnBatchStart, Regularizer,
+)
 from trainables.regularizers.params import MaliciousDropoutParams as Params
-
-KIND = "head"
 
 
 def _round_clamp(x: float, num_units: int) -> int:
@@ -184,3 +184,7 @@ class MaliciousDropoutHead(nn.Module):
 
 def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> MaliciousDropoutHead:
     return MaliciousDropoutHead(params, in_features, num_classes)
+
+
+PLUGIN = Regularizer(name="malicious_dropout", kind="head", params=Params, build_head=build_head,
+                     hooks=(OnBatchStart, EpochMetrics))

@@ -15,11 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
 from trainables.regularizers.dropmax import force_target, masked_cross_entropy
 from trainables.regularizers.params import RandomDropmaxParams as Params
-
-KIND = "head"
 
 
 def random_mask(target: torch.Tensor, num_classes: int, rho: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -47,3 +45,6 @@ class RandomDropMaxHead(nn.Module):
 
 def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> RandomDropMaxHead:
     return RandomDropMaxHead(params, in_features, num_classes)
+
+
+PLUGIN = Regularizer(name="random_dropmax", kind="head", params=Params, build_head=build_head, hooks=())

@@ -22,7 +22,7 @@ layer lives in the head and is not gated). ``init`` is 0.5 by default: k = 0 and
 k = 1 are absorbing for this prior (its gradient there is ~ 1/eps), so a gate
 started at 1 never moves. ``prior_weight`` null = 1/N_train.
 
-After training, ``finalize`` prunes (``trainables.prune``: rule ``threshold`` =
+After training, ``finalize`` prunes (``sal_prune.py`` beside this module: rule ``threshold`` =
 k > ``threshold``, or ``sharp_rise`` on the sorted gates), builds the smaller
 network with the kept k folded into the weights, evaluates it on the test
 split, checks that its test error is within ``match_tol`` of the gated net's,
@@ -40,13 +40,14 @@ import torch
 from torch import nn
 
 from trainables import metrics as M
-from trainables import prune as P
-from trainables.regularizers.contract import BuildContext, DropLayer
+from trainables.regularizers.contract import (
+    AfterOptimizerStep, BuildContext, DropLayer, EpochMetrics, FinalArtifacts, NoWeightDecay,
+    Penalty, Regularizer, ResetGates, SplitBatches,
+)
 from trainables.regularizers.dropout_pp import make_gate
 from trainables.regularizers.params import SalParams as Params
 from trainables.regularizers.params import sal_alpha_beta
-
-KIND = "gate"
+from trainables.regularizers import sal_prune as P
 
 
 def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:
@@ -57,20 +58,18 @@ def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:
         if params.layers == "penultimate" and kind != "penultimate":
             return nn.Identity()
         count[0] += 1
-        gate = make_gate(num_features, kind, alpha, beta, params, ctx, "sal", count[0], element=False)
-        gate.sal_params = params  # read back by finalize (a plain attribute, not state)
-        return gate
+        return make_gate(num_features, kind, alpha, beta, params, ctx, "sal", count[0], element=False)
 
     return make
 
 
 @torch.no_grad()
-def _compare(net: nn.Module, pruned: nn.Module, source, bs: int) -> tuple[dict[str, float], dict[str, float], float]:
+def _compare(net: nn.Module, pruned: nn.Module, test_batches: SplitBatches) -> tuple[dict[str, float], dict[str, float], float]:
     """Test metrics of the gated and the pruned net in one pass over the test split, and their max logit difference."""
     net.eval(), pruned.eval()
     gated = small = None
     diff = 0.0
-    for x, y in source.batches(bs):
+    for x, y in test_batches():
         gl, pl = net(x).logits, pruned(x).logits
         gated = M.accumulate(gated, M.classification_metrics(gl, y))
         small = M.accumulate(small, M.classification_metrics(pl, y))
@@ -78,15 +77,15 @@ def _compare(net: nn.Module, pruned: nn.Module, source, bs: int) -> tuple[dict[s
     return M.finalize(gated, "test"), M.finalize(small, "test"), diff
 
 
-def finalize(trainer, artifact_dir: Path) -> dict[str, float]:
+def finalize(net: nn.Module, params: Params, test_batches: SplitBatches, device: torch.device,
+             artifact_dir: Path) -> dict[str, float]:
     """Prune the trained gated net, build and test the smaller net, write its JSON + weights."""
-    net = trainer.net
     layers, gates, _ = P.gated_chain(net)
     g0 = gates[0]
-    p = getattr(g0, "sal_params", None) or Params()
+    p = params
     keeps = [P.keep_mask(g.unit_k(), p.rule, p.threshold, p.min_rise) for g in gates]
-    pruned = P.prune(net, keeps).to(trainer.device)
-    gm, pm, max_diff = _compare(net, pruned, trainer.sources["test"], trainer.cfg.eval_batch_size)
+    pruned = P.prune(net, keeps).to(device)
+    gm, pm, max_diff = _compare(net, pruned, test_batches)
     widths = tuple(int(k.sum()) for k in keeps)
     num_classes = layers[-1].out_features
     removed_k = [g.unit_k()[~k] for g, k in zip(gates, keeps)]
@@ -121,3 +120,8 @@ def finalize(trainer, artifact_dir: Path) -> dict[str, float]:
     (artifact_dir / "sal_architecture.json").write_text(json.dumps(arch, indent=1))
     torch.save({k: v.cpu() for k, v in pruned.state_dict().items()}, artifact_dir / "sal_pruned_weights.pt")
     return out
+
+
+PLUGIN = Regularizer(name="sal", kind="gate", params=Params, layer_factory=layer_factory,
+                     hooks=(AfterOptimizerStep, Penalty, NoWeightDecay, EpochMetrics, FinalArtifacts, ResetGates),
+                     finalize=finalize)

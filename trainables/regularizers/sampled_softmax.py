@@ -29,10 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
 from trainables.regularizers.params import SampledSoftmaxParams as Params
-
-KIND = "head"
 
 
 def num_sampled(num_classes: int, fraction: float, count_over: str = "total") -> int:
@@ -77,3 +75,6 @@ class SampledSoftmaxHead(nn.Module):
 
 def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> SampledSoftmaxHead:
     return SampledSoftmaxHead(params, in_features, num_classes)
+
+
+PLUGIN = Regularizer(name="sampled_softmax", kind="head", params=Params, build_head=build_head, hooks=())

@@ -12,10 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
 from trainables.regularizers.params import SoftmaxParams as Params
-
-KIND = "head"
 
 
 def softmax_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -35,3 +33,6 @@ class SoftmaxHead(nn.Module):
 
 def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> SoftmaxHead:
     return SoftmaxHead(in_features, num_classes)
+
+
+PLUGIN = Regularizer(name="softmax", kind="head", params=Params, build_head=build_head, hooks=())

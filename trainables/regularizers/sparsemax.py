@@ -23,10 +23,8 @@ from entmax import sparsemax as _sparsemax
 from entmax import sparsemax_loss as _sparsemax_loss
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, HeadOutput
+from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
 from trainables.regularizers.params import SparsemaxParams as Params
-
-KIND = "head"
 
 
 def sparsemax(o: torch.Tensor) -> torch.Tensor:
@@ -54,3 +52,6 @@ class SparsemaxHead(nn.Module):
 
 def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> SparsemaxHead:
     return SparsemaxHead(params, in_features, num_classes)
+
+
+PLUGIN = Regularizer(name="sparsemax", kind="head", params=Params, build_head=build_head, hooks=())

@@ -1,4 +1,4 @@
-"""Build the pruned network that SAL's gates select (Generalized Dropout, seed 003, Sec. 4.1.5).
+"""Build the pruned network that SAL's gates select (Generalized Dropout, seed 003, Sec. 4.1.5); used by ``sal.finalize``.
 
 A prunable network is a chain: the backbone registers Conv2d/Linear layers
 each followed by its gate (``GDGate`` with one k per feature map / unit), in
