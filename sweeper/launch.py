@@ -30,6 +30,7 @@ import pandas as pd
 import yaml
 
 from sweeper import oom_kill, per_method, preflight, progress, provenance, report, results, space, sweepdir, tracking, wrapup
+from sweeper import process_setup
 from sweeper.interrupt import SignalGuard, SweepInterrupted  # noqa: F401  (SweepInterrupted: for the CLI)
 from sweeper.preflight import SweepExists  # noqa: F401  (part of this module's API)
 from sweeper.sweepdir import DEFAULT_OUT, NoSuchSweep, sweep_path  # noqa: F401  (re-exported)
@@ -67,14 +68,7 @@ def _init_ray(address: str | None, num_cpus: int | None, num_gpus: float | None)
         return False
     env = {"env_vars": {"PYTHONWARNINGS": "ignore::DeprecationWarning"}}
     if address:
-        # Ray 2.60 enables token auth by itself only for address=None/"auto"; an explicit ip:port
-        # against a token cluster needs RAY_AUTH_MODE=token (the token comes from RAY_AUTH_TOKEN,
-        # RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token).
-        has_token = os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or (
-            Path.home() / ".ray" / "auth_token"
-        ).exists()
-        if has_token and "RAY_AUTH_MODE" not in os.environ:
-            os.environ["RAY_AUTH_MODE"] = "token"
+        process_setup.ray_token_auth()  # an explicit ip:port against a token cluster needs RAY_AUTH_MODE=token
         ray.init(address=address, runtime_env=env, log_to_driver=False)
         return True
     from sweeper import local_ray
@@ -238,7 +232,7 @@ def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | Non
 
 def _resume_locked(sweep_dir: Path, meta: dict, spec_dict: dict, address, num_cpus, retry_errored: bool,
                    verbose: int) -> SweepResult:
-    os.environ.setdefault("MLFLOW_TRACKING_URI", meta["mlflow_uri"])
+    process_setup.default_mlflow_uri(meta["mlflow_uri"])
     tracker = tracking.SweepTracker(meta["sweep_id"], experiment=meta["mlflow_experiment"], run_name=meta["sweep_id"])
     provenance.record(sweep_dir, tracker.client, tracker.parent_id)
     return _run(sweep_dir, spec_dict, tracker, address, num_cpus, restore=True, verbose=verbose,
@@ -269,20 +263,9 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
     res = spec_dict["resources"]
     trainable = _trainable(base, float(res["cpu"]), float(res["gpu"]))
     metric, mode = spec.search.metric[0], spec.search.mode[0]
-    # A diverged trial reports diverged=1 and deliberately no objective (never NaN); Tune's strict
-    # check would treat that missing key as a fatal error for the whole sweep. The spec validator
-    # checks objective names instead (sweeper.spec._parse_search).
-    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
-    # Snapshot the experiment (trial table + Optuna state) every second rather than every 10 s, so a
-    # killed driver loses at most ~1 s of history; cheap at our sizes.
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")  # that is intended
-    # Tune's own output (its new engine prints an experiment box even at verbose=0) is replaced by
-    # progress.ProgressCallback; the legacy engine at verbose=0 prints nothing.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    # With a custom searcher and no concurrency limit, Tune keeps only ONE trial pending at a time
-    # (a pending trial waits for its actor to start), which serialises short trials on a big cluster.
-    os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(16, spec.search.num_samples * len(spec.seeds))))
+    # Tune's driver environment (no strict metric check: a diverged trial reports no objective; 1 s
+    # experiment snapshots; legacy output; enough pending trials) and log levels: sweeper/process_setup.py
+    process_setup.prepare_tune_driver(spec.search.num_samples * len(spec.seeds))
     guard = SignalGuard(on_abort=functools.partial(wrapup.abort, sweep_dir))
     guard.install()
     try:

@@ -35,6 +35,7 @@ try:
     cli.main(sys.argv[1:], standalone_mode=False)
 finally:
     print("MODULES=" + json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {"torch", "ray"})))
+    print("LAUNCHER=" + json.dumps("sweeper.launch" in sys.modules))
 """
 
 
@@ -61,6 +62,7 @@ def _sweep_folder(tmp: Path) -> None:
     (["report", "quick"], "quick: 1 trials, 1 configurations"),
 ])
 def test_quick_commands_import_neither_torch_nor_ray(tmp_path, args, expect):
+    """Nor the launcher (sweeper.launch): ``status`` and ``report`` read the sweep folder only."""
     _sweep_folder(tmp_path)
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
     r = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -68,6 +70,7 @@ def test_quick_commands_import_neither_torch_nor_ray(tmp_path, args, expect):
     assert expect in r.stdout, r.stdout[-2000:] + r.stderr[-3000:]
     line = [x for x in r.stdout.splitlines() if x.startswith("MODULES=")]
     assert line and json.loads(line[0][len("MODULES="):]) == [], (args, line)
+    assert "LAUNCHER=false" in r.stdout.splitlines(), (args, "the launcher was imported")  # status/report read files only
 
 
 # ---------------------------------------------------------------------------------------------
