@@ -33,7 +33,7 @@ from sweeper.per_method_search import PerMethodStudies
 from sweeper.spec import Param, SweepSpec
 
 from trainables.trial import POINT  # raw Tune keys are defined where they are read
-_PRIMITIVE = (type(None), bool, int, float, str)  # Optuna's log level: sweeper/process_setup.py
+_PRIMITIVE = (type(None), bool, int, float, str)
 
 
 def _encode(choice: Any) -> Any:
