@@ -65,7 +65,7 @@ class TrainConfig:
         "momentum": ("[0, 1)", "SGD's heavy-ball coefficient mu: v <- mu v + g, w <- w - lr v (Adam ignores it)"),
         "lr_schedule": ("", "constant; thirds (x0.1 after a third of the steps and again after two thirds: the DropMax authors' protocol); cosine (to zero over the run)"),
         "init": ("", "weight initialisation: default (PyTorch's per layer) or glorot (Glorot-uniform weights and zero biases, the DropMax authors' code; gates keep their own init)"),
-        "eval_batch_size": (f"[1, {MAX_BATCH}]", "examples evaluated at once (sets memory use and speed, not what is computed)"),
+        "eval_batch_size": (f"[1, {MAX_BATCH}]", "examples evaluated at once: memory use and speed (metrics differ at most in float rounding)"),
         "precision": ("", "fp32, or bf16 autocast around forward and loss (weights, gradients and optimizer state stay fp32)"),
         "channels_last": ("", "NHWC memory format for 4-D weights and image batches (faster convolutions on tensor-core GPUs)"),
         "compile": ("", "torch.compile (inductor) the network's forward; the first steps pay the compile time"),
