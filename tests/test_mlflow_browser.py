@@ -1,0 +1,162 @@
+"""The sweep as a person sees it in the MLflow UI, checked in a real headless browser.
+
+A real tiny sweep (``sweeper launch``: real local Ray with ``--num-cpus 2``, Optuna grid, MLflow
+SQLite; digits, a 16-unit MLP, softmax and dropout x 2 seeds, 2 epochs), served by the real
+``sweeper ui``, viewed in Debian's Chromium (``/usr/bin/chromium``, headless) driven by Playwright.
+The assertions are on what the rendered page shows: the child runs' readable names in the
+experiment's runs table, ``report/report.md``'s text and a report figure (an ``<img>`` that loaded:
+``naturalWidth > 0``) in the parent run's artifact view, and a trial's own learning curve in its
+child run's artifact view. The REST API is used only to find the ids to open and to wait for the
+server. A screenshot of each page is written under ``tmp_path``.
+
+Skipped, with the reason, only when Chromium or the ``playwright`` package is missing (CI installs
+both: ``playwright`` in the ``dev`` extras, Chromium by ``.ci/run`` where apt works). Playwright's own
+browser download is not used: it needs the internet.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import yaml
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 180_000  # per wait for something on the page: generous, the 2-core CI machine is often loaded
+NAME = "browser"
+SPEC = {
+    "name": NAME,
+    "description": "Browser check: softmax vs dropout on digits",
+    "dataset": {"name": "digits"},
+    "model": {"name": "mlp", "params": {"widths": [16]}},
+    "regularizer": {"name": "softmax"},
+    "train": {"epochs": 2, "batch_size": 128},
+    "space": {"regularizer.name": {"type": "categorical", "choices": ["softmax", "dropout"]}},
+    "seeds": [0, 1],
+    "search": {"sampler": "grid"},
+}
+CHILD_NAMES = ["dropout seed=0", "dropout seed=1", "softmax seed=0", "softmax seed=1"]
+REPORT_FIGURE = "report/figures/learning_curves_best_configuration_per_method.png"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _api(base: str, endpoint: str, body: dict | None = None, **params) -> dict:
+    url = f"{base}/ajax-api/2.0/mlflow/{endpoint}" + (f"?{urlencode(params)}" if params else "")
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """``sweeper ui`` forwards SIGTERM to the MLflow server's process group and waits for it."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _shot(page, path: Path) -> None:
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+
+
+def _image_loads(page, name: str) -> None:
+    """Wait until an ``<img>`` showing artifact ``name`` has decoded (``naturalWidth > 0``)."""
+    page.wait_for_function(
+        "name => Array.from(document.images).some(i => i.complete && i.naturalWidth > 0 &&"
+        " decodeURIComponent(i.src).includes(name))", arg=name, timeout=TIMEOUT_MS)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # a sweep, an MLflow server start, a browser (minutes on a loaded machine)
+def test_report_and_figures_are_visible_in_the_mlflow_ui(tmp_path):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
+                                   "(pip install -e '.[dev]')")
+
+    (tmp_path / f"{NAME}.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    r = subprocess.run([sys.executable, "-m", "sweeper.cli", "launch", f"{NAME}.yaml", "--num-cpus", "2", "--quiet"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    report_md = (tmp_path / "sweeps" / NAME / "report" / "report.md").read_text()
+    heading = next(line.lstrip("# ").strip() for line in report_md.splitlines() if line.startswith("#"))
+
+    port = _free_port()
+    ui_env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    ui = subprocess.Popen([sys.executable, "-m", "sweeper.cli", "ui", "--port", str(port)], cwd=tmp_path, env=ui_env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 360  # the server's start (its imports) takes minutes on a loaded 2-core machine
+        while True:
+            assert ui.poll() is None, f"sweeper ui exited with {ui.returncode}"
+            try:
+                exp = _api(base, "experiments/get-by-name", experiment_name=NAME)["experiment"]
+                break
+            except OSError:
+                assert time.time() < deadline, "the MLflow server did not answer"
+                time.sleep(1)
+        eid = exp["experiment_id"]
+        runs = _api(base, "runs/search", {"experiment_ids": [eid], "max_results": 100})["runs"]
+        tags = {x["info"]["run_id"]: {t["key"]: t["value"] for t in x["data"].get("tags", [])} for x in runs}
+        parent = [rid for rid, t in tags.items() if "mlflow.parentRunId" not in t]
+        children = {t["mlflow.runName"]: rid for rid, t in tags.items() if "mlflow.parentRunId" in t}
+        assert len(parent) == 1 and sorted(children) == CHILD_NAMES
+        parent_id = parent[0]
+        child_id = children["softmax seed=0"]
+
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                viewport={"width": 1600, "height": 1000})
+            try:
+                page = browser.new_page()
+                page.set_default_timeout(TIMEOUT_MS)
+
+                # the experiment's runs: each child run under its readable name, not a run id
+                page.goto(f"{base}/#/experiments/{eid}")
+                for name in CHILD_NAMES:
+                    page.get_by_text(name, exact=True).first.wait_for(state="visible")
+                shown = page.inner_text("body")
+                assert not any(rid in shown for rid in children.values())
+                _shot(page, tmp_path / "experiment.png")
+
+                # the parent run's report: report.md's text, then a report figure that loads
+                page.goto(f"{base}/#/experiments/{eid}/runs/{parent_id}/artifacts/report/report.md")
+                page.get_by_text(heading).first.wait_for(state="visible")
+                _shot(page, tmp_path / "report_md.png")
+                page.goto(f"{base}/#/experiments/{eid}/runs/{parent_id}/artifacts/{REPORT_FIGURE}")
+                _image_loads(page, REPORT_FIGURE)
+                _shot(page, tmp_path / "report_figure.png")
+
+                # a trial's child run: figures/ in its artifact tree, its learning curve loads
+                page.goto(f"{base}/#/experiments/{eid}/runs/{child_id}/artifacts/figures/learning_curve.png")
+                page.get_by_text("learning_curve.png", exact=True).first.wait_for(state="visible")
+                _image_loads(page, "figures/learning_curve.png")
+                _shot(page, tmp_path / "child_figure.png")
+            finally:
+                browser.close()
+    finally:
+        _stop(ui)
