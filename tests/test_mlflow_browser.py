@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -80,15 +79,18 @@ def _shot(page, path: Path) -> None:
     assert path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
 
 
-def _image_loads(page, name: str) -> None:
-    """Wait until an ``<img>`` showing artifact ``name`` has decoded (``naturalWidth > 0``)."""
+def _image_loads(page, path: str) -> None:
+    """Wait until the artifact view's ``<img>`` of artifact ``path`` is shown and has decoded
+    (``naturalWidth > 0``). MLflow's image view fetches the file and shows it from a ``blob:`` URL
+    with ``alt`` set to the artifact path."""
+    page.locator(f'img[alt$="{path}"]').first.wait_for(state="visible")
     page.wait_for_function(
-        "name => Array.from(document.images).some(i => i.complete && i.naturalWidth > 0 &&"
-        " decodeURIComponent(i.src).includes(name))", arg=name, timeout=TIMEOUT_MS)
+        "path => Array.from(document.images).some(i => i.alt.endsWith(path) && i.complete && i.naturalWidth > 0)",
+        arg=path, timeout=TIMEOUT_MS)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # a sweep, an MLflow server start, a browser (minutes on a loaded machine)
+@pytest.mark.timeout(1500)  # a sweep, an MLflow server start, a browser: each minutes on a loaded machine
 def test_report_and_figures_are_visible_in_the_mlflow_ui(tmp_path):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
@@ -109,7 +111,7 @@ def test_report_and_figures_are_visible_in_the_mlflow_ui(tmp_path):
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 360  # the server's start (its imports) takes minutes on a loaded 2-core machine
+        deadline = time.time() + 600  # the server's start (its imports) took 8.5 min on the loaded 2-core machine
         while True:
             assert ui.poll() is None, f"sweeper ui exited with {ui.returncode}"
             try:
@@ -125,38 +127,54 @@ def test_report_and_figures_are_visible_in_the_mlflow_ui(tmp_path):
         children = {t["mlflow.runName"]: rid for rid, t in tags.items() if "mlflow.parentRunId" in t}
         assert len(parent) == 1 and sorted(children) == CHILD_NAMES
         parent_id = parent[0]
-        child_id = children["softmax seed=0"]
 
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-                viewport={"width": 1600, "height": 1000})
-            try:
-                page = browser.new_page()
-                page.set_default_timeout(TIMEOUT_MS)
-
-                # the experiment's runs: each child run under its readable name, not a run id
-                page.goto(f"{base}/#/experiments/{eid}")
-                for name in CHILD_NAMES:
-                    page.get_by_text(name, exact=True).first.wait_for(state="visible")
-                shown = page.inner_text("body")
-                assert not any(rid in shown for rid in children.values())
-                _shot(page, tmp_path / "experiment.png")
-
-                # the parent run's report: report.md's text, then a report figure that loads
-                page.goto(f"{base}/#/experiments/{eid}/runs/{parent_id}/artifacts/report/report.md")
-                page.get_by_text(heading).first.wait_for(state="visible")
-                _shot(page, tmp_path / "report_md.png")
-                page.goto(f"{base}/#/experiments/{eid}/runs/{parent_id}/artifacts/{REPORT_FIGURE}")
-                _image_loads(page, REPORT_FIGURE)
-                _shot(page, tmp_path / "report_figure.png")
-
-                # a trial's child run: figures/ in its artifact tree, its learning curve loads
-                page.goto(f"{base}/#/experiments/{eid}/runs/{child_id}/artifacts/figures/learning_curve.png")
-                page.get_by_text("learning_curve.png", exact=True).first.wait_for(state="visible")
-                _image_loads(page, "figures/learning_curve.png")
-                _shot(page, tmp_path / "child_figure.png")
-            finally:
-                browser.close()
+        check_in_browser(sync_api, base, eid, parent_id, children, heading, tmp_path)
     finally:
         _stop(ui)
+
+
+def check_in_browser(sync_api, base: str, eid: str, parent_id: str, children: dict[str, str], heading: str,
+                     out: Path) -> None:
+    """Open the UI's pages in headless Chromium and assert what they show; screenshots into ``out``.
+
+    Each view is opened in a fresh tab: MLflow's artifact view reads the artifact path from the URL
+    when it mounts, so changing only the ``#`` route in the same tab keeps the previous file shown.
+    ``workflowType=machine_learning``: MLflow 3.17 otherwise opens an experiment without a
+    ``mlflow.experimentKind`` tag on its GenAI overview (traces), not on the runs table."""
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(out / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": 1600, "height": 1000})
+        try:
+            def open_page(route: str):
+                page = browser.new_page()
+                page.set_default_timeout(TIMEOUT_MS)
+                page.goto(f"{base}/#/experiments/{eid}/{route}")
+                return page
+
+            # the experiment's runs table: each child run under its readable name, no run id shown
+            page = open_page("runs?workflowType=machine_learning")
+            for name in CHILD_NAMES:
+                page.get_by_text(name, exact=True).first.wait_for(state="visible")
+            shown = page.inner_text("body")
+            assert not any(rid in shown for rid in children.values())
+            _shot(page, out / "experiment_runs.png")
+
+            # the parent run's artifacts: report.md rendered (its heading), then a report figure that loads
+            page = open_page(f"runs/{parent_id}/artifacts/report/report.md")
+            page.get_by_text(heading).first.wait_for(state="visible")
+            page.get_by_text("report/report.md", exact=True).first.wait_for(state="visible")
+            _shot(page, out / "parent_report_md.png")
+            page = open_page(f"runs/{parent_id}/artifacts/{REPORT_FIGURE}")
+            page.get_by_text(Path(REPORT_FIGURE).name, exact=True).first.wait_for(state="visible")  # in the tree
+            _image_loads(page, REPORT_FIGURE)
+            _shot(page, out / "parent_report_figure.png")
+
+            # a trial's child run: figures/ listed in its artifact tree, its learning curve loads
+            page = open_page(f"runs/{children['softmax seed=0']}/artifacts/figures/learning_curve.png")
+            page.get_by_text("softmax seed=0", exact=True).first.wait_for(state="visible")  # the run's title
+            page.get_by_text("learning_curve.png", exact=True).first.wait_for(state="visible")
+            _image_loads(page, "figures/learning_curve.png")
+            _shot(page, out / "child_learning_curve.png")
+        finally:
+            browser.close()
