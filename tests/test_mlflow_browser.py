@@ -4,7 +4,7 @@ A real tiny sweep (``sweeper launch``: real local Ray with ``--num-cpus 2``, Opt
 SQLite; digits, a 16-unit MLP, softmax and dropout x 2 seeds, 2 epochs), served by the real
 ``sweeper ui``, viewed in Debian's Chromium (``/usr/bin/chromium``, headless) driven by Playwright.
 The assertions are on what the rendered page shows: the child runs' readable names in the
-experiment's runs table, ``report/report.md``'s text and a report figure (an ``<img>`` that loaded:
+experiment's runs table (after clicking the parent row's expand button, as a user does), ``report/report.md``'s text and a report figure (an ``<img>`` that loaded:
 ``naturalWidth > 0``) in the parent run's artifact view, and a trial's own learning curve in its
 child run's artifact view. The REST API is used only to find the ids to open and to wait for the
 server. A screenshot of each page is written under ``tmp_path``.
@@ -128,13 +128,13 @@ def test_report_and_figures_are_visible_in_the_mlflow_ui(tmp_path):
         assert len(parent) == 1 and sorted(children) == CHILD_NAMES
         parent_id = parent[0]
 
-        check_in_browser(sync_api, base, eid, parent_id, children, heading, tmp_path)
+        check_in_browser(sync_api, base, eid, parent_id, tags[parent_id]["mlflow.runName"], children, heading, tmp_path)
     finally:
         _stop(ui)
 
 
-def check_in_browser(sync_api, base: str, eid: str, parent_id: str, children: dict[str, str], heading: str,
-                     out: Path) -> None:
+def check_in_browser(sync_api, base: str, eid: str, parent_id: str, parent_name: str, children: dict[str, str],
+                     heading: str, out: Path) -> None:
     """Open the UI's pages in headless Chromium and assert what they show; screenshots into ``out``.
 
     Each view is opened in a fresh tab: MLflow's artifact view reads the artifact path from the URL
@@ -152,8 +152,11 @@ def check_in_browser(sync_api, base: str, eid: str, parent_id: str, children: di
                 page.goto(f"{base}/#/experiments/{eid}/{route}")
                 return page
 
-            # the experiment's runs table: each child run under its readable name, no run id shown
+            # the experiment's runs table: the parent row expanded (child runs are nested, collapsed),
+            # then each child run under its readable name, no run id shown
             page = open_page("runs?workflowType=machine_learning")
+            name_cell = page.locator('div[role="gridcell"][col-id="attributes.`Run Name`"]')
+            name_cell.filter(has_text=parent_name).locator("button").first.click()  # the expand (+) button
             for name in CHILD_NAMES:
                 page.get_by_text(name, exact=True).first.wait_for(state="visible")
             shown = page.inner_text("body")
