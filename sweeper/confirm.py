@@ -90,7 +90,7 @@ def plan(source: str, top: int, seeds: list[int], out: str | Path = "sweeps", na
 
     from sweeper import report, results
     from sweeper.launch import NoSuchSweep, sweep_path
-    from trainables.trial import tune_overrides
+    from trainables.overrides import tune_overrides
 
     try:
         src = sweep_path(source, out)

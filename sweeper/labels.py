@@ -1,11 +1,22 @@
 """Short, readable names for configurations and trials (figure legends, MLflow run names, progress).
 
-A configuration's label in the tables is its searched values with their full
-dotted paths (``regularizer.name=dropmax, regularizer.tau=0.5, train.lr=0.001``).
-The short form keeps the last path component only and shows a searched
-regularizer by its name alone: ``dropmax, tau=0.5, lr=0.001``.
+A configuration's label in the tables (``config_label``) is its searched values
+under the names the spec, the MLflow params and the Parquet columns use
+(``regularizer.name=dropmax, regularizer.tau=0.5, train.lr=0.001``; see
+``trainables.config.flatten``). The short form, for figure legends and run names,
+keeps the last path component only and shows a searched regularizer by its name
+alone: ``dropmax, tau=0.5, lr=0.001``.
 """
 from __future__ import annotations
+
+from typing import Any
+
+
+def config_label(values: dict[str, Any]) -> str:
+    """``regularizer.rho=0.3, train.lr=0.001``: ``values`` (name -> flattened value) sorted by name,
+    floats to 4 significant digits; ``(fixed)`` when nothing was searched."""
+    items = sorted(values.items())
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items) or "(fixed)"
 
 
 def short_config(config: str) -> str:

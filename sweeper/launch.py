@@ -36,9 +36,8 @@ from sweeper.preflight import SweepExists  # noqa: F401  (part of this module's 
 from sweeper.sweepdir import DEFAULT_OUT, NoSuchSweep, sweep_path  # noqa: F401  (re-exported)
 from sweeper.spec import SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
-from trainables.loop import TrainConfig
-from trainables.provenance import resolved_config
-from trainables.trial import CHECKPOINT_EVERY_S, merge_overrides, run_trial, tune_overrides
+from trainables.config import TrainConfig
+from trainables.trial import CHECKPOINT_EVERY_S, run_trial
 
 
 @dataclass(frozen=True)
@@ -49,15 +48,6 @@ class SweepResult:
     metric: str
     mode: str
     mlflow_parent_run: str
-
-
-def _resolve_params(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """Tune config -> the trial's fully resolved settings, every default filled in (logged as MLflow params)."""
-    d = merge_overrides(base, tune_overrides(config, base["seeds"]))
-    try:
-        return resolved_config(d)
-    except (TypeError, ValueError, KeyError):  # invalid values: the trial itself reports the error
-        return {k: d[k] for k in ("dataset", "model", "regularizer", "train", "seed")}
 
 
 def _init_ray(address: str | None, num_cpus: int | None, num_gpus: float | None) -> bool:
@@ -102,7 +92,7 @@ def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: trackin
         functools.partial(results.trial_identity, base))] if verbose else []
     callbacks += [
         results.LedgerCallback(sweep_dir, spec_dict),
-        tracking.MLflowTrialCallback(tracker, functools.partial(_resolve_params, base),
+        tracking.MLflowTrialCallback(tracker, functools.partial(results.trial_params, base),
                                      functools.partial(results.trial_identity, base)),
         TrialWatchdog(sweep_dir, spec_dict["search"].get("trial_timeout_s"),
                       retry_timeouts=bool(spec_dict["search"].get("retry_timeouts", False)),
@@ -200,6 +190,7 @@ def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, st
         sweep_dir / "spec.yaml",
     )
     provenance.record(sweep_dir, tracker.client, tracker.parent_id)
+    provenance.record_base(sweep_dir, spec_dict, tracker.client, tracker.parent_id)
     tracker.describe(spec.description)
     return tracker
 

@@ -12,7 +12,7 @@ studies take turns (round-robin in the YAML's order), so a sweep stopped early
 still has near-equal counts. Total trials = num_samples x methods x seeds.
 
 Which method a trial belongs to is its ``regularizer`` column in
-``trials.parquet`` (and ``param.regularizer.name``); ``sweeper report`` counts
+``trials.parquet`` (and ``regularizer.name``); ``sweeper report`` counts
 configurations and trials per method from it.
 
 This module holds the policy (no Ray import, the CLI's ``validate`` uses it);

@@ -171,7 +171,7 @@ def files_view(sweep_dir, meta: dict, spec_dict: dict, trial_rows: list[dict], n
     default_budget = int((spec_dict.get("train") or {}).get("epochs", 10))
     states = []
     for r in trial_rows:
-        budget = r.get("param.train.epochs", default_budget)
+        budget = r.get("train.epochs", default_budget)
         value = r.get(metric, r.get(f"metric.{metric}"))
         status = r["status"] if r["status"] in ("pending", "running", *ENDED) else "pending"
         states.append(TrialState(status, int(r.get("epochs") or 0), int(budget), r["config_id"],

@@ -18,11 +18,17 @@ source file as a new-file diff; ``diff_sha256`` identifies it. Not a git checkou
 ``commit`` and ``dirty`` are null and ``note`` says why; the package version
 still identifies the code.
 
+``record_base(sweep_dir, spec_dict, client, run_id)`` (called by ``launch``) writes
+``<sweep>/resolved.yaml`` beside ``spec.yaml``: the sweep's base configuration with every
+default filled in (``spec.yaml`` keeps what the YAML wrote), and the defaults of every
+entry a searched ``<section>.name`` can pick; it goes to the parent run as an artifact.
+
 The trial side (``trainables.provenance``) adds, per trial, the resolved
 configuration, a fingerprint of the data and the hardware.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import platform
@@ -38,6 +44,7 @@ PACKAGES = ["sweeper", "torch", "torchvision", "numpy", "scipy", "scikit-learn",
             "ray", "optuna", "mlflow"]
 FILE = "provenance.json"
 DIFF = "code.diff"
+RESOLVED = "resolved.yaml"
 COMMIT_TAG, DIRTY_TAG = "sweeper.git_commit", "sweeper.git_dirty"
 
 
@@ -130,6 +137,51 @@ def record(sweep_dir: Path, client=None, run_id: str | None = None) -> dict[str,
         for f in sorted(sweep_dir.glob("code*.diff")):
             client.log_artifact(run_id, str(f))
     return rec
+
+
+def resolved_base(spec_dict: dict[str, Any]) -> dict[str, Any]:
+    """The base configuration of a sweep with every default filled in (``TrialConfig.to_dict()``
+    without a seed), plus ``candidates``: for each searched ``<section>.name``, every entry it can
+    pick with its ``Params`` defaults (a searched name starts from its entry's defaults: the base's
+    params of that section do not apply, see ``trainables.config.merge``).
+    A base that is valid only with its searched values applied says so under ``note``."""
+    from trainables.config import SECTIONS, TrialConfig, params_class, plain
+
+    base = {k: spec_dict[k] for k in ("dataset", "model", "regularizer", "train")}
+    try:
+        out: dict[str, Any] = TrialConfig.from_dict(base).to_dict()
+        out.pop("seed")
+    except (TypeError, ValueError, KeyError) as e:
+        out = {**base, "note": f"not resolved on its own ({type(e).__name__}: {e}); each trial's resolved "
+                                "configuration is in its provenance record"}
+    candidates: dict[str, Any] = {}
+    for path, p in (spec_dict.get("space") or {}).items():
+        section, _, key = path.partition(".")
+        if key != "name" or section not in SECTIONS:
+            continue
+        for name in (p["choices"] if "choices" in p else [p.get("value")]):
+            try:
+                params = plain(dataclasses.asdict(params_class(section, name)()))
+            except (TypeError, ValueError, KeyError) as e:
+                params = {"note": f"{type(e).__name__}: {e}"}
+            candidates.setdefault(section, {})[name] = params
+    if candidates:
+        out["candidates"] = candidates
+    return out
+
+
+def record_base(sweep_dir: Path, spec_dict: dict[str, Any], client=None, run_id: str | None = None) -> Path:
+    """Write ``resolved.yaml`` (``resolved_base``) into the sweep folder; log it to the parent run."""
+    import yaml
+
+    f = Path(sweep_dir) / RESOLVED
+    head = ("# The base configuration of this sweep with every default filled in (spec.yaml: what the YAML\n"
+            "# wrote). A trial applies its searched values (space:) and its seed on top; each trial's own\n"
+            "# resolved configuration is in its provenance record and in trials.parquet's columns.\n")
+    f.write_text(head + yaml.safe_dump(resolved_base(spec_dict), sort_keys=False))
+    if client is not None and run_id is not None:
+        client.log_artifact(run_id, str(f))
+    return f
 
 
 def differences(recorded: dict[str, Any], now: dict[str, Any], path: str = "") -> list[str]:

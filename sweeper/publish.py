@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sweeper import tracking
+from sweeper.columns import read_trials
 from sweeper.labels import config_name
 from sweeper.figures import trial_figures
 
@@ -22,7 +23,7 @@ from sweeper.figures import trial_figures
 def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker) -> int:
     """Draw and log each finished trial's figures to its child run; returns how many runs got figures."""
     sweep_dir = Path(sweep_dir)
-    trials = pd.read_parquet(sweep_dir / "trials.parquet")
+    trials = read_trials(sweep_dir / "trials.parquet")
     epochs = pd.read_parquet(sweep_dir / "epochs.parquet")
     runs = tracker.trial_runs()
     logged = 0
@@ -41,7 +42,7 @@ def log_best(sweep_dir: Path, tracker: tracking.SweepTracker, summary: pd.DataFr
     if not len(summary) or metric not in summary or pd.isna(summary[metric].iloc[0]):
         return
     best = summary.iloc[0]
-    trials = pd.read_parquet(Path(sweep_dir) / "trials.parquet")
+    trials = read_trials(Path(sweep_dir) / "trials.parquet")
     col = metric if metric in trials else f"metric.{metric}"
     done = trials[(trials["config_id"] == best["config_id"]) & (trials["status"] == "finished")]
     name = config_name(str(best["regularizer"]), str(best["config"]))

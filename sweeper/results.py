@@ -2,7 +2,8 @@
 
 Sweep folder (``<out>/<sweep_id>/``)::
 
-    spec.yaml          the resolved spec
+    spec.yaml          the resolved spec (what the YAML wrote, validated; sweeper.spec)
+    resolved.yaml      the base configuration with every default filled in (sweeper.provenance.record_base)
     sweep.json         ids: MLflow parent run, Tune experiment path, driver pid/host
     ledger.json        derived cache: trial_id -> status + reason + retries (rebuildable, may be lost)
     tune/              Ray Tune's experiment (trial folders: params.json, result.json, checkpoints)
@@ -12,10 +13,17 @@ Sweep folder (``<out>/<sweep_id>/``)::
 The tables are rebuilt from the trial folders each time (after every trial and
 at the end), so a resumed or repeated run can never duplicate or lose rows:
 there is exactly one row per Tune trial id, and one per (trial, epoch).
-``trials.parquet`` has the fixed columns of ``TRIAL_FIELDS``, then one
-``param.<path>`` column per searched parameter (typed from the spec) and one
-``metric.<name>`` column per regularizer-specific final metric. File metadata
-holds the resolved spec and the package versions.
+``trials.parquet`` has the fixed columns of ``TRIAL_FIELDS``, then the trial's
+resolved configuration as ``trainables.config.flatten`` names it, one column per
+name (``dataset.name``, ``model.widths``, ``regularizer.rho``, ``train.lr``, ...: the
+names of the spec, of the child run's MLflow params and of the report labels; typed
+from the values: bool, int64, float64, else string), then one ``metric.<name>``
+column per regularizer-specific final metric. Configuration columns are exactly the
+dotted names whose first part is a section (``trainables.config.is_config_name``),
+plus ``seed``; a metric never is. File metadata holds the resolved spec, the package
+versions, the sweep's provenance, ``sweeper.format`` (``FORMAT``) and
+``sweeper.config_columns`` (JSON list). Files written before ``FORMAT`` 2 named a
+searched parameter ``param.<path>``; ``sweeper.columns.read_trials`` renames them.
 """
 from __future__ import annotations
 
@@ -34,10 +42,12 @@ import pyarrow.parquet as pq
 from sweeper.tune_callback import Callback  # Ray's tune.Callback, imported when a callback is made
 
 from sweeper import provenance, sweepdir
+from sweeper.columns import CONFIG_COLUMNS, FORMAT, FORMAT_KEY
+from sweeper.labels import config_label
 from trainables import metrics as M
 from trainables.provenance import PROVENANCE
-from trainables.config import TrainConfig
-from trainables.overrides import merge_overrides, tune_overrides
+from trainables.config import SECTIONS, Scalar, TrainConfig, TrialConfig, flatten, is_config_name, merge, resolve, scalar
+from trainables.overrides import tune_overrides
 
 CORE_METRICS = [M.TRAIN_LOSS, M.VAL_ERROR, M.VAL_NLL, M.VAL_ECE, M.TEST_ERROR, M.TEST_NLL, M.TEST_ECE]
 BEST_METRICS = [M.BEST_EPOCH, M.BEST_VAL_ERROR, M.BEST_TEST_ERROR, M.BEST_TEST_NLL, M.BEST_TEST_ECE]  # last epoch only
@@ -107,21 +117,46 @@ class Ledger:
         sweepdir.atomic_write_json(self.path, self.data)
 
 
-def config_key(overrides: dict[str, Any]) -> tuple[str, str]:
-    """(config_id, label) of a trial's searched values, seed excluded: replicates share them."""
+def config_key(overrides: dict[str, Any], flat: dict[str, Scalar] | None = None) -> tuple[str, str]:
+    """(config_id, label) of a trial's searched values, seed excluded: replicates share them.
+
+    The id hashes the suggested values as Tune gave them (stable across sweeps: a confirm sweep
+    keeps it); the label prints them under their spec names with the values of the flattened
+    resolved configuration ``flat`` (``sweeper.labels.config_label``)."""
     items = sorted((k, v) for k, v in overrides.items() if k != "seed")
-    label = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items) or "(fixed)"
+    label = config_label({k: (flat or {}).get(k, scalar(v)) for k, v in items})
     return hashlib.sha1(json.dumps(items, default=str).encode()).hexdigest()[:10], label
+
+
+def resolve_trial(base: dict[str, Any], overrides: dict[str, Any]) -> tuple[TrialConfig | None, dict[str, Scalar]]:
+    """(resolved configuration, its ``flatten``) of a trial's suggested values. Values the entry's
+    ``Params`` refuse (the trial itself fails on them and says why) give ``None`` and the flat names
+    that can be read without resolving: each section's name and the suggested values."""
+    try:
+        cfg = resolve(base, overrides)
+        return cfg, flatten(cfg)
+    except (TypeError, ValueError, KeyError):  # KeyError: registry.UnknownName
+        merged = merge(base, overrides)
+        flat: dict[str, Scalar] = {f"{s}.name": (merged.get(s) or {}).get("name") for s in SECTIONS}
+        flat.update({k: scalar(v) for k, v in overrides.items()})
+        return None, flat
+
+
+def trial_params(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Scalar]:
+    """A trial's flattened resolved configuration from its Tune config (its child run's MLflow params,
+    the same names and values as its trials-table row)."""
+    return resolve_trial(base, tune_overrides(config, base.get("seeds", [0])))[1]
 
 
 def trial_identity(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """A trial's ``config_id``, ``config`` label, ``regularizer``, ``seed`` and epoch budget (``epochs``)
     from its Tune config (the same values its trials-table row gets)."""
     overrides = tune_overrides(config, base.get("seeds", [0]))
-    config_id, label = config_key(overrides)
-    resolved = merge_overrides(base, overrides)
-    return {"config_id": config_id, "config": label, "regularizer": resolved["regularizer"]["name"],
-            "seed": int(overrides.get("seed", 0)), "epochs": TrainConfig(**(resolved.get("train") or {})).epochs}
+    _, flat = resolve_trial(base, overrides)
+    config_id, label = config_key(overrides, flat)
+    epochs = flat.get("train.epochs") or (base.get("train") or {}).get("epochs") or TrainConfig.epochs
+    return {"config_id": config_id, "config": label, "regularizer": flat["regularizer.name"],
+            "seed": int(overrides.get("seed", 0)), "epochs": int(epochs)}
 
 
 class _Storage:
@@ -305,8 +340,8 @@ def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dic
         if not isinstance(config, dict):
             continue  # not written yet: the trial has not started
         overrides = tune_overrides(config, seeds)
-        resolved = merge_overrides(base, overrides)
-        config_id, label = config_key(overrides)
+        _, flat = resolve_trial(base, overrides)
+        config_id, label = config_key(overrides, flat)
         rows = _read_rows(_read_fullest(store, d, "result.json"))
         last = rows[-1] if rows else {}
         snap_last = (tsnap or {}).get("last_result") or {}
@@ -319,8 +354,8 @@ def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dic
         retries = int(led["retries"]) if "retries" in led else max(0, fails - (status == "error"))
         row = {
             "sweep": sweep_dir.name, "trial_id": trial_id, "config_id": config_id, "config": label,
-            "seed": seed, "regularizer": resolved["regularizer"]["name"], "model": resolved["model"]["name"],
-            "dataset": resolved["dataset"]["name"], "status": status, "reason": reason,
+            "seed": seed, "regularizer": flat["regularizer.name"], "model": flat["model.name"],
+            "dataset": flat["dataset.name"], "status": status, "reason": reason,
             "epochs": int(last.get(M.EPOCH, 0)), "seconds": sum(float(r.get(M.SECONDS, 0.0)) for r in rows),
             "node_id": str(last.get("node_id", "")), "retries": retries,
             "provenance": last.get(PROVENANCE),
@@ -329,9 +364,7 @@ def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dic
             row[m] = _float(last.get(m))
         if isinstance(last.get(M.TEST_CALIBRATION), str):
             row[M.TEST_CALIBRATION] = last[M.TEST_CALIBRATION]
-        for k, v in overrides.items():
-            if k != "seed":
-                row[f"param.{k}"] = v
+        row.update({k: v for k, v in flat.items() if k != "seed"})  # the configuration columns
         for k, v in last.items():
             if k not in TUNE_KEYS and k not in row and k not in (M.EPOCH, M.SECONDS, M.DIVERGED, "node_id") and _float(v) is not None:
                 row[f"metric.{k}"] = _float(v)
@@ -349,15 +382,30 @@ def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dic
     return trials, epochs
 
 
-def _schema(fixed: list[pa.Field], rows: list[dict], param_types: dict[str, str], meta: dict[str, str]) -> pa.Schema:
+def _config_type(values: list[Any]) -> pa.DataType:
+    """Column type of a configuration column, from its values: bool, int64, float64 (ints and floats
+    mixed), else string (lists are already JSON text, see ``trainables.config.scalar``)."""
+    vals = [v for v in values if v is not None]
+    if vals and all(isinstance(v, bool) for v in vals):
+        return pa.bool_()
+    if vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        return pa.int64()
+    if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+        return pa.float64()
+    return pa.string()
+
+
+def _schema(fixed: list[pa.Field], rows: list[dict], meta: dict[str, str]) -> pa.Schema:
+    """``fixed``, then the configuration columns (in ``flatten``'s order), then the other (metric)
+    columns sorted, as float64."""
     fields = list(fixed)
     names = {f.name for f in fields}
-    extra = sorted({k for r in rows for k in r} - names)
-    for k in extra:
-        kind = param_types.get(k.removeprefix("param."), "float")
-        typ = {"float": pa.float64(), "int": pa.int64()}.get(kind, pa.string())
-        fields.append(pa.field(k, typ))
-    return pa.schema(fields, metadata=meta)
+    seen = list(dict.fromkeys(k for r in rows for k in r if k not in names))
+    config = [k for k in seen if is_config_name(k)]
+    fields += [pa.field(k, _config_type([r.get(k) for r in rows])) for k in config]
+    fields += [pa.field(k, pa.float64()) for k in sorted(set(seen) - set(config))]
+    cols = [f.name for f in fields if is_config_name(f.name)]
+    return pa.schema(fields, metadata={**meta, CONFIG_COLUMNS: json.dumps(cols)})
 
 
 def _column(rows: list[dict], f: pa.Field) -> list:
@@ -372,14 +420,6 @@ def trial_base(spec_dict: dict[str, Any]) -> dict[str, Any]:
     return {**{k: spec_dict[k] for k in ("dataset", "model", "regularizer", "train")}, "seeds": list(spec_dict["seeds"])}
 
 
-def _param_type(p: dict[str, Any]) -> str:
-    """Column kind of a space entry: float / int from its distribution or fixed value, else categorical."""
-    if "value" in p:
-        v = p["value"]
-        return "int" if isinstance(v, int) and not isinstance(v, bool) else "float" if isinstance(v, float) else "categorical"
-    return p.get("type", "float")
-
-
 def write_tables(sweep_dir: Path, spec_dict: dict[str, Any]) -> tuple[int, int]:
     """(Re)write trials.parquet and epochs.parquet; returns their row counts."""
     trials, epochs = rebuild(sweep_dir, spec_dict)
@@ -390,10 +430,10 @@ def rebuild(sweep_dir: Path, spec_dict: dict[str, Any]) -> tuple[list[dict], lis
     """(Re)write trials.parquet and epochs.parquet from the trial folders alone; returns the rows.
     Each file is replaced atomically (readers see the old or the new table)."""
     trials, epochs = collect(sweep_dir, trial_base(spec_dict))
-    param_types = {path: _param_type(p) for path, p in spec_dict.get("space", {}).items()}
     import yaml
 
     meta = {
+        FORMAT_KEY: str(FORMAT),
         "sweeper.spec": yaml.safe_dump(spec_dict, sort_keys=False),
         "sweeper.versions": json.dumps(provenance.packages()),
         "sweeper.written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -406,7 +446,7 @@ def rebuild(sweep_dir: Path, spec_dict: dict[str, Any]) -> tuple[list[dict], lis
         meta["sweeper.confirms"] = sweep_meta["confirms"]["source"]
         meta["sweeper.confirm"] = json.dumps(sweep_meta["confirms"])
     for name, fixed, rows in (("trials", TRIAL_FIELDS, trials), ("epochs", EPOCH_FIELDS, epochs)):
-        schema = _schema(fixed, rows, param_types, meta)
+        schema = _schema(fixed, rows, meta)
         table = pa.table({f.name: pa.array(_column(rows, f), type=f.type) for f in schema}, schema=schema)
         tmp = sweep_dir / f".{name}.parquet.{os.getpid()}.tmp"
         pq.write_table(table, tmp)

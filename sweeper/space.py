@@ -32,7 +32,7 @@ from sweeper import per_method
 from sweeper.per_method_search import PerMethodStudies
 from sweeper.spec import Param, SweepSpec
 
-from trainables.trial import POINT  # raw Tune keys are defined where they are read
+from trainables.overrides import POINT  # raw Tune keys are defined where they are read (torch-free)
 _PRIMITIVE = (type(None), bool, int, float, str)
 
 

@@ -9,6 +9,11 @@ resumed driver continues the same runs instead of duplicating them:
 - per-epoch metrics are logged with ``step = epoch``; an epoch at or below the
   last one already logged for that run is skipped.
 
+A child run's params are its trial's resolved configuration flattened
+(``trainables.config.flatten``: ``regularizer.rho``, ``train.lr``, every default
+included): the names of the spec, of the ``trials.parquet`` columns and of the
+report labels.
+
 What the MLflow UI shows (it is the comparison UI): a child run is named by
 its regularizer, searched values and seed (``dropmax tau=0.5 lr=0.001 seed=1``)
 and tagged ``config_id`` (the seeds of one configuration share it: group runs
@@ -44,6 +49,7 @@ from ray.tune import Callback
 
 from sweeper.labels import config_name, run_name
 from sweeper.retry import retry
+from trainables.config import is_config_name
 
 log = logging.getLogger("sweeper")
 LIVE_BUDGET_S = 10.0  # retries inside a Tune callback (the Tune loop waits meanwhile)
@@ -234,10 +240,10 @@ class SweepTracker:
 
     def reconcile(self, trials: list[dict], epochs: list[dict], stopped: bool = False) -> int:
         """Make MLflow match the tables: one child run per trial row (created if missing, named and
-        tagged like the live callback's runs, :func:`child_run`, with the resolved configuration of
-        the trial's provenance record as params when it has one), every epoch row logged (step =
-        epoch), the status tag and the run status. With ``stopped`` (the driver is ending), a trial that is
-        not finished is ended as KILLED. Returns how many runs were changed."""
+        tagged like the live callback's runs, :func:`child_run`), its params (the row's configuration
+        columns, when the run has none), every epoch row logged (step = epoch), the status tag and the
+        run status. With ``stopped`` (the driver is ending), a trial that is not finished is ended as
+        KILLED. Returns how many runs were changed."""
         def children():
             runs = self.client.search_runs(
                 [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_id}'", max_results=10000)
@@ -255,18 +261,19 @@ class SweepTracker:
             def sync(run=run, t=t, tid=tid) -> bool:
                 c = self.client
                 touched = False
-                if run is None:  # named and tagged like the live callback's runs; params from the trial's record
+                if run is None:  # named and tagged like the live callback's runs
                     ident = t if all(t.get(k) is not None for k in ("regularizer", "config", "config_id", "seed")) else None
                     name, tags = child_run(self.sweep_id, self.parent_id, tid, ident)
                     rid = c.create_run(self.experiment_id, run_name=name, tags=tags).info.run_id
-                    prov = json.loads(t["provenance"]) if t.get("provenance") else {}
-                    plist = [Param(k, v) for k, v in _flat(prov.get("config") or {}).items()]
-                    for i in range(0, len(plist), 100):
-                        c.log_batch(rid, params=plist[i : i + 100])
                     touched = True
                     status_now, tags_now = "RUNNING", {}
                 else:
                     rid, status_now, tags_now = run.info.run_id, run.info.status, run.data.tags
+                if run is None or not run.data.params:  # the callback could not log them during the sweep
+                    params = [Param(k, str(v)[:6000]) for k, v in t.items() if is_config_name(k)]
+                    for i in range(0, len(params), 100):
+                        c.log_batch(rid, params=params[i : i + 100])
+                    touched |= bool(params)
                 logged = {int(m.step) for m in c.get_metric_history(rid, "epoch")} if run is not None else set()
                 todo = []
                 ts = int(time.time() * 1000)
@@ -299,7 +306,7 @@ class MLflowTrialCallback(Callback):
 
     def __init__(self, tracker: SweepTracker, resolve_params, identify=None):
         self.t = tracker
-        self.resolve_params = resolve_params  # Tune config -> flat dict of resolved trial params
+        self.resolve_params = resolve_params  # Tune config -> the flattened resolved configuration (results.trial_params)
         self.identify = identify  # Tune config -> {config_id, config, regularizer, seed} (run name and tags)
         self.runs: dict[str, str] = {}
         self.last_epoch: dict[str, int] = {}

@@ -7,14 +7,16 @@ import pandas as pd
 
 
 def rows(method: str, label: str, values: dict[str, list[float]], seeds=(0, 1, 2, 3, 4), status=None, **params) -> list[dict]:
-    """One row per seed of one configuration; ``values`` maps a column to its per-seed values."""
+    """One row per seed of one configuration; ``values`` maps a column to its per-seed values; ``params``
+    are configuration columns, ``section_field`` for the column ``section.field`` (``train_epochs=50``:
+    ``train.epochs``, the name the spec, MLflow and the labels use)."""
     cid = hashlib.sha1(label.encode()).hexdigest()[:10]
     out = []
     for i, s in enumerate(seeds):
         r = {"sweep": "fixture", "trial_id": f"{cid}_{s}", "config_id": cid, "config": label, "seed": s,
              "regularizer": method, "model": "mlp", "dataset": "digits",
              "status": (status or {}).get(s, "finished"), "reason": "", "epochs": 2, "seconds": 1.0,
-             "node_id": "n", "retries": 0, **{f"param.{k}": v for k, v in params.items()}}
+             "node_id": "n", "retries": 0, **{k.replace("_", ".", 1): v for k, v in params.items()}}
         for k, v in values.items():
             r[k] = v[i]
         out.append(r)

@@ -37,9 +37,9 @@ def test_view_before_anything_finished():
 
 def test_files_view_uses_the_budget_column_and_meta():
     rows = [
-        {"status": "finished", "epochs": 2, "param.train.epochs": 2, "config_id": "x", "regularizer": "softmax",
+        {"status": "finished", "epochs": 2, "train.epochs": 2, "config_id": "x", "regularizer": "softmax",
          "config": "train.epochs=2", "val_error": 0.1},
-        {"status": "running", "epochs": 1, "param.train.epochs": 8, "config_id": "y", "regularizer": "softmax",
+        {"status": "running", "epochs": 1, "train.epochs": 8, "config_id": "y", "regularizer": "softmax",
          "config": "train.epochs=8", "val_error": None},
     ]
     meta = {"sweep_id": "s", "started": 100.0, "total_trials": 2, "status": "running"}

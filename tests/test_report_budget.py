@@ -22,7 +22,8 @@ def _trials():
     t = table(*[_cfg("slow", b, v, te) for b, v, te in [(50, .15, .12), (100, .10, .08), (200, .06, .05)]],
               *[_cfg("fast", b, v, te) for b, v, te in [(50, .09, .07), (100, .07, .06), (200, .07, .065)]],
               *[_cfg("softmax", b, v, te) for b, v, te in [(50, .10, .08), (100, .09, .07), (200, .09, .07)]])
-    return t.rename(columns={"param.train_epochs": budget.BUDGET})
+    assert budget.BUDGET == "train.epochs" and budget.BUDGET in t
+    return t
 
 
 def test_budget_selection_flag_and_flips():

@@ -82,7 +82,7 @@ def test_provenance_in_parquet_and_mlflow(sweep):
     assert parent.data.tags["sweeper.git_commit"] == str(code["commit"])
     assert "provenance.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
     child = next(r for r in runs if r.data.tags.get("sweeper.trial_id") == trials.trial_id.iloc[0])
-    assert child.data.params["train.momentum"] == "0.9" and child.data.params["regularizer.params.keep"] == "0.5"
+    assert child.data.params["train.momentum"] == "0.9" and child.data.params["regularizer.keep"] == "0.5"
     assert child.data.tags["sweeper.data_sha256"] == rec["data"]["all"]
     assert "provenance.json" in {a.path for a in client.list_artifacts(child.info.run_id)}
 

@@ -197,9 +197,9 @@ def test_reused_processes_give_the_same_results_and_checkpoint_by_time(tmp_path,
     assert len(set(pids(reused.sweep_dir).values())) == 1
     assert checkpoints(fresh.sweep_dir) == 3 * 2  # num_to_keep=2 of 3 per-epoch checkpoints
     assert checkpoints(reused.sweep_dir) == 3  # only the final one
-    cols = ["param.train.lr", "status", "epochs", "train_loss", "val_error", "val_nll", "test_error", "test_nll"]
-    a = fresh.trials[cols].sort_values("param.train.lr").reset_index(drop=True)
-    b = reused.trials[cols].sort_values("param.train.lr").reset_index(drop=True)
+    cols = ["train.lr", "status", "epochs", "train_loss", "val_error", "val_nll", "test_error", "test_nll"]
+    a = fresh.trials[cols].sort_values("train.lr").reset_index(drop=True)
+    b = reused.trials[cols].sort_values("train.lr").reset_index(drop=True)
     assert (a.status == "finished").all()
     pd.testing.assert_frame_equal(a, b)
 

@@ -1,15 +1,30 @@
-"""Torch-free configuration records of a trial: ``TrainConfig`` (the ``train:`` section of a sweep YAML).
+"""Torch-free configuration records of a trial, the one merge of suggested values, the one flattening.
 
-Kept apart from ``loop.py`` (which imports torch) so that the spec validator can
-check a YAML's ``train:`` section without importing torch; ``loop.py`` re-exports it.
+- ``TrainConfig``: the ``train:`` section of a sweep YAML (``loop.py`` re-exports it).
+- ``TrialConfig``: one trial's resolved configuration: each of ``dataset``, ``model`` and
+  ``regularizer`` is a ``Section(name, params)`` whose ``params`` is the registry entry's frozen
+  ``Params`` instance with every default filled in, ``train`` is a full ``TrainConfig``, plus the
+  seed and the dataset root. Built once per trial by ``resolve(base, suggested)``, by the trial
+  (``trainables.trial.run_trial``) and by the driver (``sweeper.results``: MLflow params, Parquet
+  rows) alike; ``to_dict``/``from_dict`` are its JSON form (the trial's provenance record).
+- ``flatten(cfg)``: the one flat form, ``{name: scalar}`` under the names the spec uses
+  (``dataset.name``, ``model.widths``, ``regularizer.rho``, ``train.lr``, ``seed``): the child
+  run's MLflow params, the configuration columns of ``trials.parquet`` and the report labels.
+
+Nothing here imports torch: the registries' ``Params`` classes come from their torch-free
+``params.py`` (imported on first use, so this module stays the ground floor).
+
 ``TrainConfig.DOCS`` gives every field its valid range and one line of meaning
 (``trainables/paramdoc.py``; printed by ``sweeper show train``).
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
+import json
 import math
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 MAX_EPOCHS = 100_000
 MAX_BATCH = 10_000_000
@@ -98,3 +113,159 @@ class TrainConfig:
                 problems.append(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         if problems:
             raise ValueError("; ".join(problems))
+
+
+SECTIONS = ("dataset", "model", "regularizer")  # registry sections; ``train`` is TrainConfig
+Scalar = bool | int | float | str | None
+
+
+def params_class(section: str, name: str) -> type:
+    """The torch-free ``Params`` class of registry entry ``name`` of ``section``
+    (``UnknownName`` lists the valid names)."""
+    if section == "dataset":
+        from trainables import data as registry
+    elif section == "model":
+        from trainables import models as registry
+    elif section == "regularizer":
+        from trainables import regularizers as registry
+    else:
+        raise KeyError(f"unknown section {section!r}: valid are {', '.join(SECTIONS)}")
+    return registry.params(name)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A registry choice: its name and its ``Params``. A ``TrialConfig`` always holds the entry's
+    ``Params`` instance (defaults filled in); a dict given here (hand-built configurations in
+    benchmarks and tests) is turned into one by ``TrialConfig``."""
+
+    name: str
+    params: Any = field(default_factory=dict)
+
+
+def _typed(section: str, s: Section) -> Section:
+    cls = params_class(section, s.name)
+    if isinstance(s.params, cls):
+        return s
+    if dataclasses.is_dataclass(s.params):
+        raise TypeError(f"{section}.params: expected {cls.__name__} for {s.name!r}, got {type(s.params).__name__}")
+    return Section(s.name, cls(**dict(s.params or {})))
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """One trial's resolved configuration (every default filled in); see the module docstring.
+
+    Invalid values raise the ``Params``' own ``ValueError`` (or ``TypeError`` for an unknown key)
+    when the configuration is made, before any data is loaded."""
+
+    dataset: Section
+    model: Section
+    regularizer: Section
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    data_root: str | None = None
+
+    def __post_init__(self):
+        for section in SECTIONS:  # frozen: the typed sections replace what was given, once
+            object.__setattr__(self, section, _typed(section, getattr(self, section)))
+        if not isinstance(self.train, TrainConfig):
+            object.__setattr__(self, "train", TrainConfig(**dict(self.train or {})))
+        object.__setattr__(self, "seed", int(self.seed))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrialConfig":
+        """From ``to_dict``'s form, or a spec's sections (what the YAML wrote) with ``seed``."""
+        def section(key: str) -> Section:
+            s = d.get(key) or {}
+            return Section(s["name"], dict(s.get("params") or {}))
+
+        return cls(dataset=section("dataset"), model=section("model"), regularizer=section("regularizer"),
+                   train=TrainConfig(**(d.get("train") or {})), seed=int(d.get("seed", 0)),
+                   data_root=(d.get("dataset") or {}).get("root"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able nested form: ``{"dataset": {"name", "params", "root"}, "model": {"name", "params"},
+        "regularizer": {"name", "params"}, "train": {...}, "seed"}``, every field of every ``Params``."""
+        out: dict[str, Any] = {}
+        for section in SECTIONS:
+            s = getattr(self, section)
+            out[section] = {"name": s.name, "params": plain(dataclasses.asdict(s.params))}
+        out["dataset"]["root"] = self.data_root
+        out["train"] = plain(dataclasses.asdict(self.train))
+        out["seed"] = self.seed
+        return out
+
+
+def plain(v: Any) -> Any:
+    """JSON-able form of a Params value (tuples become lists)."""
+    if isinstance(v, (tuple, list)):
+        return [plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: plain(x) for k, x in v.items()}
+    return v
+
+
+def scalar(v: Any) -> Scalar:
+    """A flat value: None, bool, int, float and str as they are; a list, tuple or mapping as compact
+    JSON (``[128, 128]``), which is also how a label prints it."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return json.dumps(plain(v))
+
+
+def flatten(cfg: TrialConfig) -> dict[str, Scalar]:
+    """The one flat form of a resolved configuration, under the names the spec uses.
+
+    ``<section>.name`` and ``<section>.<field>`` for every field of the section's ``Params``
+    (the spec's ``regularizer.rho`` is ``regularizer.params.rho`` in the YAML's nesting, and
+    ``regularizer.rho`` in a ``space:`` path, here, in MLflow, in Parquet and in labels),
+    ``dataset.root`` when one is set, ``train.<field>`` for every ``TrainConfig`` field, and ``seed``.
+    Order: dataset, model, regularizer, train, seed; fields in their dataclass order."""
+    out: dict[str, Scalar] = {}
+    for section in SECTIONS:
+        s = getattr(cfg, section)
+        out[f"{section}.name"] = s.name
+        for f in dataclasses.fields(s.params):
+            out[f"{section}.{f.name}"] = scalar(getattr(s.params, f.name))
+        if section == "dataset" and cfg.data_root is not None:
+            out["dataset.root"] = cfg.data_root
+    for f in dataclasses.fields(cfg.train):
+        out[f"train.{f.name}"] = scalar(getattr(cfg.train, f.name))
+    out["seed"] = cfg.seed
+    return out
+
+
+def is_config_name(name: str) -> bool:
+    """True for a name ``flatten`` makes (``seed``, ``<dataset|model|regularizer|train>.<...>``)."""
+    return name == "seed" or ("." in name and name.split(".", 1)[0] in (*SECTIONS, "train"))
+
+
+def merge(base: dict[str, Any], suggested: dict[str, Any]) -> dict[str, Any]:
+    """The one merge of suggested values: ``suggested`` (dotted spec paths, plus ``seed``) onto
+    ``base`` (the spec's ``dataset``/``model``/``regularizer``/``train`` sections, as the YAML wrote them).
+
+    ``<section>.name`` picks the registry entry (and drops the base's params of another entry);
+    ``<section>.<key>`` sets ``<section>.params.<key>`` for dataset/model/regularizer and
+    ``train.<key>`` directly. Keys starting with ``_`` are Tune/Ray bookkeeping and ignored.
+    Names are applied before values, so the order of ``suggested`` does not matter."""
+    d = copy.deepcopy(base)
+    items = sorted(((k, v) for k, v in suggested.items() if not k.startswith("_")),
+                   key=lambda kv: not kv[0].endswith(".name"))
+    for key, value in items:
+        if key == "seed":
+            d["seed"] = value
+            continue
+        section, _, name = key.partition(".")
+        if section == "train":
+            d.setdefault("train", {})[name] = value
+        elif name == "name":
+            d[section] = {"name": value, "params": {}, **{k: v for k, v in d.get(section, {}).items() if k == "root"}}
+        else:
+            d.setdefault(section, {}).setdefault("params", {})[name] = value
+    return d
+
+
+def resolve(base: dict[str, Any], suggested: dict[str, Any]) -> TrialConfig:
+    """The resolved configuration of one trial: ``merge(base, suggested)`` with every default filled in."""
+    return TrialConfig.from_dict(merge(base, suggested))

@@ -4,10 +4,10 @@
 reports once, in its last result, under the key ``PROVENANCE`` (a JSON string, so
 Tune, the searcher and the MLflow metric logger see one opaque value):
 
-- ``config``: the resolved configuration (``resolved_config``): every section's
-  ``Params`` with its defaults filled in, ``train`` as the full ``TrainConfig``, the
-  seed and the dataset root. It rebuilds the trial exactly:
-  ``TrialConfig.from_dict(config)``.
+- ``config``: the resolved configuration (``TrialConfig.to_dict()``, see
+  ``trainables/config.py``): every section's ``Params`` with its defaults filled in,
+  ``train`` as the full ``TrainConfig``, the seed and the dataset root. It rebuilds the
+  trial exactly: ``TrialConfig.from_dict(config)``.
 - ``data``: a fingerprint of each split (``data_fingerprint``).
 - ``hardware``: CPU model and core count, torch's thread count, the torch device and
   the GPU's name when there is one, the platform.
@@ -25,7 +25,6 @@ label) and the training statistics instead, and says so in ``method``.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -34,43 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from trainables import data as data_registry
-from trainables import models as model_registry
-from trainables import regularizers as reg_registry
-from trainables.config import TrainConfig
+from trainables.config import TrialConfig
 from trainables.lazy import LazyModule
 
 torch = LazyModule("torch")  # imported on first use: the driver's torch-free readers import PROVENANCE from here
 
 PROVENANCE = "provenance"  # result key of the trial's final report (a JSON string)
 SPLITS = ("train", "val", "test")
-_SECTIONS = {"dataset": data_registry, "model": model_registry, "regularizer": reg_registry}
-
-
-def _plain(v: Any) -> Any:
-    """JSON-able form of a Params value (tuples become lists)."""
-    if isinstance(v, (tuple, list)):
-        return [_plain(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    return v
-
-
-def resolved_config(d: dict[str, Any]) -> dict[str, Any]:
-    """A merged trial dict (``merge_overrides``' output) with every default filled in.
-
-    ``{"dataset": {"name", "params", "root"}, "model": {"name", "params"},
-    "regularizer": {"name", "params"}, "train": {...every TrainConfig field},
-    "seed": int}``; ``params`` holds every field of the entry's ``Params`` dataclass.
-    """
-    out: dict[str, Any] = {}
-    for key, registry in _SECTIONS.items():
-        s = d.get(key) or {}
-        params = registry.get(s["name"]).Params(**(s.get("params") or {}))
-        out[key] = {"name": s["name"], "params": _plain(dataclasses.asdict(params))}
-    out["dataset"]["root"] = (d.get("dataset") or {}).get("root")
-    out["train"] = _plain(dataclasses.asdict(TrainConfig(**(d.get("train") or {}))))
-    out["seed"] = int(d.get("seed", 0))
-    return out
 
 
 def _tensor_digest(h: "hashlib._Hash", t: torch.Tensor) -> None:
@@ -139,9 +108,9 @@ def hardware(device: torch.device) -> dict[str, Any]:
     return hw
 
 
-def trial_provenance(merged: dict[str, Any], splits, device: torch.device) -> dict[str, Any]:
+def trial_provenance(cfg: TrialConfig, splits, device: torch.device) -> dict[str, Any]:
     """The trial's own record: resolved configuration, data fingerprint, hardware."""
-    return {"config": resolved_config(merged), "data": data_fingerprint(splits), "hardware": hardware(device)}
+    return {"config": cfg.to_dict(), "data": data_fingerprint(splits), "hardware": hardware(device)}
 
 
 def as_result(prov: dict[str, Any]) -> str:

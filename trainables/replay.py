@@ -32,7 +32,7 @@ class Replay:
 
 def replay(config: dict[str, Any], threads: int = 1, until_epoch: int | None = None,
            device: torch.device | None = None) -> Replay:
-    """Train ``config`` (a resolved configuration, ``provenance.resolved_config``'s shape)
+    """Train ``config`` (a resolved configuration, ``TrialConfig.to_dict()``'s shape)
     for its epochs (or up to ``until_epoch``) with ``threads`` torch threads."""
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, int(threads)))
@@ -40,7 +40,7 @@ def replay(config: dict[str, Any], threads: int = 1, until_epoch: int | None = N
         cfg = TrialConfig.from_dict(config)
         dev = device or pick_device()
         splits = load_splits(cfg)
-        prov = provenance.trial_provenance(config, splits, dev)
+        prov = provenance.trial_provenance(cfg, splits, dev)
         trainer = Trainer(build(cfg, splits), splits, cfg.train, dev, cfg.seed)
         last: dict[str, Any] = {}
         with tempfile.TemporaryDirectory() as d:

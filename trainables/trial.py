@@ -4,7 +4,8 @@
 ``base`` is the resolved sweep spec (a plain dict: dataset, model,
 regularizer, train sections), ``config`` holds the values Optuna suggested as
 dotted keys (``"regularizer.rho"``, ``"train.lr"``, ...) plus ``"seed"``.
-They merge into a frozen ``TrialConfig``; the trial then builds data, backbone
+``trainables.config.resolve`` makes them the frozen ``TrialConfig`` (every
+``Params`` with its defaults filled in), as the driver does; the trial then builds data, backbone
 and head, and reports one dict of floats per epoch; a checkpoint goes with a report
 when the last one is ``base["checkpoint_every_s"]`` seconds old, and always with the last.
 
@@ -17,7 +18,6 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ from trainables import models as model_registry
 from trainables import provenance
 from trainables import regularizers as reg_registry
 from trainables import reuse
-from trainables.overrides import POINT, TRIAL_INDEX, merge_overrides, tune_overrides  # noqa: F401  (re-exported)
+from trainables.config import Section, TrialConfig, resolve  # noqa: F401  (Section, TrialConfig: re-exported)
+from trainables.overrides import POINT, TRIAL_INDEX, tune_overrides  # noqa: F401  (re-exported)
 from trainables.loop import Net, TrainConfig, Trainer
 from trainables.regularizers.contract import BuildContext, FinalArtifacts, ResetGates, glorot_, implementers
 
@@ -37,41 +38,9 @@ from trainables.regularizers.contract import BuildContext, FinalArtifacts, Reset
 CHECKPOINT_EVERY_S = "checkpoint_every_s"  # base key: the spec's search.checkpoint_every_s (set by the launcher)
 
 
-@dataclass(frozen=True)
-class Section:
-    """A registry choice: name + params (already validated by the module's Params)."""
-
-    name: str
-    params: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TrialConfig:
-    dataset: Section
-    model: Section
-    regularizer: Section
-    train: TrainConfig
-    seed: int = 0
-    data_root: str | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrialConfig":
-        def section(key: str) -> Section:
-            s = d.get(key) or {}
-            return Section(s["name"], dict(s.get("params") or {}))
-
-        return cls(
-            dataset=section("dataset"),
-            model=section("model"),
-            regularizer=section("regularizer"),
-            train=TrainConfig(**(d.get("train") or {})),
-            seed=int(d.get("seed", 0)),
-            data_root=(d.get("dataset") or {}).get("root"),
-        )
-
-
-def _params(module, params: dict):
-    return module.Params(**params)
+def _params(module, params):
+    """The section's ``Params`` instance (a ``TrialConfig`` holds it resolved; ``module.Params`` is the same class)."""
+    return params
 
 
 def regularizer_params(cfg: TrialConfig):
@@ -193,13 +162,12 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     import ray
     from ray import tune
 
-    merged = merge_overrides(base, tune_overrides(config, base.get("seeds", [0])))
-    cfg = TrialConfig.from_dict(merged)
+    cfg = resolve(base, tune_overrides(config, base.get("seeds", [0])))
     cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
     reuse.reset(cfg.seed, max(1, int(cpus)))  # fractional CPUs still get one thread; a reused process starts clean
 
     splits = reuse.cached(reuse.cache_key(cfg.dataset.name, cfg.dataset.params, cfg.data_root), lambda: load_splits(cfg))
-    prov = provenance.as_result(provenance.trial_provenance(merged, splits, pick_device()))  # in the last report
+    prov = provenance.as_result(provenance.trial_provenance(cfg, splits, pick_device()))  # in the last report
     net = build(cfg, splits)
     trainer = Trainer(net, splits, cfg.train, pick_device(), cfg.seed)
     ckpt = tune.get_checkpoint()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sweeper.columns import read_trials
 from sweeper.report import tables
 from sweeper.report.data import FINISHED, column  # noqa: F401
 from sweeper.report.stats import mean_ci  # noqa: F401
@@ -31,7 +32,7 @@ def load_trials(sweep_dir: Path) -> pd.DataFrame:
     if not f.exists():
         raise FileNotFoundError(f"{f} does not exist: the sweep has not written results yet")
     try:
-        return pd.read_parquet(f)
+        return read_trials(f)
     except (OSError, ValueError) as e:  # pyarrow.ArrowInvalid is a ValueError
         from sweeper import sweepdir
 
@@ -39,7 +40,7 @@ def load_trials(sweep_dir: Path) -> pd.DataFrame:
             from sweeper import results
 
             results.write_tables(Path(sweep_dir), sweepdir.read_spec(sweep_dir))
-            return pd.read_parquet(f)
+            return read_trials(f)
         except sweepdir.SweepError:
             raise
         except Exception as e2:  # noqa: BLE001

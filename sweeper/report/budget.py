@@ -1,6 +1,6 @@
 """Budget-fair comparison: the epoch budget (``train.epochs``) as a first-class axis.
 
-When a sweep runs several budgets (``param.train.epochs`` takes more than one value):
+When a sweep runs several budgets (``train.epochs`` takes more than one value):
 
 1. For each method and budget, the method's best configuration at that budget by the sweep's
    validation objective (mean over seeds) gives one row of the *budget table* (test metric vs budget
@@ -29,7 +29,7 @@ from sweeper.report.compare import per_seed
 from sweeper.report.stats import paired
 from sweeper.report.tables import cell, config_table
 
-BUDGET = "param.train.epochs"
+BUDGET = "train.epochs"  # the configuration column (sweeper.columns)
 NOT_CONVERGED = "not converged at the budgets tried"
 MAYBE = "may not be converged (the gain between the two largest budgets is within seed noise)"
 FLAT = "no gain from the largest budget"

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import yaml
 
+from sweeper.columns import is_config_name
 FINISHED = ("finished",)
 DEFAULT_OBJECTIVE = ("val_error", "min")
 
@@ -35,7 +36,7 @@ def has_metric(trials: pd.DataFrame, metric: str) -> bool:
 def numeric_metrics(trials: pd.DataFrame) -> list[str]:
     skip = {"seed", "epochs", "seconds", "retries"}
     return [c.removeprefix("metric.") for c in trials.columns
-            if c not in skip and not c.startswith("param.") and pd.api.types.is_float_dtype(trials[c])]
+            if c not in skip and not is_config_name(c) and pd.api.types.is_float_dtype(trials[c])]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from sweeper.report import across, budget, compare, paper, tables
-from sweeper.report.data import Sweep, column
+from sweeper.report.data import Sweep, column, numeric_metrics
 
 
 class ReportInputError(ValueError):
@@ -55,7 +55,7 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
     trials = sw.trials
     for m in (*extra_metrics, *([compare_metric] if compare_metric else [])):
         if column(trials, m) not in trials:
-            avail = [c.removeprefix("metric.") for c in trials.columns if trials[c].dtype.kind == "f"]
+            avail = numeric_metrics(trials)
             raise ReportInputError(f"metric {m!r} is not in {sw.folder}/trials.parquet; available: {', '.join(avail)}")
     metric = compare_metric or (extra_metrics[0] if extra_metrics else "test_error")
     objective = sw.objective
