@@ -181,11 +181,12 @@ def test_resolved_config_and_data_fingerprint():
     import torch
 
     from trainables.data import Splits
-    from trainables.provenance import data_fingerprint, resolved_config
+    from trainables.config import TrialConfig
+    from trainables.provenance import data_fingerprint
 
-    cfg = resolved_config({"dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [8]}},
-                           "regularizer": {"name": "malicious_dropout", "params": {"rho": 0.2}}, "train": {"lr": 0.01},
-                           "seed": 3})
+    cfg = TrialConfig.from_dict({"dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [8]}},
+                                 "regularizer": {"name": "malicious_dropout", "params": {"rho": 0.2}},
+                                 "train": {"lr": 0.01}, "seed": 3}).to_dict()
     assert cfg["train"]["lr"] == 0.01 and cfg["train"]["epochs"] == 10 and cfg["seed"] == 3
     assert cfg["regularizer"]["params"]["rho"] == 0.2 and "omega" in cfg["regularizer"]["params"]
     assert cfg["model"]["params"]["widths"] == [8] and json.dumps(cfg)
