@@ -28,6 +28,7 @@ caching allocator's free blocks are released. Nothing else is global in
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -60,7 +61,10 @@ def reset(seed: int, threads: int) -> None:
         torch.cuda.empty_cache()
 
 
-def cache_key(name: str, params: dict, root: str | None) -> str:
+def cache_key(name: str, params: Any, root: str | None) -> str:
+    """The dataset's name, every (resolved) parameter and root: equal keys load equal data."""
+    if dataclasses.is_dataclass(params):
+        params = dataclasses.asdict(params)
     return json.dumps([name, params, root], sort_keys=True, default=str)
 
 

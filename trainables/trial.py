@@ -38,14 +38,11 @@ from trainables.regularizers.contract import BuildContext, FinalArtifacts, Reset
 CHECKPOINT_EVERY_S = "checkpoint_every_s"  # base key: the spec's search.checkpoint_every_s (set by the launcher)
 
 
-def _params(module, params):
-    """The section's ``Params`` instance (a ``TrialConfig`` holds it resolved; ``module.Params`` is the same class)."""
-    return params
-
-
 def regularizer_params(cfg: TrialConfig):
     """The regularizer's ``Params`` of ``cfg`` (validated by its ``__post_init__``)."""
-    return reg_registry.plugin(cfg.regularizer.name).params(**cfg.regularizer.params)
+    params = cfg.regularizer.params  # resolved by trainables.config.resolve: the entry's Params, defaults filled in
+    assert isinstance(params, reg_registry.plugin(cfg.regularizer.name).params), type(params)
+    return params
 
 
 def build(cfg: TrialConfig, splits: data_registry.Splits) -> Net:
@@ -62,7 +59,7 @@ def build(cfg: TrialConfig, splits: data_registry.Splits) -> Net:
         drop_layer = lambda n, kind: torch.nn.Identity()  # noqa: E731
         head_reg, hparams = reg, rparams
     mod = model_registry.get(cfg.model.name)
-    backbone = mod.build(_params(mod, cfg.model.params), splits.in_shape, splits.num_classes, drop_layer)
+    backbone = mod.build(cfg.model.params, splits.in_shape, splits.num_classes, drop_layer)
     head = head_reg.build_head(hparams, backbone.feature_dim, splits.num_classes, ctx)
     net = Net(backbone, head)
     if cfg.train.init == "glorot":
@@ -86,7 +83,7 @@ def run_finalize(cfg: TrialConfig, trainer: Trainer, artifact_dir: Path) -> dict
 def load_splits(cfg: TrialConfig) -> data_registry.Splits:
     mod = data_registry.get(cfg.dataset.name)
     root = Path(cfg.data_root).expanduser() if cfg.data_root else None
-    return mod.load(_params(mod, cfg.dataset.params), root, cfg.seed)
+    return mod.load(cfg.dataset.params, root, cfg.seed)
 
 
 def pick_device() -> torch.device:
