@@ -453,8 +453,8 @@ def test_reconcile_names_a_recreated_run_like_the_live_callback(tmp_path, monkey
     cfg = "regularizer.tau=0.5, train.lr=0.001"
     row = {"trial_id": "t_00000", "status": "finished", "reason": "", "regularizer": "dropmax", "config": cfg,
            "config_id": "c0ffee0123", "seed": 1,
-           "provenance": json.dumps({"config": {"regularizer": {"name": "dropmax", "params": {"tau": 0.5}},
-                                                "train": {"lr": 0.001}, "seed": 1}})}
+           # the row's configuration columns, under the spec's names (sweeper.results)
+           "regularizer.name": "dropmax", "regularizer.tau": 0.5, "train.lr": 0.001}
     epochs = [{"trial_id": "t_00000", "epoch": e, "seed": 1, "val_error": 0.5 / e} for e in (1, 2)]
     assert tracker.reconcile([row], epochs, stopped=True) == 1
     (run,) = children(tmp_path, "rc")
@@ -463,7 +463,8 @@ def test_reconcile_names_a_recreated_run_like_the_live_callback(tmp_path, monkey
                                     {"regularizer": "dropmax", "config": cfg, "config_id": "c0ffee0123", "seed": 1})
     assert run.info.run_name == name and {k: run.data.tags.get(k) for k in tags} == tags
     assert tags["configuration"] == "dropmax tau=0.5 lr=0.001" and tags["config_id"] == "c0ffee0123"
-    assert run.data.params["train.lr"] == "0.001" and run.data.params["regularizer.params.tau"] == "0.5"
+    assert run.data.params["train.lr"] == "0.001" and run.data.params["regularizer.tau"] == "0.5"
+    assert not any(k.startswith("regularizer.params.") for k in run.data.params)  # one name per parameter
     assert run.info.status == "FINISHED" and run.data.tags["sweeper.status"] == "finished"
     steps = [m.step for m in tracker.client.get_metric_history(run.info.run_id, "val_error")]
     assert sorted(steps) == [1, 2]
