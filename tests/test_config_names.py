@@ -58,17 +58,18 @@ def test_resolving_refuses_invalid_values_and_applies_names_first():
 
 
 def test_committed_format_1_tables_are_read_under_todays_names():
-    path = ROOT / "results" / "maldrop_rho" / "trials.parquet"
+    path = ROOT / "results" / "gd_table1_sal" / "trials.parquet"  # written before format 2
     raw = pq.read_schema(path)
-    assert columns.file_format(path) == 1 and "param.regularizer.rho" in raw.names  # the file stays as it is
+    assert columns.file_format(path) == 1 and "param.regularizer.beta_over_alpha" in raw.names  # the file stays as it is
     t = columns.read_trials(path)
-    assert "regularizer.rho" in t and "train.lr" in t and not any(c.startswith("param.") for c in t)
-    assert (t.loc[t["regularizer.rho"].notna(), "regularizer"] == "malicious_dropout").all()  # searched only there
-    sw = data.load(ROOT / "results" / "maldrop_rho")
-    assert "regularizer.rho" in sw.trials and "regularizer.rho" not in data.numeric_metrics(sw.trials)
-    assert "malicious_dropout_rho" in data.numeric_metrics(sw.trials)  # metric.<name>: a metric, not configuration
-    rho = sw.trials[sw.trials["regularizer.rho"].notna()]
-    assert len(rho) and all(f"regularizer.rho={v:.4g}" in lbl for v, lbl in zip(rho["regularizer.rho"], rho.config))
+    assert "regularizer.beta_over_alpha" in t and "regularizer.name" in t and not any(c.startswith("param.") for c in t)
+    assert (t.loc[t["regularizer.beta_over_alpha"].notna(), "regularizer"] == "sal").all()  # searched only there
+    sw = data.load(ROOT / "results" / "gd_table1_sal")
+    assert "regularizer.beta_over_alpha" in sw.trials and "regularizer.beta_over_alpha" not in data.numeric_metrics(sw.trials)
+    assert "sal_params" in data.numeric_metrics(sw.trials)  # metric.<name>: a metric, not configuration
+    ba = sw.trials[sw.trials["regularizer.beta_over_alpha"].notna()]
+    assert len(ba) and all(f"regularizer.beta_over_alpha={float(v):.4g}" in lbl
+                           for v, lbl in zip(ba["regularizer.beta_over_alpha"], ba.config))
 
 
 def test_format_2_is_not_renamed(tmp_path):
