@@ -292,6 +292,23 @@ def test_rebuild_never_mislabels_during_tune_rewrites(done_sweep, tmp_path):
 # interruption
 
 
+def launch_until_first_result(tmp_path: Path, name: str, sweep: Path) -> subprocess.Popen:
+    """`sweeper launch NAME.yaml` in its own session (2 s pause after each epoch), returned once a
+    trial has reported its first epoch; the caller signals it and cleans it up."""
+    proc = subprocess.Popen(cli("launch", f"{name}.yaml", "--num-cpus", "2", "--quiet"), cwd=tmp_path,
+                            env=env(SWEEPER_TEST_EPOCH_DELAY_S="2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 400
+    while not any(n >= 1 for n in (result_rows(sweep).values() if (sweep / "tune").exists() else [])):
+        if proc.poll() is not None or time.monotonic() >= deadline:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            raise AssertionError(f"no first result (rc {proc.returncode})\n{out[-2000:]}\n{err[-5000:]}")
+        time.sleep(0.3)
+    return proc
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -299,14 +316,8 @@ def test_signal_mid_sweep_then_resume(tmp_path, sig):
     name = f"sig{int(sig)}"
     write_spec(tmp_path, name, samples=3, epochs=3, max_concurrent=2)
     sweep = tmp_path / "sweeps" / name
-    proc = subprocess.Popen(cli("launch", f"{name}.yaml", "--num-cpus", "2", "--quiet"), cwd=tmp_path,
-                            env=env(SWEEPER_TEST_EPOCH_DELAY_S="2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = launch_until_first_result(tmp_path, name, sweep)
     try:
-        deadline = time.monotonic() + 400
-        while not any(n >= 1 for n in (result_rows(sweep).values() if (sweep / "tune").exists() else [])):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.3)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=300)
     finally:
@@ -492,14 +503,8 @@ def test_double_ctrl_c_stops_at_once_and_resume_finishes(tmp_path):
     name = "twice"
     write_spec(tmp_path, name, samples=2, epochs=3, max_concurrent=2)
     sweep = tmp_path / "sweeps" / name
-    proc = subprocess.Popen(cli("launch", f"{name}.yaml", "--num-cpus", "2", "--quiet"), cwd=tmp_path,
-                            env=env(SWEEPER_TEST_EPOCH_DELAY_S="2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = launch_until_first_result(tmp_path, name, sweep)
     try:
-        deadline = time.monotonic() + 400
-        while not any(n >= 1 for n in (result_rows(sweep).values() if (sweep / "tune").exists() else [])):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.3)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.5)
         assert proc.poll() is None, "the first Ctrl-C alone ended the driver before the second came"
