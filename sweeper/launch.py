@@ -85,12 +85,14 @@ def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: trackin
                 total: int = 0):
     from ray import tune
 
+    from sweeper import tune_loggers
     from sweeper.watchdog import TrialWatchdog
 
     callbacks = [progress.ProgressCallback(
         sweep_dir.name, total, *progress.objective(spec_dict),
         functools.partial(results.trial_identity, base))] if verbose else []
     callbacks += [
+        *tune_loggers.callbacks(),  # result.json only: Tune's CSV and TensorBoard files are not written
         results.LedgerCallback(sweep_dir, spec_dict),
         tracking.MLflowTrialCallback(tracker, functools.partial(results.trial_params, base),
                                      functools.partial(results.trial_identity, base)),
@@ -254,9 +256,10 @@ def _run(sweep_dir: Path, spec_dict: dict, tracker: tracking.SweepTracker, addre
     res = spec_dict["resources"]
     trainable = _trainable(base, float(res["cpu"]), float(res["gpu"]))
     metric, mode = spec.search.metric[0], spec.search.mode[0]
-    # Tune's driver environment (no strict metric check: a diverged trial reports no objective; 1 s
-    # experiment snapshots; legacy output; enough pending trials) and log levels: sweeper/process_setup.py
-    process_setup.prepare_tune_driver(spec.search.num_samples * len(spec.seeds))
+    # Tune's driver environment (no strict metric check: a diverged trial reports no objective;
+    # experiment snapshots every search.snapshot_every_s; only the JSON logger; legacy output;
+    # enough pending trials) and log levels: sweeper/process_setup.py
+    process_setup.prepare_tune_driver(spec.search.num_samples * len(spec.seeds), spec.search.snapshot_every_s)
     guard = SignalGuard(on_abort=functools.partial(wrapup.abort, sweep_dir))
     guard.install()
     try:

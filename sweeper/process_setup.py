@@ -8,18 +8,24 @@ functions, at visible call sites, never as a side effect of importing a module:
   (``launch``, ``resume``, ``confirm``; from the CLI or as a library), not by the quick
   commands, which never import Optuna. Optuna's log level is WARNING: its INFO line per
   suggested trial would interleave with the live progress table.
-- ``prepare_tune_driver(max_pending)``: called by ``launch._run`` before Ray Tune runs.
-  Sets the environment Ray Tune reads in the driver (see ``TUNE_ENV``):
+- ``prepare_tune_driver(max_pending, snapshot_every_s)``: called by ``launch._run`` before Ray
+  Tune runs. Sets the environment Ray Tune reads in the driver (see ``TUNE_ENV``):
   ``TUNE_DISABLE_STRICT_METRIC_CHECKING=1`` (always): a diverged trial reports
   ``diverged=1`` and deliberately no objective (never NaN); Tune's strict check would
   make that missing key fatal for the whole sweep (the spec validator checks objective
-  names instead, ``sweeper.spec._parse_search``). The others only where the user has
-  not set them: ``TUNE_GLOBAL_CHECKPOINT_S=1`` snapshots the experiment (trial table +
-  Optuna state) every second rather than every 10 s, so a killed driver loses at most
-  ~1 s of history (cheap at our sizes), and ``TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S=0``
-  silences Tune's warning about exactly that; ``RAY_AIR_NEW_OUTPUT=0``: Tune's new
-  engine prints an experiment box even at verbose=0, the legacy one prints nothing
-  (``progress.ProgressCallback`` is the live view); ``TUNE_MAX_PENDING_TRIALS_PG``: with a
+  names instead, ``sweeper.spec._parse_search``). ``TUNE_GLOBAL_CHECKPOINT_S``: the spec's ``search.snapshot_every_s``
+  (default 10 s) unless the user had set the variable before this process first called
+  here: Tune snapshots the experiment (trial table + Optuna state) at most that often,
+  so a killed driver loses at most that much of Tune's history (trials that finished in
+  that window redo their last checkpointed epochs; the tables stay exact). Ray 2.60 copies
+  the whole driver staging folder (every trial's ``result.json``) to the storage path at
+  every snapshot (``sweeper.tune_loggers`` keeps that folder to ``result.json``), so the
+  period sets the write volume: at the 1 s we used before, the
+  200-epoch DropMax sweep wrote about 45 GB for a 551 MB folder (README "Benchmark: fixed
+  cost per trial" has the measurement). ``TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S=0``
+  silences Tune's warning about frequent snapshots and ``RAY_AIR_NEW_OUTPUT=0`` keeps the
+  legacy engine, which prints nothing at verbose=0 (``progress.ProgressCallback`` is the
+  live view), both unless the user set them; ``TUNE_MAX_PENDING_TRIALS_PG``: with a
   custom searcher and no concurrency limit Tune keeps only ONE trial pending at a time
   (a pending trial waits for its actor to start), which serialises short trials on a
   big cluster, so at least 16 or the sweep's trial count.
@@ -45,10 +51,14 @@ from pathlib import Path
 # (variable, value, overrides what the user set?)
 TUNE_ENV: tuple[tuple[str, str, bool], ...] = (
     ("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1", True),
-    ("TUNE_GLOBAL_CHECKPOINT_S", "1", False),
     ("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0", False),
     ("RAY_AIR_NEW_OUTPUT", "0", False),
 )
+
+
+SNAPSHOT_VAR = "TUNE_GLOBAL_CHECKPOINT_S"
+_user_snapshot_s: str | None = None  # the user's TUNE_GLOBAL_CHECKPOINT_S, read at the first prepare_tune_driver
+_snapshot_read = False
 
 
 def configure_logging() -> None:
@@ -58,8 +68,18 @@ def configure_logging() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def prepare_tune_driver(max_pending: int) -> None:
-    """The environment Ray Tune reads in the driver (module docstring), plus ``configure_logging``."""
+def prepare_tune_driver(max_pending: int, snapshot_every_s: float) -> None:
+    """The environment Ray Tune reads in the driver (module docstring), plus ``configure_logging``.
+
+    ``snapshot_every_s`` (the spec's ``search.snapshot_every_s``) becomes ``TUNE_GLOBAL_CHECKPOINT_S``
+    unless the user set that variable before the first call: a later sweep driven from the
+    same process (``sweeper bench overhead``, a notebook) gets its own spec's period, not the
+    one an earlier call set.
+    """
+    global _user_snapshot_s, _snapshot_read
+    if not _snapshot_read:
+        _user_snapshot_s, _snapshot_read = os.environ.get(SNAPSHOT_VAR), True
+    os.environ[SNAPSHOT_VAR] = _user_snapshot_s if _user_snapshot_s is not None else f"{snapshot_every_s:g}"
     for var, value, force in TUNE_ENV:
         if force:
             os.environ[var] = value

@@ -9,9 +9,11 @@ Parquet tables.
 """
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
+import json
+import logging
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,19 +22,18 @@ import pandas as pd
 from sweeper import tracking
 from sweeper.columns import read_trials
 from sweeper.labels import config_name
-from sweeper.figures import trial_figures
+from sweeper.figures import trial_worker
 
 
 def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker, workers: int | None = None) -> int:
     """Draw and log each finished trial's figures to its child run; returns how many runs got figures.
 
-    Drawing (matplotlib's layout and Agg rendering, ~0.2-0.5 s a figure, two figures a
+    Drawing (matplotlib's layout and Agg rendering, ~0.2-0.4 s a figure, two figures a
     trial) is most of this step's time, so it runs in ``workers`` processes (default: the
-    CPUs this process may use, at most 8; the trials are over, so the CPUs are free).
-    The processes are spawned, not forked: the driver still holds MLflow's database
-    connection and threads. Each reads the two Parquet tables itself and draws a share
-    of the trials into a temporary folder; this process alone logs to MLflow (one writer
-    to the tracking store). With one worker, or one trial to draw, nothing is spawned.
+    CPUs this process may use, at most 8; the trials are over, so the CPUs are free), each
+    ``python -m sweeper.figures.trial_worker`` drawing every n-th trial into a temporary
+    folder; this process alone logs to MLflow (one writer to the tracking store). With
+    one worker or one trial nothing is started; if a worker fails, its share is drawn here.
     """
     sweep_dir = Path(sweep_dir)
     trials = pd.read_parquet(sweep_dir / "trials.parquet", columns=["trial_id", "status"])
@@ -42,13 +43,11 @@ def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker, worke
     if not todo:
         return 0
     n = max(1, min(workers or min(len(os.sched_getaffinity(0)), 8), len(todo)))
+    logged = 0
     with tempfile.TemporaryDirectory() as d:
-        shares = [(str(sweep_dir), todo[i::n], str(Path(d) / str(i))) for i in range(n)]
-        drawn = _draw_in_processes(shares) if n > 1 else None
-        if drawn is None:
-            drawn = [_draw_share(*share) for share in shares]
-        logged = 0
-        for share in drawn:
+        shares = [{"sweep_dir": str(sweep_dir), "trial_ids": todo[i::n], "out_dir": str(Path(d) / str(i))}
+                  for i in range(n)]
+        for share in _draw_in_processes(shares) if n > 1 else [trial_worker.draw_share(**s) for s in shares]:
             for tid, figures in share.items():
                 if figures:
                     tracker.log_figures({t: Path(p) for t, p in figures.items()}, run_id=runs[tid])
@@ -56,25 +55,26 @@ def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker, worke
     return logged
 
 
-def _draw_in_processes(shares: list[tuple[str, list[str], str]]) -> list[dict] | None:
-    """Each share drawn in its own spawned process; None when the pool cannot run (a driver
-    started from a script on standard input cannot be re-imported by a spawned process):
-    the caller then draws in this process."""
-    ctx = multiprocessing.get_context("spawn")
-    try:
-        with concurrent.futures.ProcessPoolExecutor(len(shares), mp_context=ctx) as pool:
-            return list(pool.map(_draw_share, *zip(*shares)))
-    except concurrent.futures.process.BrokenProcessPool:
-        return None
-
-
-def _draw_share(sweep_dir: str, trial_ids: list[str], out_dir: str) -> dict[str, dict[str, str]]:
-    """One worker's share: trial id -> {figure title: PNG path} (paths under ``out_dir``)."""
-    trials = read_trials(Path(sweep_dir) / "trials.parquet")
-    epochs = pd.read_parquet(Path(sweep_dir) / "epochs.parquet")
-    epochs = epochs[epochs["trial_id"].isin(trial_ids)]
-    return {tid: {t: str(p) for t, p in trial_figures(trials, epochs, tid, Path(out_dir) / tid).items()}
-            for tid in trial_ids}
+def _draw_in_processes(shares: list[dict]) -> list[dict[str, dict[str, str]]]:
+    """Each share drawn by its own ``sweeper.figures.trial_worker`` process, all at once; a share
+    whose process fails is drawn in this process instead (its error goes to the log)."""
+    procs = [subprocess.Popen([sys.executable, "-m", "sweeper.figures.trial_worker"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in shares]
+    for p, share in zip(procs, shares):  # a share's JSON is small: it fits the pipe, nothing blocks
+        p.stdin.write(json.dumps(share))
+        p.stdin.close()
+        p.stdin = None  # so that communicate() does not flush the closed pipe
+    out = []
+    for p, share in zip(procs, shares):
+        stdout, stderr = p.communicate()
+        try:
+            if p.returncode != 0:
+                raise RuntimeError(f"exit code {p.returncode}: {stderr.strip()[-500:]}")
+            out.append(json.loads(stdout))
+        except (RuntimeError, json.JSONDecodeError) as e:
+            logging.getLogger(__name__).warning("a figure worker failed (%s); drawing its trials here", e)
+            out.append(trial_worker.draw_share(**share))
+    return out
 
 
 def log_best(sweep_dir: Path, tracker: tracking.SweepTracker, summary: pd.DataFrame, metric: str) -> None:

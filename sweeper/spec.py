@@ -17,7 +17,8 @@ Every problem is collected and reported at once, each with its YAML path
       regularizer.omega: {value: 0.01, when: {regularizer.name: malicious_dropout}}   # fixed value
     seeds: [0, 1, 2]                      # replicates: every configuration runs on every seed
     search:  {sampler: tpe, num_samples: 8, sampler_seed: 0, metric: val_error, mode: min,
-              scheduler: fifo, max_concurrent: 2, max_failures: 1, checkpoint_every_s: 30}
+              scheduler: fifo, max_concurrent: 2, max_failures: 1, checkpoint_every_s: 30,
+              snapshot_every_s: 10}
     resources: {cpu: 1, gpu: 0}
 
 ``space`` paths: ``train.<field>``, ``seed`` is not searchable (use ``seeds``),
@@ -145,6 +146,10 @@ class Search:
     # a trial checkpoints at most once every this many seconds, plus always after its last epoch
     # (0: every epoch); a dead node loses at most this much of a trial's work
     checkpoint_every_s: float = 30.0
+    # Ray Tune snapshots the experiment (trial table, searcher state) at most this often; a killed
+    # driver resumes from the last snapshot. Every snapshot re-copies the whole experiment folder
+    # (every trial's result.json): a shorter period costs writes (README "Benchmark: fixed cost per trial")
+    snapshot_every_s: float = 10.0
     trial_timeout_s: float | None = None  # wall-clock limit of one trial attempt; None: no limit
     retry_timeouts: bool = False  # a trial past trial_timeout_s is retried (max_failures) only when true
 
@@ -198,6 +203,7 @@ class SweepSpec:
                 "scheduler": s.scheduler, "grace_period": s.grace_period,
                 "reduction_factor": s.reduction_factor, "max_concurrent": s.max_concurrent,
                 "max_failures": s.max_failures, "per_method": s.per_method, "checkpoint_every_s": s.checkpoint_every_s,
+                "snapshot_every_s": s.snapshot_every_s,
                 "trial_timeout_s": s.trial_timeout_s, "retry_timeouts": s.retry_timeouts,
             },
             "resources": {"cpu": self.resources.cpu, "gpu": self.resources.gpu},
@@ -870,6 +876,9 @@ def _parse_search(raw: Any, space: list[Param], base: dict, problems: _Problems)
                          f"must be in [{lo}, {hi:,}], got {excerpt(v)}")
     if not (isinstance(s.checkpoint_every_s, (int, float)) and s.checkpoint_every_s >= 0):
         problems.add("search.checkpoint_every_s", f"must be a number of seconds >= 0 (0: every epoch), got {s.checkpoint_every_s!r}")
+    if not (isinstance(s.snapshot_every_s, (int, float)) and not isinstance(s.snapshot_every_s, bool)
+            and 0 < s.snapshot_every_s <= 86_400):
+        problems.add("search.snapshot_every_s", f"must be a number of seconds in (0, 86400], got {excerpt(s.snapshot_every_s)}")
     if s.trial_timeout_s is not None and not s.trial_timeout_s > 0:
         problems.add("search.trial_timeout_s", f"must be a number of seconds > 0 (or absent: no limit), got {excerpt(s.trial_timeout_s)}")
     if s.sampler == "grid":

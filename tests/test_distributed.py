@@ -216,7 +216,8 @@ def write_spec(folder: Path, name: str, num_samples: int, max_concurrent: int,
         "seeds": [0],
         "search": {"sampler": sampler, "num_samples": num_samples, "sampler_seed": 0,
                    "max_concurrent": max_concurrent, "max_failures": 2,
-                   "checkpoint_every_s": 1},  # < EPOCH_DELAY_S: a checkpoint after every epoch, by the time rule
+                   "checkpoint_every_s": 1,  # < EPOCH_DELAY_S: a checkpoint after every epoch, by the time rule
+                   "snapshot_every_s": 1},  # the tests watch Tune's snapshot mid-sweep (the driver-kill test waits on it)
         "resources": {"cpu": 1},
     }
     folder.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,9 @@ def write_spec(folder: Path, name: str, *, samples: int = 2, epochs: int = 2, se
                   {"train.lr": {"type": "float", "low": 1.0e-3, "high": 3.0e-2, "log": True}}),
         "seeds": list(seeds),
         "search": {"sampler": "grid" if grid else "random", **({} if grid else {"num_samples": samples}),
-                   "sampler_seed": 0, "max_failures": 0, **search},
+                   "sampler_seed": 0, "max_failures": 0,
+                   "snapshot_every_s": 1,  # these tests watch Tune's storage mid-sweep
+                   **search},
         "resources": {"cpu": 1},
     }
     folder.mkdir(parents=True, exist_ok=True)

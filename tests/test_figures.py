@@ -277,3 +277,42 @@ def test_learning_curve_error_axis_is_clipped_when_early_epochs_dwarf_the_end_an
     # unclipped when nothing is far above the end
     ax = learning_curves.draw(trials, epochs, ["c_soft", "c_dm"]).axes[0]
     assert "clipped" not in ax.get_title() and ax.get_ylim()[1] > 100 * epochs[epochs.trial_id != "bad"]["val_error"].max()
+
+
+def test_trial_figures_drawn_by_worker_processes_match_the_serial_drawing(tmp_path, caplog, monkeypatch):
+    """publish._draw_in_processes: real `python -m sweeper.figures.trial_worker` processes draw the
+    same figures for the same trials as drawing in this process; a worker that fails (its sweep
+    folder is gone) has its share drawn here instead, and says so in the log."""
+    from pathlib import Path
+
+    from sweeper import publish
+    from sweeper.figures import trial_worker
+
+    sweep = Path(__file__).resolve().parents[1] / "results" / "maldrop_rho"
+    tids = list(pd.read_parquet(sweep / "trials.parquet").query("status == 'finished'")["trial_id"][:3])
+    serial = trial_worker.draw_share(str(sweep), tids, str(tmp_path / "serial"))
+    shares = [{"sweep_dir": str(sweep), "trial_ids": tids[i::2], "out_dir": str(tmp_path / f"w{i}")} for i in range(2)]
+    drawn = publish._draw_in_processes(shares)
+    merged = {k: v for share in drawn for k, v in share.items()}
+    assert set(merged) == set(tids) and {k: set(v) for k, v in merged.items()} == {k: set(v) for k, v in serial.items()}
+    for figs in merged.values():
+        for p in figs.values():
+            assert str(p).startswith(str(tmp_path / "w")) and Path(p).read_bytes()[:4] == b"\x89PNG"
+
+    import shutil
+
+    gone = tmp_path / "gone"
+    shutil.copytree(sweep, gone, ignore=shutil.ignore_patterns("report", "artifacts"))
+    bad = [{"sweep_dir": str(gone), "trial_ids": tids[:1], "out_dir": str(tmp_path / "b")}]
+    real = publish.trial_worker.draw_share
+    calls = []
+
+    def here(**kw):  # the fallback, after the worker failed: draw from the real folder
+        calls.append(kw["trial_ids"])
+        return real(str(sweep), kw["trial_ids"], kw["out_dir"])
+
+    (gone / "trials.parquet").unlink()  # the worker cannot read the table: it exits non-zero
+    monkeypatch.setattr(publish.trial_worker, "draw_share", here)
+    out = publish._draw_in_processes(bad)
+    assert calls == [tids[:1]] and set(out[0]) == set(tids[:1])
+    assert "a figure worker failed" in caplog.text

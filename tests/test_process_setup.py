@@ -10,7 +10,13 @@ from pathlib import Path
 from sweeper import process_setup
 
 ROOT = Path(__file__).resolve().parents[1]
-TUNE_VARS = [v for v, _, _ in process_setup.TUNE_ENV] + ["TUNE_MAX_PENDING_TRIALS_PG"]
+TUNE_VARS = [v for v, _, _ in process_setup.TUNE_ENV] + ["TUNE_MAX_PENDING_TRIALS_PG", process_setup.SNAPSHOT_VAR]
+
+
+def _fresh_snapshot_state(monkeypatch):
+    """As in a new process: prepare_tune_driver has not read the user's snapshot period yet."""
+    monkeypatch.setattr(process_setup, "_snapshot_read", False)
+    monkeypatch.setattr(process_setup, "_user_snapshot_s", None)
 
 
 def test_prepare_tune_driver_sets_tune_env_and_keeps_what_the_user_set(monkeypatch):
@@ -18,12 +24,13 @@ def test_prepare_tune_driver_sets_tune_env_and_keeps_what_the_user_set(monkeypat
 
     for v in TUNE_VARS:
         monkeypatch.delenv(v, raising=False)
+    _fresh_snapshot_state(monkeypatch)
     monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "7")  # a user's choice stays
     monkeypatch.setenv("TUNE_DISABLE_STRICT_METRIC_CHECKING", "0")  # this one the sweep needs: overridden
     before = optuna.logging.get_verbosity()
     try:
         optuna.logging.set_verbosity(optuna.logging.INFO)
-        process_setup.prepare_tune_driver(40)
+        process_setup.prepare_tune_driver(40, 10.0)
         assert optuna.logging.get_verbosity() == optuna.logging.WARNING
     finally:
         optuna.logging.set_verbosity(before)
@@ -33,8 +40,20 @@ def test_prepare_tune_driver_sets_tune_env_and_keeps_what_the_user_set(monkeypat
     assert os.environ["RAY_AIR_NEW_OUTPUT"] == "0"
     assert os.environ["TUNE_MAX_PENDING_TRIALS_PG"] == "40"
     monkeypatch.delenv("TUNE_MAX_PENDING_TRIALS_PG")
-    process_setup.prepare_tune_driver(2)
+    process_setup.prepare_tune_driver(2, 3.0)
     assert os.environ["TUNE_MAX_PENDING_TRIALS_PG"] == "16"
+    assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == "7"  # still the user's, not the spec's
+
+
+def test_snapshot_period_is_each_specs_own(monkeypatch):
+    """Without a user setting every call sets its own spec's period, also the second call in one
+    process (the value an earlier call set is not mistaken for the user's)."""
+    _fresh_snapshot_state(monkeypatch)
+    monkeypatch.delenv("TUNE_GLOBAL_CHECKPOINT_S", raising=False)
+    process_setup.prepare_tune_driver(2, 10.0)
+    assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == "10"
+    process_setup.prepare_tune_driver(2, 1.5)
+    assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == "1.5"
 
 
 def test_ray_token_auth_only_with_a_token_and_no_mode(monkeypatch, tmp_path):

@@ -156,6 +156,22 @@ def test_checkpoint_every_s_is_validated(value, ok):
     assert spec.from_dict(SPEC).search.checkpoint_every_s == 30.0  # the default
 
 
+@pytest.mark.parametrize("value,ok", [(10, True), (0.5, True), (0, False), (-1, False), ("10", False), (True, False),
+                                      (100_000, False)])
+def test_snapshot_every_s_is_validated(value, ok):
+    from sweeper import spec
+
+    d = json.loads(json.dumps(SPEC))
+    d["search"]["snapshot_every_s"] = value
+    if ok:
+        s = spec.from_dict(d)
+        assert s.search.snapshot_every_s == value and s.to_dict()["search"]["snapshot_every_s"] == value
+    else:
+        with pytest.raises(spec.SpecError, match="search.snapshot_every_s"):
+            spec.from_dict(d)
+    assert spec.from_dict(SPEC).search.snapshot_every_s == 10.0  # the default
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_reused_processes_give_the_same_results_and_checkpoint_by_time(tmp_path, monkeypatch):
@@ -197,6 +213,11 @@ def test_reused_processes_give_the_same_results_and_checkpoint_by_time(tmp_path,
     assert len(set(pids(reused.sweep_dir).values())) == 1
     assert checkpoints(fresh.sweep_dir) == 3 * 2  # num_to_keep=2 of 3 per-epoch checkpoints
     assert checkpoints(reused.sweep_dir) == 3  # only the final one
+    # Tune's CSV and TensorBoard loggers are off (every snapshot would copy their files); result.json stays
+    for sweep_dir in (fresh.sweep_dir, reused.sweep_dir):
+        names = {f.name for d in (sweep_dir / "tune").glob("trial_*") for f in d.iterdir() if f.is_file()}
+        assert "result.json" in names and "progress.csv" not in names, names
+        assert not any(n.startswith("events.out") for n in names), names
     cols = ["train.lr", "status", "epochs", "train_loss", "val_error", "val_nll", "test_error", "test_nll"]
     a = fresh.trials[cols].sort_values("train.lr").reset_index(drop=True)
     b = reused.trials[cols].sort_values("train.lr").reset_index(drop=True)

@@ -14,9 +14,14 @@ Modes, run one after the other in the same process (load drift hits both):
   reset, datasets cached per process, checkpoints every ``search.checkpoint_every_s``
   seconds plus the final one);
 - ``before``: ``SWEEPER_REUSE_PROCESSES=0`` (a fresh process per trial, so no dataset
-  cache either) and ``checkpoint_every_s: 0`` (a checkpoint every epoch): the
-  trial path as it was before issue 12. The driver-side changes (batched MLflow
-  calls, lazy imports) are in both.
+  cache either), ``checkpoint_every_s: 0`` (a checkpoint every epoch) and
+  ``snapshot_every_s: 1`` (Tune's experiment snapshot every second, what ``launch``
+  set before): the trial path as it was before issue 12. The other driver-side
+  changes (batched MLflow calls, lazy imports, Tune's CSV/TensorBoard loggers off)
+  are in both.
+- ``snapshot_1s``: the defaults but ``snapshot_every_s: 1``: isolates the write
+  volume of Tune's experiment snapshots (run it beside ``after`` on longer trials,
+  e.g. ``--modes after,snapshot_1s --trials 8 --epochs 40``).
 
 Floor (baseline): the same trials' training (same configuration, one thread,
 ``lr`` fixed at 3e-3: the step cost does not depend on it) in a plain loop in this
@@ -28,7 +33,12 @@ trial's own epoch seconds, ``seconds``), ``first_result_s`` (launch start to
 the driver receiving the first epoch result, from MLflow's metric timestamps),
 ``fixed_ms`` = (wall x concurrency - compute) / trials (everything a trial costs
 beyond its epochs: process start, imports, data, model, checkpoints, reporting,
-scheduling, driver callbacks), ``warm_fixed_ms_median``: median over trials that
+scheduling, driver callbacks), ``written_mb``: bytes the driver process passed to
+``write`` calls during the sweep (``wchar`` of ``/proc/self/io``, all its threads:
+Tune's snapshots and their copies to the storage path, MLflow's SQLite store, the
+ledger, Parquet; trial checkpoints are written by the trial processes and not
+counted; Linux only, else None), ``folder_mb``: the sweep folder's size at the end,
+``warm_fixed_ms_median``: median over trials that
 ran in a process that had already run a trial (same ``pid``) of the driver-seen
 span (MLflow run start to end) minus the trial's compute, and
 ``cold_fixed_ms_median`` the same over first-in-process trials. ``ms`` =
@@ -51,14 +61,19 @@ import time
 from pathlib import Path
 
 TARGET_MS = 300.0
+# mode -> (search settings, reuse trial processes?)
+MODES: dict[str, tuple[dict, bool]] = {
+    "before": ({"checkpoint_every_s": 0, "snapshot_every_s": 1}, False),
+    "after": ({}, True),
+    "snapshot_1s": ({"snapshot_every_s": 1}, True),
+}
 WIDTHS = [128, 128]
 FLOOR_LR = 3.0e-3
 
 
-def _spec_dict(name: str, trials: int, epochs: int, checkpoint_every_s: float | None) -> dict:
-    search = {"sampler": "random", "num_samples": trials, "sampler_seed": 0, "metric": "val_error", "mode": "min"}
-    if checkpoint_every_s is not None:
-        search["checkpoint_every_s"] = checkpoint_every_s
+def _spec_dict(name: str, trials: int, epochs: int, search_overrides: dict) -> dict:
+    search = {"sampler": "random", "num_samples": trials, "sampler_seed": 0, "metric": "val_error", "mode": "min",
+              **search_overrides}
     return {
         "name": name,
         "description": "sweeper bench overhead: many short trials",
@@ -122,24 +137,26 @@ def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
     from sweeper import launch as launch_mod
     from sweeper import spec as spec_mod
 
-    before = mode == "before"
+    search, reuse = MODES[mode]
     env_old = {k: os.environ.get(k) for k in ("SWEEPER_REUSE_PROCESSES", "MLFLOW_TRACKING_URI")}
     with tempfile.TemporaryDirectory(prefix=f"bench-overhead-{mode}-") as tmp:
         os.environ["MLFLOW_TRACKING_URI"] = uri = f"sqlite:///{tmp}/mlflow.db"
-        if before:
+        if not reuse:
             os.environ["SWEEPER_REUSE_PROCESSES"] = "0"
         else:
             os.environ.pop("SWEEPER_REUSE_PROCESSES", None)
         name = f"overhead_{mode}"
-        s = spec_mod.from_dict(_spec_dict(name, trials, epochs, 0 if before else None), source=f"<bench overhead {mode}>")
+        s = spec_mod.from_dict(_spec_dict(name, trials, epochs, search), source=f"<bench overhead {mode}>")
         try:
             t0 = time.perf_counter()
             launch_mod._init_ray(None, concurrency, None)
             ray_start = time.perf_counter() - t0
             t_launch = time.time()
+            w0 = _written_bytes()
             t0 = time.perf_counter()
             res = launch_mod.launch(s, num_cpus=concurrency, out=Path(tmp) / "sweeps", verbose=0)
             wall = time.perf_counter() - t0
+            w1 = _written_bytes()
         finally:
             ray.shutdown()
             for k, v in env_old.items():
@@ -152,6 +169,7 @@ def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
         n_ckpt = sum(1 for _ in (res.sweep_dir / "tune").glob("trial_*/checkpoint_*"))
         spans, first = _driver_spans(uri, name)
         pids = _pids(res.sweep_dir)
+        folder = _folder_bytes(res.sweep_dir)
     compute_by_trial = ep.groupby("trial_id")["seconds"].sum().to_dict()
     compute = float(sum(compute_by_trial.values()))
     seen: set[int] = set()
@@ -168,7 +186,23 @@ def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
         "warm_fixed_ms_median": statistics.median(warm) if warm else None,
         "cold_fixed_ms_median": statistics.median(cold) if cold else None,
         "processes": len(set(pids.values())), "checkpoints_kept": n_ckpt,
+        "written_mb": (w1 - w0) / 1e6 if w0 is not None and w1 is not None else None, "folder_mb": folder / 1e6,
     }
+
+
+def _written_bytes() -> int | None:
+    """Bytes this process (all threads) has passed to write calls so far (Linux ``wchar``)."""
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def _pids(sweep_dir: Path) -> dict[str, int]:
@@ -216,7 +250,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int)
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--concurrency", type=int)
-    ap.add_argument("--modes", default="before,after")
+    ap.add_argument("--modes", default="before,after", help=f"comma-separated, of {', '.join(MODES)}")
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     for row in run(a.quick, a.trials, a.epochs, a.concurrency, tuple(a.modes.split(","))):
