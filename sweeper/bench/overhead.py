@@ -139,7 +139,9 @@ def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
 
     search, reuse = MODES[mode]
     env_old = {k: os.environ.get(k) for k in ("SWEEPER_REUSE_PROCESSES", "MLFLOW_TRACKING_URI")}
+    cwd = os.getcwd()
     with tempfile.TemporaryDirectory(prefix=f"bench-overhead-{mode}-") as tmp:
+        os.chdir(tmp)  # MLflow's default artifact root (./mlruns) of the bench's own store: inside tmp
         os.environ["MLFLOW_TRACKING_URI"] = uri = f"sqlite:///{tmp}/mlflow.db"
         if not reuse:
             os.environ["SWEEPER_REUSE_PROCESSES"] = "0"
@@ -158,6 +160,7 @@ def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
             wall = time.perf_counter() - t0
             w1 = _written_bytes()
         finally:
+            os.chdir(cwd)
             ray.shutdown()
             for k, v in env_old.items():
                 if v is None:

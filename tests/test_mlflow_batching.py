@@ -1,0 +1,42 @@
+"""The live MLflow callback buffers per-epoch metrics and still logs every epoch, once.
+
+A real local Ray Tune run of a function trainable (2 trials x 12 epochs) with
+``tracking.MLflowTrialCallback`` on a real SQLite MLflow store, without the sweep's
+final ``reconcile``: whatever the flush period, every epoch of every trial is in MLflow
+with step = epoch, the runs are ended, and nothing is left in the buffer.
+"""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("flush_every_s", [0.0, 3600.0], ids=["every-result", "only-at-trial-end"])
+def test_every_epoch_is_logged_once_whatever_the_flush_period(tmp_path, monkeypatch, flush_every_s):
+    import ray
+    from ray import tune
+
+    from sweeper import tracking
+
+    def trainable(config):  # defined here: pickled by value (the workers cannot import this test module)
+        for epoch in range(1, 13):
+            tune.report({"epoch": epoch, "val_error": config["x"] / epoch, "train_loss": 1.0 / epoch})
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setattr(tracking, "FLUSH_EVERY_S", flush_every_s)
+    tracker = tracking.SweepTracker("mb", experiment="mb", run_name="mb", fresh=True)
+    cb = tracking.MLflowTrialCallback(tracker, lambda cfg: {"x": cfg["x"]})
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        tune.Tuner(trainable, param_space={"x": tune.grid_search([0.5, 0.25])},
+                   run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), callbacks=[cb], verbose=0)).fit()
+    finally:
+        ray.shutdown()
+    assert cb.pending == {}
+    runs = tracker.client.search_runs([tracker.experiment_id],
+                                      filter_string=f"tags.`{tracking.PARENT_TAG}` = '{tracker.parent_id}'")
+    assert len(runs) == 2
+    for r in runs:
+        x = float(r.data.params["x"])
+        hist = sorted((m.step, m.value) for m in tracker.client.get_metric_history(r.info.run_id, "val_error"))
+        assert hist == [(e, pytest.approx(x / e)) for e in range(1, 13)]
+        assert r.info.status == "FINISHED"
