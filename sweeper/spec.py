@@ -795,10 +795,10 @@ def _check_rho_applies(reg: dict | None, space: list[Param], problems: _Problems
 
 def _parse_paper(raw: Any, space: list[Param], problems: _Problems) -> dict | None:
     """The optional ``paper:`` block (the paper's numbers for the report), validated by
-    ``sweeper.report.paper.parse`` (syntax in its docstring); stored as its normalised form."""
-    from sweeper.report import paper as paper_targets
+    ``sweeper.paper_spec.parse`` (syntax: ``sweeper.report.paper``); stored as its normalised form."""
+    from sweeper import paper_spec
 
-    block, found = paper_targets.parse(raw, {p.path for p in space})
+    block, found = paper_spec.parse(raw, {p.path for p in space})
     for path, msg in found:
         problems.add(path, msg)
     return block
