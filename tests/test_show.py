@@ -142,3 +142,17 @@ def test_unknown_name_is_one_clear_error(args, expect):
     assert expect in r.stderr
     assert "Traceback" not in r.stderr and r.stderr.count("error:") == 1
     assert "IMPORTED []" in r.stdout
+
+
+def test_validate_of_a_spec_with_a_paper_block_imports_no_statistics_stack():
+    """`sweeper validate` starts fast: a paper sweep's spec (with a `paper:` block) is checked without
+    importing torch, Ray, scipy or pandas (the block's parser is sweeper/paper_spec.py, not sweeper.report)."""
+    code = ("import sys\nfrom sweeper.cli import main\ntry:\n    main(sys.argv[1:], standalone_mode=True)\n"
+            "except SystemExit:\n    print('HEAVY', sorted({m.split('.')[0] for m in sys.modules}"
+            " & {'torch', 'ray', 'scipy', 'pandas'}))\n    raise\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code, "validate", "search_spaces/paper/dropmax_table1_mnist1k.yaml",
+                        "--no-data-check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "ok — sweep 'dropmax_table1_mnist1k'" in r.stdout
+    assert "HEAVY []" in r.stdout, r.stdout
