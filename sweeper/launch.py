@@ -2,7 +2,7 @@
 
 ``launch(spec, ...)`` starts a local Ray instance with an explicit CPU count
 (shut down afterwards) or joins a cluster with ``address``. Every trial runs
-``trainables.trial.run_trial`` as one Ray task on any node, checkpoints at most
+``trainables.trial.run_trial`` (through ``trainables.entry``) as one Ray task on any node, checkpoints at most
 every ``search.checkpoint_every_s`` seconds plus after its last epoch, and is
 retried from its last checkpoint up to ``search.max_failures`` times when it
 raises or its node dies. A trial's process is reused for the next trial
@@ -37,7 +37,7 @@ from sweeper.sweepdir import DEFAULT_OUT, NoSuchSweep, sweep_path  # noqa: F401 
 from sweeper.spec import SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
 from trainables.config import TrainConfig
-from trainables.trial import CHECKPOINT_EVERY_S, run_trial
+from trainables.entry import CHECKPOINT_EVERY_S, run_trial  # torch-free: the trial code loads in the trial process
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ def test_every_epoch_is_logged_once_whatever_the_flush_period(tmp_path, monkeypa
     import ray
     from ray import tune
 
-    from sweeper import tracking
+    from sweeper import launch, tracking
 
     def trainable(config):  # defined here: pickled by value (the workers cannot import this test module)
         for epoch in range(1, 13):
@@ -25,7 +25,7 @@ def test_every_epoch_is_logged_once_whatever_the_flush_period(tmp_path, monkeypa
     monkeypatch.setattr(tracking, "FLUSH_EVERY_S", flush_every_s)
     tracker = tracking.SweepTracker("mb", experiment="mb", run_name="mb", fresh=True)
     cb = tracking.MLflowTrialCallback(tracker, lambda cfg: {"x": cfg["x"]})
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    launch._init_ray(None, 1, None)  # the sweeper's local Ray start (its own token file, loopback only)
     try:
         tune.Tuner(trainable, param_space={"x": tune.grid_search([0.5, 0.25])},
                    run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), callbacks=[cb], verbose=0)).fit()

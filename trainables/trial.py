@@ -30,12 +30,10 @@ from trainables import provenance
 from trainables import regularizers as reg_registry
 from trainables import reuse
 from trainables.config import Section, TrialConfig, resolve  # noqa: F401  (Section, TrialConfig: re-exported)
+from trainables.entry import CHECKPOINT_EVERY_S  # noqa: F401  (the base key; defined where the torch-free driver reads it)
 from trainables.overrides import POINT, TRIAL_INDEX, tune_overrides  # noqa: F401  (re-exported)
 from trainables.loop import Net, TrainConfig, Trainer
 from trainables.regularizers.contract import BuildContext, FinalArtifacts, ResetGates, glorot_, implementers
-
-
-CHECKPOINT_EVERY_S = "checkpoint_every_s"  # base key: the spec's search.checkpoint_every_s (set by the launcher)
 
 
 def regularizer_params(cfg: TrialConfig):
