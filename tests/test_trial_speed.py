@@ -73,6 +73,16 @@ def test_quick_commands_import_neither_torch_nor_ray(tmp_path, args, expect):
     assert "LAUNCHER=false" in r.stdout.splitlines(), (args, "the launcher was imported")  # status/report read files only
 
 
+def test_the_sweep_driver_imports_no_torch():
+    """``sweeper.launch`` (the driver: Ray Tune, Optuna, MLflow) leaves torch to the trial processes:
+    Tune gets ``trainables.entry.run_trial``, which imports the trial code on its first call."""
+    code = "import json, sys\nimport sweeper.launch\nprint(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:5]))"
+    r = subprocess.run([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # reused processes: the state reset and the dataset cache
 
