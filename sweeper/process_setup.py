@@ -14,8 +14,9 @@ functions, at visible call sites, never as a side effect of importing a module:
   ``diverged=1`` and deliberately no objective (never NaN); Tune's strict check would
   make that missing key fatal for the whole sweep (the spec validator checks objective
   names instead, ``sweeper.spec._parse_search``). ``TUNE_GLOBAL_CHECKPOINT_S``: the spec's ``search.snapshot_every_s``
-  (default 10 s) unless the user had set the variable before this process first called
-  here: Tune snapshots the experiment (trial table + Optuna state) at most that often,
+  (default 10 s), always (the spec is where a sweep sets it; a value already in the
+  environment may be one an earlier sweep of this process, or of a parent process, set):
+  Tune snapshots the experiment (trial table + Optuna state) at most that often,
   so a killed driver loses at most that much of Tune's history (trials that finished in
   that window redo their last checkpointed epochs; the tables stay exact). Ray 2.60 copies
   the whole driver staging folder (every trial's ``result.json``) to the storage path at
@@ -57,8 +58,6 @@ TUNE_ENV: tuple[tuple[str, str, bool], ...] = (
 
 
 SNAPSHOT_VAR = "TUNE_GLOBAL_CHECKPOINT_S"
-_user_snapshot_s: str | None = None  # the user's TUNE_GLOBAL_CHECKPOINT_S, read at the first prepare_tune_driver
-_snapshot_read = False
 
 
 def configure_logging() -> None:
@@ -72,14 +71,11 @@ def prepare_tune_driver(max_pending: int, snapshot_every_s: float) -> None:
     """The environment Ray Tune reads in the driver (module docstring), plus ``configure_logging``.
 
     ``snapshot_every_s`` (the spec's ``search.snapshot_every_s``) becomes ``TUNE_GLOBAL_CHECKPOINT_S``
-    unless the user set that variable before the first call: a later sweep driven from the
-    same process (``sweeper bench overhead``, a notebook) gets its own spec's period, not the
-    one an earlier call set.
+    whatever the environment held: a value found there cannot be told apart from one that an
+    earlier sweep driven from this process (``sweeper bench overhead``, a notebook, a test
+    session) or from a parent process set, and taking it would silently replace the spec's.
     """
-    global _user_snapshot_s, _snapshot_read
-    if not _snapshot_read:
-        _user_snapshot_s, _snapshot_read = os.environ.get(SNAPSHOT_VAR), True
-    os.environ[SNAPSHOT_VAR] = _user_snapshot_s if _user_snapshot_s is not None else f"{snapshot_every_s:g}"
+    os.environ[SNAPSHOT_VAR] = f"{snapshot_every_s:g}"
     for var, value, force in TUNE_ENV:
         if force:
             os.environ[var] = value

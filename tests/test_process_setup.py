@@ -13,19 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TUNE_VARS = [v for v, _, _ in process_setup.TUNE_ENV] + ["TUNE_MAX_PENDING_TRIALS_PG", process_setup.SNAPSHOT_VAR]
 
 
-def _fresh_snapshot_state(monkeypatch):
-    """As in a new process: prepare_tune_driver has not read the user's snapshot period yet."""
-    monkeypatch.setattr(process_setup, "_snapshot_read", False)
-    monkeypatch.setattr(process_setup, "_user_snapshot_s", None)
-
-
 def test_prepare_tune_driver_sets_tune_env_and_keeps_what_the_user_set(monkeypatch):
     import optuna
 
     for v in TUNE_VARS:
         monkeypatch.delenv(v, raising=False)
-    _fresh_snapshot_state(monkeypatch)
-    monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "7")  # a user's choice stays
+    monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "7")  # the spec's period replaces whatever was there
+    monkeypatch.setenv("RAY_AIR_NEW_OUTPUT", "1")  # a user's choice stays
     monkeypatch.setenv("TUNE_DISABLE_STRICT_METRIC_CHECKING", "0")  # this one the sweep needs: overridden
     before = optuna.logging.get_verbosity()
     try:
@@ -35,23 +29,23 @@ def test_prepare_tune_driver_sets_tune_env_and_keeps_what_the_user_set(monkeypat
     finally:
         optuna.logging.set_verbosity(before)
     assert os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] == "1"
-    assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == "7"
+    assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == "10"
     assert os.environ["TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"] == "0"
-    assert os.environ["RAY_AIR_NEW_OUTPUT"] == "0"
+    assert os.environ["RAY_AIR_NEW_OUTPUT"] == "1"
     assert os.environ["TUNE_MAX_PENDING_TRIALS_PG"] == "40"
     monkeypatch.delenv("TUNE_MAX_PENDING_TRIALS_PG")
     process_setup.prepare_tune_driver(2, 3.0)
     assert os.environ["TUNE_MAX_PENDING_TRIALS_PG"] == "16"
-    assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == "7"  # still the user's, not the spec's
+    assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == "3"
 
 
 def test_snapshot_period_is_each_specs_own(monkeypatch):
-    """Without a user setting every call sets its own spec's period, also the second call in one
-    process (the value an earlier call set is not mistaken for the user's)."""
-    _fresh_snapshot_state(monkeypatch)
-    monkeypatch.delenv("TUNE_GLOBAL_CHECKPOINT_S", raising=False)
-    process_setup.prepare_tune_driver(2, 10.0)
-    assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == "10"
+    """Every call sets its own spec's period, also the second call in one process and in a child of a
+    process that drove a sweep (the CI failure this guards against: a test session's in-process sweep
+    left "10" in the environment, and a later `sweeper launch` subprocess whose spec says 1 s took it)."""
+    monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "10")
+    process_setup.prepare_tune_driver(2, 1.0)
+    assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == "1"
     process_setup.prepare_tune_driver(2, 1.5)
     assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == "1.5"
 
