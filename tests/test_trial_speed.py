@@ -148,38 +148,30 @@ def test_dataset_cache_shares_one_load_per_key_and_reloads_a_modified_entry():
 
 
 # ---------------------------------------------------------------------------------------------
-# checkpoint_every_s
+# checkpoint_every_s, snapshot_every_s
+
+PERIODS = {"checkpoint_every_s": 30.0, "snapshot_every_s": 10.0}  # key -> default
+PERIOD_CASES = [
+    *(("checkpoint_every_s", v, ok) for v, ok in [(0, True), (5, True), (2.5, True), (-1, False), ("10", False),
+                                                  (True, False)]),
+    *(("snapshot_every_s", v, ok) for v, ok in [(10, True), (0.5, True), (0, False), (-1, False), ("10", False),
+                                                (True, False), (100_000, False)]),
+]
 
 
-@pytest.mark.parametrize("value,ok", [(0, True), (5, True), (2.5, True), (-1, False), ("10", False), (True, False)])
-def test_checkpoint_every_s_is_validated(value, ok):
+@pytest.mark.parametrize("key,value,ok", PERIOD_CASES)
+def test_period_settings_are_validated(key, value, ok):
     from sweeper import spec
 
     d = json.loads(json.dumps(SPEC))
-    d["search"]["checkpoint_every_s"] = value
+    d["search"][key] = value
     if ok:
         s = spec.from_dict(d)
-        assert s.search.checkpoint_every_s == value and s.to_dict()["search"]["checkpoint_every_s"] == value
+        assert getattr(s.search, key) == value and s.to_dict()["search"][key] == value
     else:
-        with pytest.raises(spec.SpecError, match="search.checkpoint_every_s"):
+        with pytest.raises(spec.SpecError, match=f"search.{key}"):
             spec.from_dict(d)
-    assert spec.from_dict(SPEC).search.checkpoint_every_s == 30.0  # the default
-
-
-@pytest.mark.parametrize("value,ok", [(10, True), (0.5, True), (0, False), (-1, False), ("10", False), (True, False),
-                                      (100_000, False)])
-def test_snapshot_every_s_is_validated(value, ok):
-    from sweeper import spec
-
-    d = json.loads(json.dumps(SPEC))
-    d["search"]["snapshot_every_s"] = value
-    if ok:
-        s = spec.from_dict(d)
-        assert s.search.snapshot_every_s == value and s.to_dict()["search"]["snapshot_every_s"] == value
-    else:
-        with pytest.raises(spec.SpecError, match="search.snapshot_every_s"):
-            spec.from_dict(d)
-    assert spec.from_dict(SPEC).search.snapshot_every_s == 10.0  # the default
+    assert getattr(spec.from_dict(SPEC).search, key) == PERIODS[key]  # the default
 
 
 @pytest.mark.slow
