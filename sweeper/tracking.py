@@ -325,6 +325,11 @@ class MLflowTrialCallback(Callback):
     def __getstate__(self):  # caches are rebuilt from MLflow after a restore; a buffer is not kept
         return {**self.__dict__, "runs": {}, "last_epoch": {}, "pending": {}}
 
+    def __setstate__(self, state: dict) -> None:
+        # A sweep launched before the buffer existed pickled its callback without it (Tune restores
+        # callbacks from tuner.pkl on resume, without calling __init__): start the buffer empty.
+        self.__dict__.update({**state, "pending": {}, "last_flush": time.monotonic()})
+
     def _safe(self, what: str, fn) -> None:
         """Run ``fn`` with retries; never raise into Tune (an exception in a callback would be
         charged to the trial). What fails is left to :meth:`SweepTracker.reconcile`."""

@@ -40,3 +40,22 @@ def test_every_epoch_is_logged_once_whatever_the_flush_period(tmp_path, monkeypa
         hist = sorted((m.step, m.value) for m in tracker.client.get_metric_history(r.info.run_id, "val_error"))
         assert hist == [(e, pytest.approx(x / e)) for e in range(1, 13)]
         assert r.info.status == "FINISHED"
+
+
+def test_a_callback_pickled_before_the_buffer_existed_resumes(tmp_path, monkeypatch):
+    """Tune restores the run's callbacks from tuner.pkl on `sweeper resume`, without __init__. A sweep
+    launched before the metric buffer existed pickled an MLflowTrialCallback without `pending` and
+    `last_flush`; the restored callback must still buffer and flush (found by resuming such a sweep:
+    on_experiment_end raised AttributeError and the resume ended in a traceback)."""
+    import pickle
+
+    from sweeper import tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracker = tracking.SweepTracker("old", experiment="old", run_name="old", fresh=True)
+    cb = tracking.MLflowTrialCallback(tracker, dict)
+    del cb.pending, cb.last_flush  # the state an older version pickled
+    restored = pickle.loads(pickle.dumps(cb))
+    assert restored.pending == {} and isinstance(restored.last_flush, float)
+    restored.on_step_end(iteration=0, trials=[])
+    restored.on_experiment_end(trials=[])  # raised AttributeError before __setstate__
