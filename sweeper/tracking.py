@@ -413,9 +413,7 @@ class MLflowTrialCallback(Callback):
         buf_metrics, buf_tags = self.pending.setdefault(trial.trial_id, ([], []))
         buf_metrics += metrics
         buf_tags += tags
-        self.last_epoch[trial.trial_id] = epoch
-        if time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
-            self.flush()
+        self.last_epoch[trial.trial_id] = epoch  # written by on_step_end, after this step's results
 
     def _complete(self, trial) -> None:
         rid = self.run_id(trial)
