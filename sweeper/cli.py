@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from sweeper.spec import SweepSpec
 
 # Quick commands (--help, status, report) import neither Ray nor torch: heavy modules are
 # imported inside the commands that need them.
@@ -23,7 +27,7 @@ def _fail(msg: str) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def _load_spec(path: str) -> spec_mod.SweepSpec:
+def _load_spec(path: str) -> SweepSpec:
     from sweeper import spec as spec_mod
 
     try:
@@ -47,13 +51,13 @@ def validate(spec_file: str, no_data_check: bool) -> None:
     an image folder) unless --no-data-check. Imports neither torch nor Ray."""
     s = _load_spec(spec_file)
     if not no_data_check:
-        from sweeper import preflight
+        from sweeper.driver import preflight
 
         data = preflight.data_problems(s)
         if data:
             _fail(f"{spec_file}: the sweep's data is not usable on this machine (skip with --no-data-check):\n"
                   + "\n".join(f"  - {p}" for p in data))
-    from sweeper.per_method import methods, trial_count  # no Ray import
+    from sweeper.search.per_method import methods, trial_count  # no Ray import
 
     per = methods(s)
     n_trials = trial_count(s)
@@ -71,7 +75,7 @@ def show(section: str, name: str | None) -> None:
     """Every parameter of a regularizer, model or dataset NAME (or of `train`): type, default, valid range, meaning.
 
     Without NAME: the registered names. Read from the Params dataclasses; imports neither torch nor Ray."""
-    from sweeper import show as show_mod
+    from sweeper.commands import show as show_mod
     from trainables.registry import UnknownName
 
     if section == "train" and name is not None:
@@ -114,16 +118,16 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
         from sweeper import spec as spec_mod
 
         s = spec_mod.with_data_root(s, data_root)
-    from sweeper import preflight
-    from sweeper.sweepdir import SweepError
+    from sweeper.driver import preflight
+    from sweeper.store.sweepdir import SweepError
 
     try:  # the checks that need neither Ray nor torch, before the (slow) import of the launcher
         preflight.before_ray(s, name=name, out=out, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial,
                              gpus_per_trial=gpus_per_trial, address=address, overwrite=overwrite)
     except (preflight.SweepExists, preflight.PreflightError, SweepError) as e:
         _fail(str(e))
-    from sweeper import launch as launch_mod
-    from sweeper.preflight import PreflightError
+    from sweeper.driver import launch as launch_mod
+    from sweeper.driver.preflight import PreflightError
 
     try:
         res = launch_mod.launch(
@@ -162,7 +166,8 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
 
     Finished trials are kept, unfinished ones continue from their last checkpoint; running it
     again on a finished sweep changes nothing but the tables' timestamps."""
-    from sweeper import preflight, sweepdir
+    from sweeper.driver import preflight
+    from sweeper.store import sweepdir
 
     try:  # before the (slow) import of the launcher, like launch
         preflight.check_flags(num_cpus, 1.0, 0.0, local=False)
@@ -170,9 +175,9 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
         preflight.check_sweep_writable(sweepdir.sweep_path(sweep, out))
     except (preflight.PreflightError, sweepdir.SweepError) as e:
         _fail(str(e))
-    from sweeper import launch as launch_mod
-    from sweeper.preflight import PreflightError
-    from sweeper.sweepdir import SweepError
+    from sweeper.driver import launch as launch_mod
+    from sweeper.driver.preflight import PreflightError
+    from sweeper.store.sweepdir import SweepError
 
     try:
         res = launch_mod.resume(sweep, address=address, num_cpus=num_cpus, out=out, retry_errored=retry_errored,
@@ -190,8 +195,8 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
 @click.option("--out", default="sweeps", show_default=True)
 def status(sweep, out) -> None:
     """Trials finished, running, failed, and the best so far (reads files only; starts no Ray)."""
-    from sweeper import status as status_mod
-    from sweeper.sweepdir import SweepError
+    from sweeper.commands import status as status_mod
+    from sweeper.store.sweepdir import SweepError
 
     try:
         click.echo(status_mod.status_text(sweep, out))
@@ -212,7 +217,7 @@ def report(sweeps, sweeps_dir, out, metrics, baseline, all_pairs, paper_file, no
     """Write the report of SWEEP (or compare several): report.md, CSV tables, figures; print the main table."""
     from sweeper.report import data as report_data
     from sweeper.report import run as report_run
-    from sweeper import sweepdir
+    from sweeper.store import sweepdir
 
     try:
         w = report_run.make_report(list(sweeps), sweeps_dir=sweeps_dir, out=out, metrics=tuple(metrics), baseline=baseline,
@@ -221,7 +226,7 @@ def report(sweeps, sweeps_dir, out, metrics, baseline, all_pairs, paper_file, no
         _fail(str(e))
     click.echo(w.main)
     click.echo(f"\nreport: {w.report_md}" + (f" (logged to MLflow run(s) {', '.join(w.mlflow_runs)})" if w.mlflow_runs else ""))
-    from sweeper.confirm import report_note
+    from sweeper.commands.confirm import report_note
 
     for sw in sweeps:
         if note := report_note(report_data.find(sw, sweeps_dir)):
@@ -239,7 +244,7 @@ def reproduce(trial, out, sweep, atol, rtol) -> None:
 
     Exact on CPU; exit 0 when it reproduces, 1 when it does not (with what differs: data
     fingerprint, code version, packages, hardware), 2 on bad input."""
-    from sweeper import reproduce as reproduce_mod
+    from sweeper.commands import reproduce as reproduce_mod
     from trainables.data import DatasetNotFound
 
     try:
@@ -264,10 +269,10 @@ def confirm(sweep, top, seeds, name, out, address, num_cpus, quiet) -> None:
 
     A new sweep linked to SWEEP (MLflow tag sweeper.confirms, Parquet metadata), run as a grid
     over exactly those configurations x the new seeds; seeds of the search are refused (exit 2)."""
-    from sweeper import confirm as confirm_mod
-    from sweeper import launch as launch_mod
+    from sweeper.commands import confirm as confirm_mod
+    from sweeper.driver import launch as launch_mod
     from sweeper import report as report_mod
-    from sweeper.preflight import PreflightError
+    from sweeper.driver.preflight import PreflightError
 
     try:
         plan = confirm_mod.plan(sweep, top, confirm_mod.parse_seeds(seeds), out=out, name=name)
@@ -289,7 +294,7 @@ def confirm(sweep, top, seeds, name, out, address, num_cpus, quiet) -> None:
 @click.option("--device", default=None, help="Device for the gpu benchmark (default cuda; `cpu` smoke-tests its timing code).")
 def bench(names, quick, as_json, device) -> None:
     """Benchmarks: step-time ratios against a baseline measured in the same run."""
-    from sweeper import bench as bench_mod
+    import benchmarks as bench_mod
     from trainables.registry import UnknownName
 
     rows = []
@@ -319,7 +324,7 @@ def bench(names, quick, as_json, device) -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 def ui(port) -> None:
     """Open the MLflow UI on the tracking store (bound to 127.0.0.1); Ctrl-C or SIGTERM stops it."""
-    from sweeper import ui as ui_mod
+    from sweeper.commands import ui as ui_mod
 
     uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
     try:

@@ -33,7 +33,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sweeper import preflight, spec, wrapup
+from sweeper.driver import preflight
+from sweeper import spec
+from sweeper.driver import wrapup
 
 GOOD = """\
 name: t
@@ -218,7 +220,7 @@ def test_overwrite_refuses_what_is_not_that_sweep(tmp_path):
 def test_overwrite_removes_only_that_sweep_and_starts_a_new_parent_run(tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
-    from sweeper import tracking
+    from sweeper.store import mlflow_runs as tracking
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
     d = tmp_path / "sweeps" / "s"

@@ -7,7 +7,7 @@ import inspect
 import pytest
 import torch
 
-from sweeper import bench
+import benchmarks as bench
 
 
 @pytest.mark.parametrize("name", sorted(bench.BENCHMARKS))
@@ -23,7 +23,7 @@ def test_unknown_benchmark_names_the_valid_ones():
 
 
 def test_gpu_bench_needs_cuda_or_an_explicit_device():
-    from sweeper.bench import gpu
+    from benchmarks import gpu
 
     if torch.cuda.is_available():
         assert gpu.pick(None).type == "cuda" and gpu.device_name(gpu.pick(None))

@@ -20,7 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from sweeper import columns, provenance, spec
+from sweeper.store import columns
+from sweeper.store import provenance
+from sweeper import spec
 from sweeper.report import data
 from trainables.config import TrialConfig, flatten, is_config_name, merge, resolve
 

@@ -118,7 +118,7 @@ def sleeper():
 
 
 def _hold_lock(sweep: Path, pid: int) -> None:
-    from sweeper import sweepdir
+    from sweeper.store import sweepdir
 
     sweep.mkdir(parents=True, exist_ok=True)
     (sweep / "driver.lock").write_text(json.dumps(
@@ -144,7 +144,7 @@ def test_live_lock_refuses_launch_resume_overwrite(tmp_path, sleeper):
 
 
 def test_stale_lock_is_taken_over_and_racing_drivers_get_one_lock(tmp_path):
-    from sweeper import sweepdir
+    from sweeper.store import sweepdir
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -155,7 +155,7 @@ def test_stale_lock_is_taken_over_and_racing_drivers_get_one_lock(tmp_path):
     assert not (sweep / "driver.lock").exists()
     # 6 processes race for one stale lock: exactly one gets it.
     _hold_lock(sweep, dead.pid)
-    code = ("import sys, time; sys.path.insert(0, %r); from sweeper import sweepdir\n"
+    code = ("import sys, time; sys.path.insert(0, %r); from sweeper.store import sweepdir\n"
             "try:\n    sweepdir.DriverLock(sys.argv[1]).acquire(); print('WON', flush=True); time.sleep(3)\n"
             "except sweepdir.SweepLocked: print('LOST')") % str(REPO)
     procs = [subprocess.Popen([sys.executable, "-c", code, str(sweep)], stdout=subprocess.PIPE, text=True)
@@ -166,7 +166,8 @@ def test_stale_lock_is_taken_over_and_racing_drivers_get_one_lock(tmp_path):
 
 def test_damaged_sweep_files_and_edited_spec_exit_2(tmp_path):
     from sweeper import spec as spec_mod
-    from sweeper import sweepdir, wrapup
+    from sweeper.store import sweepdir
+    from sweeper.driver import wrapup
 
     src = write_spec(tmp_path, "dm")
     s = spec_mod.load(str(src))
@@ -261,7 +262,10 @@ def _tune_like_rewrite(path: Path, stop: threading.Event, errors: list) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_rebuild_never_mislabels_during_tune_rewrites(done_sweep, tmp_path):
-    from sweeper import results, sweepdir
+    from sweeper.store import identity
+    from sweeper.spec import from_dict
+    from sweeper.store import tables
+    from sweeper.store import sweepdir
 
     cwd = _copy(done_sweep, tmp_path)
     sweep = cwd / "sweeps" / "ok"
@@ -277,7 +281,7 @@ def test_rebuild_never_mislabels_during_tune_rewrites(done_sweep, tmp_path):
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            trials, epochs = results.collect(sweep, results.trial_base(spec_dict))
+            trials, epochs = tables.collect(sweep, identity.trial_base(from_dict(spec_dict)))
             assert len(trials) == 3, [t["trial_id"] for t in trials]
             bad = [(t["trial_id"], t["status"], t["reason"][:200]) for t in trials if t["status"] != "finished"]
             assert not bad, bad
@@ -459,14 +463,15 @@ def test_trial_timeout_is_validated(tmp_path):
 def test_reconcile_names_a_recreated_run_like_the_live_callback(tmp_path, monkeypatch):
     """A child run that reconcile() has to create (the live callback never reached MLflow) gets the
     same readable name, tags and resolved params as one the callback creates."""
-    from sweeper import labels, tracking
+    from sweeper.spec import labels
+    from sweeper.store import mlflow_runs as tracking
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     tracker = tracking.SweepTracker("rc", experiment="rc", run_name="rc", fresh=True)
     cfg = "regularizer.tau=0.5, train.lr=0.001"
     row = {"trial_id": "t_00000", "status": "finished", "reason": "", "regularizer": "dropmax", "config": cfg,
            "config_id": "c0ffee0123", "seed": 1,
-           # the row's configuration columns, under the spec's names (sweeper.results)
+           # the row's configuration columns, under the spec's names (sweeper.store.tables)
            "regularizer.name": "dropmax", "regularizer.tau": 0.5, "train.lr": 0.001}
     epochs = [{"trial_id": "t_00000", "epoch": e, "seed": 1, "val_error": 0.5 / e} for e in (1, 2)]
     assert tracker.reconcile([row], epochs, stopped=True) == 1
@@ -588,7 +593,7 @@ def test_read_only_folders_are_refused_before_anything_is_created(tmp_path, read
     """launch into a folder it cannot write (sweep folder or the SQLite MLflow store) and resume of a
     read-only sweep folder: exit 2, one message naming the folder, nothing created or changed."""
     from sweeper import spec as spec_mod
-    from sweeper import wrapup
+    from sweeper.driver import wrapup
 
     write_spec(tmp_path, "ro")
     dest = tmp_path / "dest"
@@ -638,7 +643,7 @@ def test_timed_out_trial_is_not_retried_unless_asked(tmp_path, retry_timeouts, m
     # trial's actor (ActorDiedError), never one of the driver's.
     last = r.stderr.rstrip().splitlines()[-1]
     assert last.startswith(f"error: no trial of {name} finished"), r.stderr[-3000:]
-    assert "sweeper/cli.py" not in r.stderr and "sweeper/launch.py" not in r.stderr, r.stderr[-3000:]
+    assert "sweeper/cli.py" not in r.stderr and "sweeper/driver/launch.py" not in r.stderr, r.stderr[-3000:]
     t = pd.read_parquet(tmp_path / "sweeps" / name / "trials.parquet")
     assert len(t) == 1 and t.status.iloc[0] == "error", t[["status", "reason"]]
     reason = t.reason.iloc[0]
@@ -664,7 +669,7 @@ def test_launch_exits_1_when_every_trial_raises(tmp_path):
     assert "error: no trial of allbad finished; see `sweeper status allbad`" in r.stderr, r.stderr[-3000:]
     # Tune logs each failed trial's traceback; none may come from the driver itself, whose message is last
     assert r.stderr.rstrip().splitlines()[-1].startswith("error: no trial of allbad finished"), r.stderr[-3000:]
-    assert "sweeper/cli.py" not in r.stderr and "sweeper/launch.py" not in r.stderr, r.stderr[-3000:]
+    assert "sweeper/cli.py" not in r.stderr and "sweeper/driver/launch.py" not in r.stderr, r.stderr[-3000:]
     assert "trials: 2 error" in r.stdout, r.stdout[-2000:]
     t = pd.read_parquet(tmp_path / "sweeps" / "allbad" / "trials.parquet")
     assert len(t) == 2 and (t.status == "error").all() and t.reason.str.contains("non-numeric").all(), t.reason.tolist()

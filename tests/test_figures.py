@@ -285,7 +285,7 @@ def test_trial_figures_drawn_by_worker_processes_match_the_serial_drawing(tmp_pa
     folder is gone) has its share drawn here instead, and says so in the log."""
     from pathlib import Path
 
-    from sweeper import publish
+    from sweeper.driver import publish
     from sweeper.figures import trial_worker
 
     sweep = Path(__file__).resolve().parents[1] / "results" / "maldrop_rho"

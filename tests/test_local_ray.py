@@ -1,6 +1,6 @@
 """The local Ray that ``sweeper launch`` starts listens on loopback only and keeps its token private.
 
-A real local Ray node is started through ``sweeper.launch._init_ray`` (what ``launch`` calls without
+A real local Ray node is started through ``sweeper.driver.local_ray.start_or_join`` (what ``launch`` calls without
 ``--address``), one task runs so a worker process exists, and every TCP socket in LISTEN state
 owned by the node's process tree (driver, gcs_server, raylet, agents, workers) is read from
 ``/proc/<pid>/fd`` and ``/proc/net/tcp{,6}`` (what ``ss -ltnp`` shows). Without the fix these were
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper import local_ray
+from sweeper.driver import local_ray
 
 
 def _tree(root_pids: set[int]) -> set[int]:
@@ -65,7 +65,7 @@ def test_local_ray_binds_loopback_and_its_token_file_is_private(tmp_path, monkey
     import ray
     from ray._private import ray_constants
 
-    from sweeper.launch import _init_ray
+    from sweeper.driver.local_ray import start_or_join
 
     if ray.is_initialized():
         ray.shutdown()
@@ -74,7 +74,7 @@ def test_local_ray_binds_loopback_and_its_token_file_is_private(tmp_path, monkey
     monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
     monkeypatch.delenv(local_ray.SINGLE_MACHINE_ENV, raising=False)
     cluster_mode = ray_constants.ENABLE_RAY_CLUSTER
-    assert _init_ray(None, 1, None)
+    assert start_or_join(None, 1)
     try:
         assert stat.S_IMODE(token.stat().st_mode) == 0o600 and stat.S_IMODE(token.parent.stat().st_mode) == 0o700
         assert len(token.read_text().strip()) == 64
@@ -124,14 +124,14 @@ def test_a_second_local_ray_with_another_token_file_starts(tmp_path, monkeypatch
     must still authenticate (it failed with InvalidAuthToken before ``private_token_file`` reset the cache)."""
     import ray
 
-    from sweeper.launch import _init_ray
+    from sweeper.driver.local_ray import start_or_join
 
     if ray.is_initialized():
         ray.shutdown()
     monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
     for name in ("a", "b"):
         monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / name / "auth_token"))
-        assert _init_ray(None, 1, None)
+        assert start_or_join(None, 1)
         try:
             assert ray.cluster_resources().get("CPU") == 1.0
         finally:

@@ -1,7 +1,7 @@
 """The live MLflow callback buffers per-epoch metrics and still logs every epoch, once.
 
 A real local Ray Tune run of a function trainable (2 trials x 12 epochs) with
-``tracking.MLflowTrialCallback`` on a real SQLite MLflow store, without the sweep's
+``MLflowTrialCallback`` on a real SQLite MLflow store, without the sweep's
 final ``reconcile``: whatever the flush period, every epoch of every trial is in MLflow
 with step = epoch, the runs are ended, and nothing is left in the buffer.
 """
@@ -15,7 +15,9 @@ def test_every_epoch_is_logged_once_whatever_the_flush_period(tmp_path, monkeypa
     import ray
     from ray import tune
 
-    from sweeper import launch, tracking
+    from sweeper.driver import local_ray
+    from sweeper.driver.callbacks.mlflow import MLflowTrialCallback
+    from sweeper.store import mlflow_runs as tracking
 
     def trainable(config):  # defined here: pickled by value (the workers cannot import this test module)
         for epoch in range(1, 13):
@@ -24,8 +26,8 @@ def test_every_epoch_is_logged_once_whatever_the_flush_period(tmp_path, monkeypa
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setattr(tracking, "FLUSH_EVERY_S", flush_every_s)
     tracker = tracking.SweepTracker("mb", experiment="mb", run_name="mb", fresh=True)
-    cb = tracking.MLflowTrialCallback(tracker, lambda cfg: {"x": cfg["x"]})
-    launch._init_ray(None, 1, None)  # the sweeper's local Ray start (its own token file, loopback only)
+    cb = MLflowTrialCallback(tracker, lambda cfg: {"params": {"x": cfg["x"]}})
+    local_ray.start_or_join(None, 1)  # the sweeper's local Ray start (its own token file, loopback only)
     try:
         tune.Tuner(trainable, param_space={"x": tune.grid_search([0.5, 0.25])},
                    run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), callbacks=[cb], verbose=0)).fit()
@@ -49,11 +51,12 @@ def test_a_callback_pickled_before_the_buffer_existed_resumes(tmp_path, monkeypa
     on_experiment_end raised AttributeError and the resume ended in a traceback)."""
     import pickle
 
-    from sweeper import tracking
+    from sweeper.driver.callbacks.mlflow import MLflowTrialCallback
+    from sweeper.store import mlflow_runs as tracking
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     tracker = tracking.SweepTracker("old", experiment="old", run_name="old", fresh=True)
-    cb = tracking.MLflowTrialCallback(tracker, dict)
+    cb = MLflowTrialCallback(tracker, dict)
     del cb.pending, cb.last_flush  # the state an older version pickled
     restored = pickle.loads(pickle.dumps(cb))
     assert restored.pending == {} and isinstance(restored.last_flush, float)

@@ -5,8 +5,10 @@ import collections
 
 from ray.tune.search import Searcher
 
-from sweeper import per_method, space, spec
-from sweeper.per_method_search import PerMethodStudies
+from sweeper.search import per_method
+from sweeper.search import space
+from sweeper import spec
+from sweeper.search.per_method_searcher import PerMethodStudies
 
 RAW = {
     "name": "t",

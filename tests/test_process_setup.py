@@ -1,4 +1,4 @@
-"""Process-wide settings live in sweeper/process_setup.py: set by named calls, never by importing a module."""
+"""Process-wide settings live in sweeper/driver/process_setup.py: set by named calls, never by importing a module."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sweeper import process_setup
+from sweeper.driver import process_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNE_VARS = [v for v, _, _ in process_setup.TUNE_ENV] + ["TUNE_MAX_PENDING_TRIALS_PG", process_setup.SNAPSHOT_VAR]
@@ -66,12 +66,12 @@ def test_ray_token_auth_only_with_a_token_and_no_mode(monkeypatch, tmp_path):
 
 
 def test_importing_the_driver_changes_no_process_state():
-    """Importing sweeper.launch (and with it space, trial, Ray Tune, torch) sets no environment
+    """Importing sweeper.driver.launch (and with it space, trial, Ray Tune, torch) sets no environment
     variable of ours and leaves Optuna's log level alone."""
     code = (
         "import json, os, optuna\n"
         "env0, v0 = dict(os.environ), optuna.logging.get_verbosity()\n"
-        "import sweeper.launch, sweeper.space\n"
+        "import sweeper.driver.launch, sweeper.search.space\n"
         "ours = " + json.dumps(TUNE_VARS + ["RAY_AUTH_MODE", "MLFLOW_TRACKING_URI"]) + "\n"
         "print(json.dumps({'changed': [k for k in ours if os.environ.get(k) != env0.get(k)],"
         " 'verbosity_same': optuna.logging.get_verbosity() == v0}))\n"

@@ -1,8 +1,9 @@
 """The compact progress view: counts, epochs, time estimate and the best configuration so far."""
 from __future__ import annotations
 
-from sweeper import progress
-from sweeper.progress import TrialState
+from sweeper.spec import from_dict
+from sweeper.store import progress
+from sweeper.store.progress import TrialState
 
 
 def states() -> list[TrialState]:
@@ -43,7 +44,9 @@ def test_files_view_uses_the_budget_column_and_meta():
          "config": "train.epochs=8", "val_error": None},
     ]
     meta = {"sweep_id": "s", "started": 100.0, "total_trials": 2, "status": "running"}
-    spec = {"train": {"epochs": 3}, "search": {"metric": "val_error", "mode": "min"}}
+    spec = from_dict({"name": "s", "dataset": {"name": "digits"}, "model": {"name": "mlp"},
+                      "regularizer": {"name": "softmax"}, "train": {"epochs": 3},
+                      "search": {"metric": "val_error", "mode": "min"}})
     text = progress.files_view("s", meta, spec, rows, now=130.0)
     assert "1/2 trials done (1 finished), 1 running" in text
     assert "epochs 3/10 · elapsed 0m30s · remaining ~1m10s" in text  # 30 s x 7 left / 3 done

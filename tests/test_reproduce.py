@@ -97,7 +97,7 @@ def test_reproduce_is_exact_on_cpu(sweep):
     assert "exactly (bitwise-equal floats" in r.output and "reproduced: all" in r.output
     assert f"| test_error | {float(t.test_error)!r} | {float(t.test_error)!r} | same |" in r.output
 
-    from sweeper.reproduce import find_trial
+    from sweeper.commands.reproduce import find_trial
 
     client = MlflowClient(f"sqlite:///{sweep / 'mlflow.db'}")
     run = client.search_runs([client.get_experiment_by_name("prov").experiment_id],
@@ -157,7 +157,7 @@ def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep):
 
 
 def test_code_version_of_a_checkout_and_of_a_plain_folder(tmp_path):
-    from sweeper.provenance import code_version
+    from sweeper.store.provenance import code_version
 
     plain, diff = code_version(tmp_path)
     assert plain["commit"] is None and plain["dirty"] is None and "not a git checkout" in plain["note"] and diff == ""
@@ -199,7 +199,7 @@ def test_resolved_config_and_data_fingerprint():
 
 
 def test_confirm_seed_parsing():
-    from sweeper.confirm import ConfirmError, parse_seeds
+    from sweeper.commands.confirm import ConfirmError, parse_seeds
 
     assert parse_seeds("5, 6,7") == [5, 6, 7]
     for bad, msg in (("5,x", "'x' is not one"), ("", "comma-separated"), ("5,5", "5 more than once"), ("-1", "'-1'")):

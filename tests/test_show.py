@@ -146,7 +146,7 @@ def test_unknown_name_is_one_clear_error(args, expect):
 
 def test_validate_of_a_spec_with_a_paper_block_imports_no_statistics_stack():
     """`sweeper validate` starts fast: a paper sweep's spec (with a `paper:` block) is checked without
-    importing torch, Ray, scipy or pandas (the block's parser is sweeper/paper_spec.py, not sweeper.report)."""
+    importing torch, Ray, scipy or pandas (the block's parser is sweeper/spec/paper.py, not sweeper.report)."""
     code = ("import sys\nfrom sweeper.cli import main\ntry:\n    main(sys.argv[1:], standalone_mode=True)\n"
             "except SystemExit:\n    print('HEAVY', sorted({m.split('.')[0] for m in sys.modules}"
             " & {'torch', 'ray', 'scipy', 'pandas'}))\n    raise\n")

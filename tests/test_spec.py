@@ -7,7 +7,9 @@ import optuna
 import pytest
 import yaml
 
-from sweeper import per_method, space, spec
+from sweeper.search import per_method
+from sweeper.search import space
+from sweeper import spec
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = {

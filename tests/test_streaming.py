@@ -119,7 +119,8 @@ def test_streamed_resume_from_a_checkpoint_and_worker_processes(folder):
 @pytest.mark.slow
 def test_a_sweep_streams_a_folder_inside_ray_trials(folder, tmp_path, monkeypatch):
     """Through launch(): a real local Ray instance, DataLoader worker processes inside the trial actors."""
-    from sweeper import launch, spec
+    from sweeper.driver import launch
+    from sweeper import spec
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")

@@ -35,13 +35,14 @@ try:
     cli.main(sys.argv[1:], standalone_mode=False)
 finally:
     print("MODULES=" + json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {"torch", "ray"})))
-    print("LAUNCHER=" + json.dumps("sweeper.launch" in sys.modules))
+    print("LAUNCHER=" + json.dumps("sweeper.driver.launch" in sys.modules))
 """
 
 
 def _sweep_folder(tmp: Path) -> None:
     """A finished one-trial sweep folder as the driver leaves it (sweep.json, spec, Tune trial folder, ledger, tables)."""
-    from sweeper import results
+    from sweeper.spec import from_dict
+    from sweeper.store import tables
 
     d = tmp / "sweeps" / "quick"
     t = d / "tune" / "trial_t1"
@@ -53,7 +54,7 @@ def _sweep_folder(tmp: Path) -> None:
              "test_error": 0.15 if e == 2 else None, "training_iteration": e} for e in (1, 2)]
     (t / "result.json").write_text("\n".join(json.dumps({k: v for k, v in r.items() if v is not None}) for r in rows))
     (d / "ledger.json").write_text(json.dumps({"t1": {"status": "finished", "reason": ""}}))
-    results.write_tables(d, SPEC)
+    tables.write_tables(d, from_dict(SPEC))
 
 
 @pytest.mark.parametrize("args,expect", [
@@ -62,7 +63,7 @@ def _sweep_folder(tmp: Path) -> None:
     (["report", "quick"], "quick: 1 trials, 1 configurations"),
 ])
 def test_quick_commands_import_neither_torch_nor_ray(tmp_path, args, expect):
-    """Nor the launcher (sweeper.launch): ``status`` and ``report`` read the sweep folder only."""
+    """Nor the launcher (sweeper.driver.launch): ``status`` and ``report`` read the sweep folder only."""
     _sweep_folder(tmp_path)
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
     r = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -74,9 +75,9 @@ def test_quick_commands_import_neither_torch_nor_ray(tmp_path, args, expect):
 
 
 def test_the_sweep_driver_imports_no_torch():
-    """``sweeper.launch`` (the driver: Ray Tune, Optuna, MLflow) leaves torch to the trial processes:
+    """``sweeper.driver.launch`` (the driver: Ray Tune, Optuna, MLflow) leaves torch to the trial processes:
     Tune gets ``trainables.entry.run_trial``, which imports the trial code on its first call."""
-    code = "import json, sys\nimport sweeper.launch\nprint(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:5]))"
+    code = "import json, sys\nimport sweeper.driver.launch\nprint(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:5]))"
     r = subprocess.run([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -184,7 +185,8 @@ def test_reused_processes_give_the_same_results_and_checkpoint_by_time(tmp_path,
     import pandas as pd
     import ray
 
-    from sweeper import launch, spec
+    from sweeper.driver import launch, local_ray
+    from sweeper import spec
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
@@ -203,7 +205,7 @@ def test_reused_processes_give_the_same_results_and_checkpoint_by_time(tmp_path,
     def checkpoints(sweep_dir: Path) -> int:
         return len(list((sweep_dir / "tune").glob("trial_*/checkpoint_*")))
 
-    launch._init_ray(None, 1, None)
+    local_ray.start_or_join(None, 1)
     try:
         monkeypatch.setenv("SWEEPER_REUSE_PROCESSES", "0")
         fresh = launch.launch(spec_for("fresh", 0), num_cpus=1, out=tmp_path / "sweeps", verbose=0)
@@ -272,7 +274,8 @@ def test_tpe_options_are_explicit_and_suggestions_do_not_depend_on_optuna_defaul
 
     import optuna
 
-    from sweeper import space, spec
+    from sweeper.search import space
+    from sweeper import spec
 
     d = json.loads(json.dumps(SPEC))
     d["search"] = {"sampler": "tpe", "sampler_seed": 7, "num_samples": 18}

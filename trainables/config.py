@@ -5,7 +5,7 @@
   ``regularizer`` is a ``Section(name, params)`` whose ``params`` is the registry entry's frozen
   ``Params`` instance with every default filled in, ``train`` is a full ``TrainConfig``, plus the
   seed and the dataset root. Built once per trial by ``resolve(base, suggested)``, by the trial
-  (``trainables.trial.run_trial``) and by the driver (``sweeper.results``: MLflow params, Parquet
+  (``trainables.trial.run_trial``) and by the driver (``sweeper.store.tables``: MLflow params, Parquet
   rows) alike; ``to_dict``/``from_dict`` are its JSON form (the trial's provenance record).
 - ``flatten(cfg)``: the one flat form, ``{name: scalar}`` under the names the spec uses
   (``dataset.name``, ``model.widths``, ``regularizer.rho``, ``train.lr``, ``seed``): the child

@@ -2,8 +2,8 @@
 
 The raw keys Tune hands a trial are defined and read here only; ``trainables.config.resolve``
 turns the suggested values into the trial's resolved configuration. Torch-free on purpose:
-the driver's readers (``sweeper.results``, ``sweeper status``) and the search space
-(``sweeper.space``: ``POINT``) use it without importing torch or Ray.
+the driver's readers (``sweeper.store.tables``, ``sweeper status``) and the search space
+(``sweeper.search.space``: ``POINT``) use it without importing torch or Ray.
 """
 from __future__ import annotations
 

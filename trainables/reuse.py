@@ -1,6 +1,6 @@
 """What a trial process keeps from one trial to the next, and what it resets.
 
-Ray Tune runs trials in actor processes; with ``reuse_actors`` (``sweeper.launch``,
+Ray Tune runs trials in actor processes; with ``reuse_actors`` (``sweeper.driver.launch``,
 on unless ``SWEEPER_REUSE_PROCESSES=0``) a process that finished a trial runs the
 next one, so imports (torch, the registries, sklearn) and loaded datasets are paid
 once per process instead of once per trial.

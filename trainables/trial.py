@@ -26,10 +26,10 @@ import torch
 from trainables import data as data_registry
 from trainables import metrics as M
 from trainables import models as model_registry
-from trainables import provenance
+from trainables import identity, provenance
 from trainables import regularizers as reg_registry
 from trainables import reuse
-from trainables.config import Section, TrialConfig, resolve  # noqa: F401  (Section, TrialConfig: re-exported)
+from trainables.config import Section, TrialConfig, flatten, resolve  # noqa: F401  (Section, TrialConfig: re-exported)
 from trainables.entry import CHECKPOINT_EVERY_S  # noqa: F401  (the base key; defined where the torch-free driver reads it)
 from trainables.overrides import POINT, TRIAL_INDEX, tune_overrides  # noqa: F401  (re-exported)
 from trainables.loop import Net, TrainConfig, Trainer
@@ -157,7 +157,11 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     import ray
     from ray import tune
 
-    cfg = resolve(base, tune_overrides(config, base.get("seeds", [0])))
+    overrides = tune_overrides(config, base.get("seeds", [0]))
+    cfg = resolve(base, overrides)
+    # the trial's identity, resolved here once: the driver reads it from the first result of this attempt
+    first: dict[str, Any] = {identity.REPORT_KEY: identity.encode(
+        identity.identity(overrides, flatten(cfg), cfg.train.epochs))}
     cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
     reuse.reset(cfg.seed, max(1, int(cpus)))  # fractional CPUs still get one thread; a reused process starts clean
 
@@ -177,6 +181,8 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
     while not trainer.done:
         metrics = trainer.run_epoch()
         metrics["node_id"] = node_id
+        metrics.update(first)
+        first = {}
         if trainer.done or metrics.get("diverged"):
             metrics[provenance.PROVENANCE] = prov
         if every_s and not trainer.done and not metrics.get("diverged") and time.monotonic() - last_ckpt < every_s:

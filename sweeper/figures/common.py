@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from sweeper.labels import config_name  # noqa: E402
+from sweeper.spec.labels import config_name  # noqa: E402
 
 FINISHED = "finished"
 DPI = 100

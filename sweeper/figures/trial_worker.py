@@ -3,7 +3,7 @@
 Reads one JSON object on standard input, ``{"sweep_dir": ..., "trial_ids": [...],
 "out_dir": ...}``, draws each trial's figures (``sweeper.figures.trial_figures``) under
 ``out_dir/<trial_id>/`` and prints one JSON object, trial id -> {figure title: PNG path}.
-``sweeper.publish`` starts one such process per free CPU after a sweep. A module of its
+``sweeper.driver.publish`` starts one such process per free CPU after a sweep. A module of its
 own, run with ``-m``, so the worker imports only pandas, matplotlib and the figure code,
 and never re-runs the script that started the sweep (``multiprocessing``'s spawn start
 method re-imports the caller's main module, which for a library user's script without a
@@ -20,7 +20,7 @@ def draw_share(sweep_dir: str, trial_ids: list[str], out_dir: str) -> dict[str, 
     """trial id -> {figure title: PNG path} for ``trial_ids`` (paths under ``out_dir``)."""
     import pandas as pd
 
-    from sweeper.columns import read_trials
+    from sweeper.store.columns import read_trials
     from sweeper.figures import trial_figures
 
     trials = read_trials(Path(sweep_dir) / "trials.parquet")

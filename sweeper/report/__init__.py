@@ -20,7 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeper.columns import read_trials
+from sweeper import spec
+from sweeper.store import sweepdir
+from sweeper.store import tables as store_tables
+from sweeper.store.columns import read_trials
 from sweeper.report import tables
 from sweeper.report.data import FINISHED, column  # noqa: F401
 from sweeper.report.stats import mean_ci  # noqa: F401
@@ -34,12 +37,8 @@ def load_trials(sweep_dir: Path) -> pd.DataFrame:
     try:
         return read_trials(f)
     except (OSError, ValueError) as e:  # pyarrow.ArrowInvalid is a ValueError
-        from sweeper import sweepdir
-
         try:
-            from sweeper import results
-
-            results.write_tables(Path(sweep_dir), sweepdir.read_spec(sweep_dir))
+            store_tables.write_tables(Path(sweep_dir), spec.from_dict(sweepdir.read_spec(sweep_dir)))
             return read_trials(f)
         except sweepdir.SweepError:
             raise

@@ -29,7 +29,7 @@ from sweeper.report.compare import per_seed
 from sweeper.report.stats import paired
 from sweeper.report.tables import cell, config_table
 
-BUDGET = "train.epochs"  # the configuration column (sweeper.columns)
+BUDGET = "train.epochs"  # the configuration column (sweeper.store.columns)
 NOT_CONVERGED = "not converged at the budgets tried"
 MAYBE = "may not be converged (the gain between the two largest budgets is within seed noise)"
 FLAT = "no gain from the largest budget"

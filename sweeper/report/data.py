@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import yaml
 
-from sweeper.columns import is_config_name
+from sweeper.store.columns import is_config_name
 FINISHED = ("finished",)
 DEFAULT_OBJECTIVE = ("val_error", "min")
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sweeper.paper_spec import parse  # noqa: F401  (the block's syntax and validation; re-exported)
+from sweeper.spec.paper import parse  # noqa: F401  (the block's syntax and validation; re-exported)
 from sweeper.report import markdown, units
 
 

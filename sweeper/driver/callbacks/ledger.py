@@ -1,0 +1,89 @@
+"""Tune callback keeping ``ledger.json`` and the Parquet tables current while a sweep runs."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+from sweeper.spec import SweepSpec, from_dict
+from sweeper.store.ledger import LEDGER, Ledger
+from sweeper.store.tables import write_tables
+from sweeper.store.trial_status import ended_status, failure_reason
+
+
+class LedgerCallback(Callback):
+    """Ray Tune callback keeping ``ledger.json`` and the Parquet tables current.
+
+    The tables are rebuilt at most every ``every_s`` seconds (each rebuild reads every
+    trial folder); the driver writes them once more when the sweep ends.
+
+    Nothing here may raise into Tune: an exception from a callback is charged to the trial
+    (Tune errors it and spends a retry). A failed ledger or table write is logged and
+    left to the next rebuild, which derives everything again from Tune's state.
+    """
+
+    def __init__(self, sweep_dir: Path, spec: SweepSpec, every_s: float = 15.0):
+        self.sweep_dir = Path(sweep_dir)
+        self.spec = spec
+        self.every_s = every_s
+        self._written = 0.0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A sweep launched before the spec was passed on pickled the stored spec as ``spec_dict``.
+        if "spec_dict" in state:
+            state = {k: v for k, v in state.items() if k != "spec_dict"} | {"spec": from_dict(state["spec_dict"])}
+        self.__dict__.update(state)
+
+    def _safe(self, what: str, fn) -> None:
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - see the class docstring
+            import logging
+
+            logging.getLogger("sweeper").warning("%s failed (left to the next rebuild): %s", what, str(e)[:300])
+
+    def _maybe_write_tables(self) -> None:
+        if time.monotonic() - self._written >= self.every_s:
+            self._written = time.monotonic()
+            self._safe("writing the tables", lambda: write_tables(self.sweep_dir, self.spec))
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.sweep_dir / LEDGER)
+
+    def _retries(self, led: Ledger, trial_id: str) -> int:
+        return int(led.data.get(trial_id, {}).get("retries", 0))
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        def f():
+            led = self.ledger
+            led.set(trial.trial_id, "running", retries=self._retries(led, trial.trial_id))
+        self._safe("ledger", f)
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        def f():
+            led = self.ledger
+            n = self._retries(led, trial.trial_id) + 1
+            why = failure_reason(str(trial.get_error() or ""), led.data.get(trial.trial_id, {}))
+            led.set(trial.trial_id, "running", f"retry {n} after: {why[-1500:]}", retries=n, timeout="")
+        self._safe("ledger", f)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        def f():
+            last = trial.last_result or {}
+            status, reason = ended_status(last)
+            led = self.ledger
+            led.set(trial.trial_id, status, reason, retries=self._retries(led, trial.trial_id))
+        self._safe("ledger", f)
+        self._maybe_write_tables()
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        def f():
+            led = self.ledger
+            entry = led.data.get(trial.trial_id, {})
+            led.set(trial.trial_id, "error", failure_reason(str(trial.get_error() or ""), entry),
+                    retries=self._retries(led, trial.trial_id))
+        self._safe("ledger", f)
+        self._maybe_write_tables()

@@ -1,0 +1,89 @@
+"""End of a sweep: the best configuration and each trial's figures to MLflow.
+
+Sweep-level figures are drawn once, by the report (``sweeper.report.run`` calls
+``sweeper.figures.sweep_figures`` into ``<sweep>/report/figures/``, logged with the
+report folder to the parent run's ``report/``). Here each finished trial's own
+figures (learning curve, reliability diagram) go to its child run's ``figures/``;
+a resumed sweep does not log a trial's figures twice. Drawing reads only the
+Parquet tables.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from sweeper.store import mlflow_runs as tracking
+from sweeper.store.columns import read_trials
+from sweeper.spec.labels import config_name
+from sweeper.figures import trial_worker
+
+
+def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker, workers: int | None = None) -> int:
+    """Draw and log each finished trial's figures to its child run; returns how many runs got figures.
+
+    Drawing (matplotlib's layout and Agg rendering, ~0.2-0.4 s a figure, two figures a
+    trial) is most of this step's time, so it runs in ``workers`` processes (default: the
+    CPUs this process may use, at most 8; the trials are over, so the CPUs are free), each
+    ``python -m sweeper.figures.trial_worker`` drawing every n-th trial into a temporary
+    folder; this process alone logs to MLflow (one writer to the tracking store). With
+    one worker or one trial nothing is started; if a worker fails, its share is drawn here.
+    """
+    sweep_dir = Path(sweep_dir)
+    trials = pd.read_parquet(sweep_dir / "trials.parquet", columns=["trial_id", "status"])
+    runs = tracker.trial_runs()
+    todo = [tid for tid in trials.loc[trials["status"] == "finished", "trial_id"]
+            if tid in runs and not tracker.has_figures(runs[tid])]
+    if not todo:
+        return 0
+    n = max(1, min(workers or min(len(os.sched_getaffinity(0)), 8), len(todo)))
+    logged = 0
+    with tempfile.TemporaryDirectory() as d:
+        shares = [{"sweep_dir": str(sweep_dir), "trial_ids": todo[i::n], "out_dir": str(Path(d) / str(i))}
+                  for i in range(n)]
+        for share in _draw_in_processes(shares) if n > 1 else [trial_worker.draw_share(**s) for s in shares]:
+            for tid, figures in share.items():
+                if figures:
+                    tracker.log_figures({t: Path(p) for t, p in figures.items()}, run_id=runs[tid])
+                    logged += 1
+    return logged
+
+
+def _draw_in_processes(shares: list[dict]) -> list[dict[str, dict[str, str]]]:
+    """Each share drawn by its own ``sweeper.figures.trial_worker`` process, all at once; a share
+    whose process fails is drawn in this process instead (its error goes to the log)."""
+    procs = [subprocess.Popen([sys.executable, "-m", "sweeper.figures.trial_worker"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in shares]
+    for p, share in zip(procs, shares):  # a share's JSON is small: it fits the pipe, nothing blocks
+        p.stdin.write(json.dumps(share))
+        p.stdin.close()
+        p.stdin = None  # so that communicate() does not flush the closed pipe
+    out = []
+    for p, share in zip(procs, shares):
+        stdout, stderr = p.communicate()
+        try:
+            if p.returncode != 0:
+                raise RuntimeError(f"exit code {p.returncode}: {stderr.strip()[-500:]}")
+            out.append(json.loads(stdout))
+        except (RuntimeError, json.JSONDecodeError) as e:
+            logging.getLogger(__name__).warning("a figure worker failed (%s); drawing its trials here", e)
+            out.append(trial_worker.draw_share(**share))
+    return out
+
+
+def log_best(sweep_dir: Path, tracker: tracking.SweepTracker, summary: pd.DataFrame, metric: str) -> None:
+    """The summary's first row (the best configuration by ``metric``) and its per-seed values to the parent run."""
+    if not len(summary) or metric not in summary or pd.isna(summary[metric].iloc[0]):
+        return
+    best = summary.iloc[0]
+    trials = read_trials(Path(sweep_dir) / "trials.parquet")
+    col = metric if metric in trials else f"metric.{metric}"
+    done = trials[(trials["config_id"] == best["config_id"]) & (trials["status"] == "finished")]
+    name = config_name(str(best["regularizer"]), str(best["config"]))
+    tracker.log_best(name, str(best["config_id"]), metric, done[col].dropna().tolist())

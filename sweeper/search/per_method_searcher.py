@@ -1,0 +1,64 @@
+"""The Ray Tune searcher behind equal tuning budgets per method (policy: ``sweeper/search/per_method.py``)."""
+from __future__ import annotations
+
+import pickle
+from typing import Any, Callable
+
+from ray.tune.search import Searcher
+
+from sweeper.search.per_method import NAME
+
+
+class PerMethodStudies(Searcher):
+    """Round-robin over one searcher per method, ``per_method`` suggestions each, then FINISHED.
+
+    ``make(method)`` builds a method's searcher (an ``OptunaSearch`` over :func:`method_space`).
+    Results go back to the study that suggested the trial. Saved and restored with pickle
+    (``sweeper resume``), like ``OptunaSearch``."""
+
+    def __init__(self, method_names: list[str], make: Callable[[str], Searcher], per_method: int,
+                 metric: Any = None, mode: Any = None):
+        super().__init__(metric=metric, mode=mode)
+        self.methods = list(method_names)
+        self.studies = {m: make(m) for m in self.methods}
+        self.per_method = per_method
+        self.suggested = {m: 0 for m in self.methods}
+        self.owner: dict[str, str] = {}
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        ok = [s.set_search_properties(metric, mode, config, **spec) for s in self.studies.values()]
+        return all(ok)
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        open_ = [m for m in self.methods if self.suggested[m] < self.per_method]
+        if not open_:
+            return Searcher.FINISHED
+        method = min(open_, key=lambda m: self.suggested[m])  # first in YAML order among the least served
+        config = self.studies[method].suggest(trial_id)
+        if config is None or config == Searcher.FINISHED:
+            return config
+        self.suggested[method] += 1
+        self.owner[trial_id] = method
+        return {**config, NAME: method}
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self.owner:
+            self.studies[self.owner[trial_id]].on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self.owner:
+            self.studies[self.owner[trial_id]].on_trial_complete(trial_id, result=result, error=error)
+
+    def get_state(self) -> dict:
+        return dict(self.__dict__)
+
+    def set_state(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.__dict__, f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as f:
+            self.__dict__.update(pickle.load(f))
