@@ -6,6 +6,7 @@
   SECTION`` (``regularizer``, ``model``, ``dataset``, ``train``; see ``params_ref.py``).
 - The committed report figures ``results/<sweep>/report/figures/*.png`` are served at
   ``results/figures/<sweep>/<file>`` (the results pages link there; no copy is committed under docs/).
+- Every spec under ``docs/`` (a tutorial's YAML) must pass ``sweeper validate --no-data-check``.
 - The committed results and benchmark pages must equal what their generators write from the
   committed data; a stale page is a warning, which fails ``mkdocs build --strict`` (fix: ``bash
   results/regenerate.sh``).
@@ -38,6 +39,18 @@ def on_pre_build(config) -> None:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 log.warning("%s is not what %s writes from the committed data: run `bash results/regenerate.sh`",
                             path.relative_to(REPO), gen.__name__)
+    _validate_doc_specs()
+
+
+def _validate_doc_specs() -> None:
+    from click.testing import CliRunner
+
+    from sweeper.cli import main
+
+    for spec in sorted((REPO / "docs").rglob("*.yaml")):
+        res = CliRunner().invoke(main, ["validate", "--no-data-check", str(spec)])
+        if res.exit_code != 0:
+            log.warning("%s does not validate: %s", spec.relative_to(REPO), res.output.strip())
 
 
 def on_files(files, config):
