@@ -18,6 +18,10 @@ import re
 import sys
 from pathlib import Path
 
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
 GEN = Path(__file__).resolve().parent
 REPO = GEN.parents[1]
 for p in (str(GEN), str(REPO)):
@@ -32,7 +36,7 @@ log = logging.getLogger("mkdocs.plugins.sweeper")
 PLACEHOLDER = re.compile(r"<!-- sweeper-show: (\w+) -->")
 
 
-def on_pre_build(config) -> None:
+def on_pre_build(config: MkDocsConfig) -> None:
     """Warn (strict: fail) when a committed generated page differs from what its generator writes."""
     for gen in (results_pages, bench_pages):
         for path, text in gen.render_all().items():
@@ -53,10 +57,8 @@ def _validate_doc_specs() -> None:
             log.warning("%s does not validate: %s", spec.relative_to(REPO), res.output.strip())
 
 
-def on_files(files, config):
+def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Serve every committed report figure at results/figures/<sweep>/<file>."""
-    from mkdocs.structure.files import File
-
     for png in sorted(REPO.glob("results/*/report/figures/*.png")):
         sweep = png.parents[2].name
         files.append(File.generated(config, f"results/figures/{sweep}/{png.name}", abs_src_path=str(png)))
@@ -72,6 +74,6 @@ def _section(match: re.Match) -> str:
     return params_ref.section_markdown(section)
 
 
-def on_page_markdown(markdown: str, page, config, files) -> str:
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     """Replace each sweeper-show placeholder by the tables the command prints."""
     return PLACEHOLDER.sub(_section, markdown)
