@@ -28,9 +28,20 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from sweeper.store import mlflow_runs as tracking
+from sweeper.store import provenance as sweep_prov
+from sweeper.store import tune_state
+from sweeper.store.sweepdir import NoSuchSweep, sweep_path
+from trainables.replay import replay  # re-runs the trial in this process: the one driver command that imports torch
 
 DEFAULT_ATOL = 0.01
 DEFAULT_RTOL = 0.01
@@ -96,8 +107,6 @@ class Outcome:
 
 
 def _sweeps(out: str | Path, sweep: str | None) -> list[Path]:
-    from sweeper.driver.launch import NoSuchSweep, sweep_path
-
     if sweep:
         try:
             return [sweep_path(sweep, out)]
@@ -111,15 +120,6 @@ def _sweeps(out: str | Path, sweep: str | None) -> list[Path]:
 
 def _mlflow_lookup(run_id: str, sweeps: list[Path]) -> tuple[Path, str] | None:
     """(sweep folder, trial id) of an MLflow child run id, searching the sweeps' tracking stores."""
-    import os
-
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    from sweeper.store import mlflow_runs as tracking
-
-    from sweeper.store import provenance as sweep_prov
-
     uris = {os.environ.get("MLFLOW_TRACKING_URI")}
     for d in sweeps:
         uri = json.loads((d / "sweep.json").read_text()).get("mlflow_uri") or ""
@@ -149,8 +149,6 @@ def _mlflow_lookup(run_id: str, sweeps: list[Path]) -> tuple[Path, str] | None:
 
 def find_trial(trial: str, out: str | Path = "sweeps", sweep: str | None = None) -> tuple[Path, str]:
     """(sweep folder, Tune trial id) of a trial id or an MLflow run id."""
-    from sweeper.store import tune_state
-
     sweeps = _sweeps(out, sweep)
     trial = trial.removeprefix("trial_")
     hits = [d for d in sweeps if tune_state.tune_storage(d).read(f"trial_{trial}", "params.json") is not None]
@@ -166,8 +164,6 @@ def find_trial(trial: str, out: str | Path = "sweeps", sweep: str | None = None)
 
 
 def _last_report(sweep_dir: Path, trial_id: str) -> dict[str, Any]:
-    from sweeper.store import tune_state
-
     text = tune_state.tune_storage(sweep_dir).read(f"trial_{trial_id}", "result.json") or ""
     rows = []
     for line in text.splitlines():
@@ -194,8 +190,6 @@ def _numeric(d: dict[str, Any]) -> dict[str, float]:
 
 def reproduce(trial: str, out: str | Path = "sweeps", sweep: str | None = None,
               atol: float | None = None, rtol: float | None = None) -> Outcome:
-    from sweeper.store import provenance as sweep_prov
-
     sweep_dir, trial_id = find_trial(trial, out, sweep)
     ledger = sweep_dir / "ledger.json"
     status = (json.loads(ledger.read_text()).get(trial_id, {}) if ledger.exists() else {}).get("status", "unknown")
@@ -207,10 +201,6 @@ def reproduce(trial: str, out: str | Path = "sweeps", sweep: str | None = None,
         raise ReproduceError(f"trial {trial_id} of sweep {sweep_dir.name} recorded no provenance (its sweep ran "
                              f"before sweeper recorded one, or the trial did not finish): cannot re-run it exactly")
     rec = json.loads(last["provenance"])
-
-    import torch
-
-    from trainables.replay import replay
 
     rec_dev = rec["hardware"].get("device", "cpu")
     device = torch.device("cuda" if rec_dev == "cuda" and torch.cuda.is_available() else "cpu")

@@ -30,13 +30,13 @@ request no node can ever meet), which ``sweeper.driver.preflight.check_cluster``
 """
 from __future__ import annotations
 
+from ray.air.execution._internal import actor_manager
+from ray.exceptions import OutOfMemoryError, RayActorError, RayTaskError
+
 _MARK = "_sweeper_oom_as_actor_death"
 
 
 def install() -> None:
-    from ray.air.execution._internal import actor_manager
-    from ray.exceptions import OutOfMemoryError, RayActorError, RayTaskError
-
     cls = actor_manager.RayActorManager
     original = cls._actor_task_failed
     if getattr(original, _MARK, False):

@@ -35,6 +35,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from sweeper.spec import SweepSpec
 from sweeper.store import provenance
@@ -221,8 +222,6 @@ def rebuild(sweep_dir: Path, spec: SweepSpec) -> tuple[list[dict], list[dict]]:
     """(Re)write trials.parquet and epochs.parquet from the trial folders alone; returns the rows.
     Each file is replaced atomically (readers see the old or the new table)."""
     trials, epochs = collect(sweep_dir, trial_base(spec))
-    import yaml
-
     meta = {
         FORMAT_KEY: str(FORMAT),
         "sweeper.spec": yaml.safe_dump(spec.to_dict(), sort_keys=False),

@@ -1,6 +1,7 @@
 """Tune callback keeping ``ledger.json`` and the Parquet tables current while a sweep runs."""
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,6 @@ class LedgerCallback(Callback):
         try:
             fn()
         except Exception as e:  # noqa: BLE001 - see the class docstring
-            import logging
-
             logging.getLogger("sweeper").warning("%s failed (left to the next rebuild): %s", what, str(e)[:300])
 
     def _maybe_write_tables(self) -> None:

@@ -25,7 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import ray
 from ray.tune import Callback
+
+from sweeper.store.ledger import Ledger
 
 log = logging.getLogger("sweeper")
 DEFAULT_SILENCE_S = 600.0
@@ -101,10 +104,6 @@ class TrialWatchdog(Callback):
                             f"; it is stopped at search.trial_timeout_s = {self.timeout_s:g} s" if self.timeout_s else "")
 
     def _kill(self, trial, elapsed: float) -> None:
-        import ray
-
-        from sweeper.store.ledger import Ledger
-
         tid = trial.trial_id
         self.killed.add(tid)
         reason = f"exceeded search.trial_timeout_s = {self.timeout_s:g} s (ran {elapsed:.0f} s)"
