@@ -7,7 +7,6 @@ changes nothing already stored.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -88,13 +87,14 @@ def show(section: str, name: str | None) -> None:
 
 def _print_result(res) -> None:
     from sweeper import report
+    from sweeper.store.mlflow_uri import tracking_uri
 
     click.echo(f"\nsweep folder: {res.sweep_dir}")
     counts = res.trials["status"].value_counts().to_dict()
     click.echo("trials: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     click.echo(f"best configurations by {res.metric} ({res.mode}), mean ± 95% CI over seeds:")
     click.echo(report.format_table(res.summary, res.metric, top=10))
-    click.echo(f"\nMLflow: mlflow ui --backend-store-uri {os.environ.get('MLFLOW_TRACKING_URI', 'sqlite:///mlflow.db')}  (parent run {res.mlflow_parent_run})")
+    click.echo(f"\nMLflow: mlflow ui --backend-store-uri {tracking_uri()}  (parent run {res.mlflow_parent_run})")
     rep = res.sweep_dir / "report" / "report.md"
     click.echo(f"report: {rep}" if rep.exists() else f"report: sweeper report {res.sweep_dir.name}")
 
@@ -325,8 +325,9 @@ def bench(names, quick, as_json, device) -> None:
 def ui(port) -> None:
     """Open the MLflow UI on the tracking store (bound to 127.0.0.1); Ctrl-C or SIGTERM stops it."""
     from sweeper.commands import ui as ui_mod
+    from sweeper.store.mlflow_uri import tracking_uri
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    uri = tracking_uri()
     try:
         sys.exit(ui_mod.serve(port, uri))
     except ui_mod.UIError as e:

@@ -72,7 +72,7 @@ def status_text(sweep: str, out: str = "sweeps") -> str:
             if t["status"] in ("running", "pending"):
                 t["status"] = "unfinished"
     counts = Counter(t["status"] for t in trials)
-    metric, mode = spec.search.metric[0], spec.search.mode[0]
+    metric, mode = spec.search.objective
     lines = [f"sweep {meta['sweep_id']} ({d})", progress.files_view(d, meta, spec, trials), line]
     if counts.get("unfinished"):  # shown as pending above: nothing runs them until `sweeper resume`
         lines.append(f"{counts['unfinished']} trial(s) unfinished: no driver runs them")

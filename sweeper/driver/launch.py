@@ -201,7 +201,7 @@ def _new_tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_run
                verbose: int) -> tune.Tuner:
     """A fresh Tune experiment: the searcher (or grid), the scheduler, the callbacks."""
     param_space, searcher, num_samples = space.search_setup(spec, meta.get("points"))
-    metric, mode = spec.search.metric[0], spec.search.mode[0]
+    metric, mode = spec.search.objective
     scheduler = (
         ASHAScheduler(time_attr="epoch", max_t=TrainConfig(**base["train"]).epochs, grace_period=spec.search.grace_period,
                       reduction_factor=spec.search.reduction_factor)
@@ -265,7 +265,7 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
          ray_started: bool | None = None) -> SweepResult:
     base = {**identity.trial_base(spec), CHECKPOINT_EVERY_S: spec.search.checkpoint_every_s}
     meta = sweepdir.read_meta(sweep_dir)
-    metric, mode = spec.search.metric[0], spec.search.mode[0]
+    metric, mode = spec.search.objective
     # Tune's driver environment (no strict metric check: a diverged trial reports no objective;
     # experiment snapshots every search.snapshot_every_s; only the JSON logger; legacy output;
     # enough pending trials) and log levels: sweeper/driver/process_setup.py

@@ -29,6 +29,7 @@ from typing import Any
 
 from sweeper.spec import names
 from sweeper.spec.yamlsafe import excerpt
+from sweeper.store.mlflow_uri import tracking_uri
 
 ADDRESS_TIMEOUT_S = 3.0
 
@@ -150,7 +151,7 @@ def check_sweep_writable(sweep_dir: Path) -> None:
 def check_mlflow_writable() -> None:
     """A local SQLite tracking store (``sqlite:///PATH``, the default ``mlflow.db`` in the current
     folder) must be writable: its folder (SQLite writes a journal beside it) and the file if it exists."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    uri = tracking_uri()
     prefix = "sqlite:///"
     if not uri.startswith(prefix) or uri == prefix + ":memory:":
         return

@@ -12,6 +12,9 @@ from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainables.config import SECTIONS
+
+BASE_SECTIONS = (*SECTIONS, "train")  # the spec's fixed sections: what every trial starts from
 TOP_KEYS = {"name", "description", "dataset", "model", "regularizer", "train", "space", "seeds", "search", "resources", "paper"}
 
 
@@ -112,6 +115,11 @@ class Search:
     snapshot_every_s: float = 10.0
     trial_timeout_s: float | None = None  # wall-clock limit of one trial attempt; None: no limit
     retry_timeouts: bool = False  # a trial past trial_timeout_s is retried (max_failures) only when true
+
+    @property
+    def objective(self) -> tuple[str, str]:
+        """(metric, mode) the sweep selects by: the first of ``metric`` and ``mode``."""
+        return self.metric[0], self.mode[0]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import json
 from typing import Any, Iterable
 
 from sweeper.spec import SweepSpec
+from sweeper.spec.model import BASE_SECTIONS
 from trainables import identity as trial_id
 from trainables.config import SECTIONS, Scalar, TrainConfig, TrialConfig, flatten, merge, resolve, scalar
 from trainables.overrides import tune_overrides
@@ -22,7 +23,7 @@ from trainables.overrides import tune_overrides
 
 def trial_base(spec: SweepSpec) -> dict[str, Any]:
     """What every trial starts from (``run_trial``'s ``base``): the fixed sections plus the seed list."""
-    return {**{k: spec.base[k] for k in ("dataset", "model", "regularizer", "train")}, "seeds": list(spec.seeds)}
+    return {**{k: spec.base[k] for k in BASE_SECTIONS}, "seeds": list(spec.seeds)}
 
 
 def resolve_trial(base: dict[str, Any], overrides: dict[str, Any]) -> tuple[TrialConfig | None, dict[str, Scalar]]:

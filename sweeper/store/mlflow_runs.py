@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from sweeper.spec.labels import config_name, run_name
+from sweeper.store.mlflow_uri import tracking_uri
 from sweeper.store.retry import retry
 from trainables.config import is_config_name
 
@@ -64,7 +64,6 @@ FINAL_BUDGET_S = 300.0  # retries at the start and the end of a sweep
 TERMINAL = {"finished": "FINISHED", "stopped": "FINISHED", "diverged": "FAILED", "error": "FAILED"}
 STATUSES = ("finished", "stopped", "diverged", "error", "running", "pending", "unknown")
 
-DEFAULT_URI = "sqlite:///mlflow.db"
 SWEEP_TAG = "sweeper.sweep_id"
 TRIAL_TAG = "sweeper.trial_id"
 PARENT_TAG = "mlflow.parentRunId"
@@ -72,19 +71,6 @@ KIND_TAG = "mlflow.experimentKind"  # MLflow 3's UI shows an experiment of this 
 NOTE_TAG = "mlflow.note.content"  # the run's description in the UI
 CONFIG_TAG = "config_id"  # group-by key in the UI: the seeds of one configuration
 FIGURES = "figures"  # artifact folder of each trial run's figures
-
-
-def tracking_uri() -> str:
-    """The store of this process, with a relative SQLite path made absolute (against the current folder).
-
-    The URI is recorded in ``sweep.json``; an absolute path keeps ``status``, ``report``, ``resume`` and
-    ``reproduce`` on the same store whatever folder they run from (a relative ``sqlite:///mlflow.db``
-    would otherwise name a new, empty store next to wherever they run)."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI)
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and uri != prefix + ":memory:":
-        return prefix + str(Path(uri[len(prefix):]).resolve())
-    return uri
 
 
 def child_run(sweep_id: str, parent_id: str, trial_id: str, ident: dict[str, Any] | None) -> tuple[str, dict[str, str]]:

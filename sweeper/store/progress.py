@@ -96,7 +96,7 @@ def view(name: str, states: list[TrialState], total: int | None, elapsed_s: floa
 
 def files_view(sweep_dir, meta: dict, spec: SweepSpec, trial_rows: list[dict], now: float | None = None) -> str:
     """The same view from a sweep's files (``sweeper status``): ``trial_rows`` from ``results.collect``."""
-    metric, mode = spec.search.metric[0], spec.search.mode[0]
+    metric, mode = spec.search.objective
     default_budget = int(spec.base["train"].get("epochs", 10))
     states = []
     for r in trial_rows:

@@ -40,6 +40,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sweeper.spec.model import BASE_SECTIONS
+
 PACKAGES = ["sweeper", "torch", "torchvision", "numpy", "scipy", "scikit-learn", "pandas", "pyarrow",
             "ray", "optuna", "mlflow"]
 FILE = "provenance.json"
@@ -147,7 +149,7 @@ def resolved_base(spec_dict: dict[str, Any]) -> dict[str, Any]:
     A base that is valid only with its searched values applied says so under ``note``."""
     from trainables.config import SECTIONS, TrialConfig, params_class, plain
 
-    base = {k: spec_dict[k] for k in ("dataset", "model", "regularizer", "train")}
+    base = {k: spec_dict[k] for k in BASE_SECTIONS}
     try:
         out: dict[str, Any] = TrialConfig.from_dict(base).to_dict()
         out.pop("seed")

@@ -32,6 +32,8 @@ from typing import Any, Callable
 
 import yaml
 
+from sweeper.spec.model import BASE_SECTIONS
+
 DEFAULT_OUT = "sweeps"
 LOCK = "driver.lock"
 META = "sweep.json"
@@ -146,7 +148,7 @@ def read_spec(sweep_dir: Path) -> dict[str, Any]:
         raise SweepCorrupt(f"{f} is missing: the sweep folder is incomplete") from None
     except yaml.YAMLError as e:
         raise SweepCorrupt(f"{f} is damaged (not valid YAML: {str(e).splitlines()[0]})") from None
-    if not isinstance(d, dict) or not {"search", "seeds", "dataset", "model", "regularizer", "train"} <= set(d):
+    if not isinstance(d, dict) or not {"search", "seeds", *BASE_SECTIONS} <= set(d):
         raise SweepCorrupt(f"{f} is damaged: expected the resolved spec (a mapping with search, seeds, dataset, ...)")
     return d
 

@@ -28,7 +28,7 @@ def sweep_callbacks(sweep_dir: Path, spec: SweepSpec, tracker: SweepTracker, der
     """The callbacks of one sweep. ``derive`` maps a Tune config to the trial's identity record
     (``sweeper.store.identity.derive``), for a trial that fails before reporting its own."""
     search = spec.search
-    metric, mode = search.metric[0], search.mode[0]
+    metric, mode = search.objective
     epochs = int(spec.base["train"].get("epochs", TrainConfig.epochs))
     live = [ProgressCallback(sweep_dir.name, total, metric, mode, epochs)] if verbose else []
     return live + [
