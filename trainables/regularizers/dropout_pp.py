@@ -189,7 +189,12 @@ class GDGate(nn.Module):
 
 
 class GDElementGate(LazyModuleMixin, GDGate):
-    """Per-element conv gate: k has the shape (C, H, W) of one feature map stack, made on first use."""
+    """Per-element conv gate: k has the shape (C, H, W) of one feature map stack, made on first use.
+
+    k is made in the parameter's own dtype (float32, or what ``.to()`` set before the first use),
+    never the input's: the first forward runs under bf16 autocast when ``precision: bf16``, and k
+    and its optimizer state must stay float32 there (a bf16 k near 1 cannot take Adam's 1e-3 steps).
+    """
 
     def __init__(self, *args, **kwargs):
         with warnings.catch_warnings():
@@ -200,7 +205,7 @@ class GDElementGate(LazyModuleMixin, GDGate):
     def initialize_parameters(self, x: torch.Tensor) -> None:
         if self.has_uninitialized_params():
             with torch.no_grad():
-                self.k.materialize(tuple(x.shape[1:]), device=x.device, dtype=x.dtype)
+                self.k.materialize(tuple(x.shape[1:]), device=x.device)
                 self.k.fill_(self.init)
 
 

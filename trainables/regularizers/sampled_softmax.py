@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
+from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import SampledSoftmaxParams as Params
 
 
@@ -55,8 +56,8 @@ def sample_keep_mask(target: torch.Tensor, num_classes: int, fraction: float, sc
 
 
 def sampled_softmax_loss(o: torch.Tensor, target: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Batch mean of cross-entropy restricted to the kept classes."""
-    return F.cross_entropy(o.masked_fill(~keep, float("-inf")), target)
+    """Batch mean of cross-entropy restricted to the kept classes, computed in float32."""
+    return F.cross_entropy(fp32(o).masked_fill(~keep, float("-inf")), target)
 
 
 class SampledSoftmaxHead(nn.Module):

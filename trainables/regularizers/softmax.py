@@ -13,11 +13,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
+from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import SoftmaxParams as Params
 
 
 def softmax_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits, target)
+    """Batch mean of CE(logits, y), computed in float32."""
+    return F.cross_entropy(fp32(logits), target)
 
 
 class SoftmaxHead(nn.Module):

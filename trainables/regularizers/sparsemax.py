@@ -14,6 +14,9 @@ its NLL is infinite whenever the target gets zero mass. The head's prediction
 logits are ``log(sparsemax(o) + nll_floor)``: argmax and ECE are those of
 sparsemax(o) (up to the floor), NLL is finite and large for confidently wrong
 zero-mass predictions. ``nll_floor`` in (0, 0.1], default 1e-6.
+
+Precision: o is taken to float32 (``fp32.fp32``) before sparsemax and its loss,
+so under bf16 autocast only the linear layer runs in bf16.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from entmax import sparsemax_loss as _sparsemax_loss
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
+from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import SparsemaxParams as Params
 
 
@@ -33,8 +37,8 @@ def sparsemax(o: torch.Tensor) -> torch.Tensor:
 
 
 def sparsemax_loss(o: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Batch mean of the sparsemax loss (entmax implementation)."""
-    return _sparsemax_loss(o, target).mean()
+    """Batch mean of the sparsemax loss (entmax implementation), computed in float32 from the logits."""
+    return _sparsemax_loss(fp32(o), target).mean()
 
 
 class SparsemaxHead(nn.Module):
@@ -45,7 +49,7 @@ class SparsemaxHead(nn.Module):
 
     def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
         o = self.o(h)
-        logits = torch.log(sparsemax(o) + self.floor)
+        logits = torch.log(sparsemax(fp32(o)) + self.floor)
         loss = None if target is None else sparsemax_loss(o, target)
         return HeadOutput(logits if target is None else logits.detach(), loss, {})
 
