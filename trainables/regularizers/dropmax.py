@@ -158,6 +158,7 @@ def retain_logits(o: torch.Tensor, p: torch.Tensor, eps: float = EPS) -> torch.T
 
 def mc_logits(o: torch.Tensor, p: torch.Tensor, samples: int, gen: torch.Generator | None, eps: float = EPS) -> torch.Tensor:
     """Eq. 14: log of the mean over ``samples`` hard masks z ~ Bernoulli(p) of softmax(o + log(z + eps))."""
+    o, p = fp32(o), fp32(p)
     u = torch.rand((samples, *p.shape), generator=gen, device=p.device, dtype=p.dtype)
     z = (u < p).to(p.dtype)
     logp = F.log_softmax(o + log_eps(z, eps), dim=-1)

@@ -15,8 +15,9 @@ logits are ``log(sparsemax(o) + nll_floor)``: argmax and ECE are those of
 sparsemax(o) (up to the floor), NLL is finite and large for confidently wrong
 zero-mass predictions. ``nll_floor`` in (0, 0.1], default 1e-6.
 
-Precision: o is taken to float32 (``fp32.fp32``) before sparsemax and its loss,
-so under bf16 autocast only the linear layer runs in bf16.
+Precision: o is taken to float32 (``fp32.fp32``) and sparsemax and its loss run
+with autocast off (entmax's loss uses ``einsum``, which autocast would run in
+bf16), so under bf16 autocast only the linear layer runs in bf16.
 """
 from __future__ import annotations
 
@@ -32,13 +33,16 @@ from trainables.regularizers.params import SparsemaxParams as Params
 
 
 def sparsemax(o: torch.Tensor) -> torch.Tensor:
-    """Row-wise sparsemax (entmax implementation)."""
-    return _sparsemax(o, dim=-1)
+    """Row-wise sparsemax (entmax implementation), in float32 or float64 with autocast off."""
+    with torch.autocast(o.device.type, enabled=False):
+        return _sparsemax(fp32(o), dim=-1)
 
 
 def sparsemax_loss(o: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Batch mean of the sparsemax loss (entmax implementation), computed in float32 from the logits."""
-    return _sparsemax_loss(fp32(o), target).mean()
+    """Batch mean of the sparsemax loss (entmax implementation), in float32 or float64 with autocast off
+    (entmax's loss takes its inner product with ``einsum``, which autocast would run in bf16)."""
+    with torch.autocast(o.device.type, enabled=False):
+        return _sparsemax_loss(fp32(o), target).mean()
 
 
 class SparsemaxHead(nn.Module):
@@ -49,7 +53,7 @@ class SparsemaxHead(nn.Module):
 
     def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
         o = self.o(h)
-        logits = torch.log(sparsemax(fp32(o)) + self.floor)
+        logits = torch.log(sparsemax(o) + self.floor)
         loss = None if target is None else sparsemax_loss(o, target)
         return HeadOutput(logits if target is None else logits.detach(), loss, {})
 
