@@ -10,6 +10,10 @@ error within one image; one forward pass agrees to 1e-4 for every model (tests/t
 compile: ``torch.compile`` on this 2-core CPU took 230 s for two digits epochs (vs 1 s eagerly), too
 slow for CI: tested for its wiring only (the compiled forward shares the network's parameters, so
 checkpoints and hooks are those of the eager network); ``sweeper bench gpu`` times it where it pays.
+bf16 without silent precision loss: lazily made parameters (Dropout++'s per-element conv gates) are
+float32 and train like fp32; the DropMax family's KL, aux, entropy and cross-entropy terms with logits
+[7, -3], the sparsemax loss and the concrete-mask noise are float32 under autocast (each of these
+tests fails when the heads compute in bf16).
 """
 from __future__ import annotations
 
