@@ -203,3 +203,25 @@ def test_bf16_concrete_mask_noise_has_no_exact_zeros(device):
     assert z.dtype == torch.float32
     assert int((z < 1e-6).sum()) <= 3
     assert len(torch.unique(z)) > 50_000  # not bf16's 2^8 levels per octave
+
+
+def test_bf16_every_head_returns_float32_loss_and_terms(device):
+    """Registry-wide: under bf16 autocast every head's training loss and logged terms are float32 (a new head
+    that computes its loss from its bf16 layer outputs fails here)."""
+    from trainables.regularizers.contract import BuildContext, OnBatchStart
+
+    heads = [n for n in sorted(reg_registry.REGULARIZERS) if reg_registry.plugin(n).kind == "head"]
+    assert len(heads) >= 9
+    g = torch.Generator().manual_seed(4)
+    h, y = torch.randn(32, 16, generator=g).to(device), torch.randint(0, 5, (32,), generator=g).to(device)
+    wrong = {}
+    for name in heads:
+        plug = reg_registry.plugin(name)
+        head = plug.build_head(plug.params(), 16, 5, BuildContext(n_train=100, num_classes=5)).to(device).train()
+        if isinstance(head, OnBatchStart):
+            head.on_batch_start(0, 0)
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            out = head(h, y)
+        dtypes = {"loss": out.loss.dtype, **{k: v.dtype for k, v in out.terms.items()}}
+        wrong.update({f"{name}.{k}": d for k, d in dtypes.items() if d != torch.float32})
+    assert not wrong, wrong
