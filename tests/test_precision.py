@@ -4,7 +4,7 @@ Stated tolerance: on a fixed seed (scikit-learn digits, MLP 64, Adam 3e-3, batch
 every regularizer's final validation error under bf16 autocast is within 2 points (7 of 360 images)
 of its fp32 value and its final training loss within 0.02 + 2%. Measured 2026-12-03 on this CPU, with
 the heads' losses in float32: the largest gap was 0.28 points (dropmax_qp, dropout, malicious_dropout,
-softmax), 0 for the eight others (dropmax: 0.56 when its terms were computed in bf16).
+softmax), 0 for the eight others.
 channels_last: the same LeNet epoch in NHWC gives the same losses within 1e-4 relative (measured on
 this CPU: equal train loss, val NLL 1e-7 apart; NHWC kernels may sum in another order) and validation
 error within one image; one forward pass agrees to 1e-4 for every model (tests/test_models.py).
