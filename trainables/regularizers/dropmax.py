@@ -51,9 +51,9 @@ Precision (a choice): the three heads' outputs o, ph, rh are taken to float32
 only the linear layers run in bf16 while p, q, r, the KL, aux and entropy terms,
 the concrete-mask noise u and the cross-entropy are float32. In bf16 a sigmoid
 of a logit above ~6.2 is exactly 1 and log(1 - p + 1e-20) = -46 (aux 49.0
-instead of 10.05 for logits [7, -3]); float32 keeps the authors' eps form
-exact up to logits of ~16.6. The log-sigmoid form would also be stable but
-changes the float32 arithmetic of the authors' ``log(x + 1e-20)``.
+instead of 10.05 for logits [7, -3]); float32 resolves 1 - p down to 6e-8,
+i.e. logits up to ~17. The log-sigmoid form would also be stable but would
+change the float32 arithmetic of the authors' ``log(x + 1e-20)``.
 
 Structure: the pure functions below (shared by the DropMax family) compute the
 objective; ``DropMaxHead`` is the one head of both DropMax and DropMax (q = p)
