@@ -230,6 +230,21 @@ def test_weight_decay_skips_retain_and_label_heads():
     assert {id(p) for p in qp.no_weight_decay()} == {id(p) for p in qp.ph.parameters()}
 
 
+def test_dropmax_and_dropmax_qp_share_one_head():
+    """One head class; the q = p variant has no label head, its own objective and optional retain decay."""
+    full = dropmax.build_head(dropmax.Params(), D, K, CTX)
+    qp = dropmax_qp.build_head(dropmax_qp.Params(), D, K, CTX)
+    assert type(full) is type(qp) is dropmax.DropMaxHead
+    assert full.objective is dropmax.objective and qp.objective is dropmax_qp.objective
+    assert qp.rh is None and isinstance(full.rh, torch.nn.Linear)
+    assert {k.split(".")[0] for k in full.state_dict()} == {"o", "ph", "rh", "stats"}
+    assert {k.split(".")[0] for k in qp.state_dict()} == {"o", "ph", "stats"}
+    assert dropmax_qp.build_head(dropmax_qp.Params(retain_weight_decay=True), D, K, CTX).no_weight_decay() == []
+    h, y = torch.randn(B, D), torch.randint(0, K, (B,))
+    assert set(qp.train()(h, y).terms) == {f"dropmax_qp_{t}" for t in ("ce", "kl_target", "neg_entropy", "p_target", "p_nontarget")}
+    assert set(full.train()(h, y).terms) == {f"dropmax_{t}" for t in ("ce", "kl", "aux", "neg_entropy", "p_target", "p_nontarget")}
+
+
 def test_dropmax_qp_target_kl_flag():
     o, ph, _, u, y = _data()
     with_kl, t = dropmax_qp.dropmax_qp_loss(o, ph, y, 0.1, 0.1, True, u)
