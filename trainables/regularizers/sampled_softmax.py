@@ -20,7 +20,8 @@ The paper (DropMax, Sec. 4) tunes "the number of sampled classes among {20%,
 
 Both keep every class at fraction 1 (the full softmax). ``fraction`` in (0, 1];
 counts round half to even (Python's ``round``). The subset is drawn vectorised:
-uniform scores, top-m over non-targets.
+uniform scores, top-m over non-targets. Precision: the scores are float32 and
+the cross-entropy is computed from o taken to float32, also under bf16 autocast.
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
     o = W h + b,   loss = mean_n CE(o_n, y_n),   predict argmax softmax(o)
 
 No hyperparameters. Weight decay (set in the training config) applies to
-every parameter, as in the paper's baseline.
+every parameter, as in the paper's baseline. Precision: the cross-entropy is
+computed from the logits taken to float32 (``fp32.fp32``), also under bf16 autocast.
 """
 from __future__ import annotations
 
