@@ -54,8 +54,8 @@ the paper's fastest-training choice); k is excluded from weight decay;
 only the last hidden layer. Convolution gates: the paper's Sec. 2.6 follows
 classical dropout, "k x k x n Bernoulli random variables" for a k x k x n
 feature map, so the default ``conv_gates: element`` learns one k per element
-(k of shape (C, H, W), created on the first forward pass) with one coin per
-element and example; ``channel`` (one k and one coin per feature map) is what
+(k of shape (C, H, W), created on the first forward pass, in float32 also
+under bf16 autocast) with one float32 coin per element and example; ``channel`` (one k and one coin per feature map) is what
 architecture selection uses (SAL, ``sal.py``) and is selectable here.
 """
 from __future__ import annotations
