@@ -10,17 +10,25 @@ Choice: the paper removes weight decay from DropMax's retain head only; here the
 attention head is an ordinary deterministic layer and gets the same weight
 decay as the rest of the network by default (``attention_weight_decay: true``);
 set it false to exclude it like DropMax's retain head.
+
+The head (``AttentionHead``, shared with ``det_dropmax``) trains on the pure loss it
+is given (here ``attention_loss``). Precision: o and a are taken to float32
+(``fp32.fp32``) before logsigmoid, sigmoid and the cross-entropy, so under bf16
+autocast only the two linear layers run in bf16.
 """
 from __future__ import annotations
 
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput, NoWeightDecay, Regularizer
-from trainables.regularizers.dropmax import aux_loss
+from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import DetAttentionParams as Params
+
+Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
 def attention_logits(o: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -28,19 +36,25 @@ def attention_logits(o: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return o + F.logsigmoid(a)
 
 
-def attention_loss(o: torch.Tensor, a: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(attention_logits(o, a), target)
+def attention_loss(o: torch.Tensor, a: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Batch mean of CE(o + logsigmoid(a), y), from the logits taken to float32; returns (loss, {"ce": loss})."""
+    ce = F.cross_entropy(attention_logits(fp32(o), fp32(a)), target)
+    return ce, {"ce": ce}
 
 
 class AttentionHead(nn.Module):
-    """o and a heads; ``supervised`` adds Deterministic DropMax's BCE(sigmoid(a), onehot(y))."""
+    """Linear heads o and a; prediction logits o + logsigmoid(a) (float32); training loss the
+    regularizer's pure ``loss(o, a, target) -> (loss, terms)`` (:func:`attention_loss`, or
+    Deterministic DropMax's with its supervised BCE). Logged: ``<prefix>_<term>`` and the mean
+    attention sigmoid(a) of the target and of the other classes."""
 
-    def __init__(self, in_features: int, num_classes: int, attention_weight_decay: bool, supervised: bool = False, prefix: str = "det_attention"):
+    def __init__(self, in_features: int, num_classes: int, attention_weight_decay: bool, loss: Loss = attention_loss,
+                 prefix: str = "det_attention"):
         super().__init__()
         self.o = nn.Linear(in_features, num_classes)
         self.a = nn.Linear(in_features, num_classes)
         self.decay_a = attention_weight_decay
-        self.supervised = supervised
+        self.loss = loss
         self.prefix = prefix
 
     def no_weight_decay(self) -> list[nn.Parameter]:
@@ -48,22 +62,18 @@ class AttentionHead(nn.Module):
 
     def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
         o, a = self.o(h), self.a(h)
-        logits = attention_logits(o, a)
+        logits = attention_logits(fp32(o), fp32(a))
         if target is None:
             return HeadOutput(logits, None, {})
-        ce = F.cross_entropy(logits, target)
-        att = torch.sigmoid(a).detach()
+        loss, parts = self.loss(o, a, target)
+        att = torch.sigmoid(fp32(a)).detach()
         onehot = F.one_hot(target, o.shape[-1]).to(att.dtype)
         terms = {
-            f"{self.prefix}_ce": ce.detach(),
+            f"{self.prefix}_ce": parts["ce"].detach(),
             f"{self.prefix}_att_target": (att * onehot).sum() / att.shape[0],
             f"{self.prefix}_att_nontarget": (att * (1 - onehot)).sum() / (att.shape[0] * max(o.shape[-1] - 1, 1)),
         }
-        loss = ce
-        if self.supervised:
-            sup = aux_loss(torch.sigmoid(a), target)
-            terms[f"{self.prefix}_aux"] = sup.detach()
-            loss = ce + sup
+        terms.update({f"{self.prefix}_{k}": v.detach() for k, v in parts.items() if k != "ce"})
         return HeadOutput(logits.detach(), loss, terms)
 
 

@@ -46,12 +46,25 @@ is fitted, the training-image matrix loses its class structure (at 200 epochs
 on MNIST-1K every row is ~0.78 target / ~0.22 elsewhere), the held-out one
 keeps it.
 
-The pure functions below are shared by the other DropMax-family modules.
+Precision (a choice): the three heads' outputs o, ph, rh are taken to float32
+(``fp32.fp32``) before any sigmoid, log or sample, so under ``precision: bf16``
+only the linear layers run in bf16 while p, q, r, the KL, aux and entropy terms,
+the concrete-mask noise u and the cross-entropy are float32. In bf16 a sigmoid
+of a logit above ~6.2 is exactly 1 and log(1 - p + 1e-20) = -46 (aux 49.0
+instead of 10.05 for logits [7, -3]); float32 resolves 1 - p down to 6e-8,
+i.e. logits up to ~17. The log-sigmoid form would also be stable but would
+change the float32 arithmetic of the authors' ``log(x + 1e-20)``.
+
+Structure: the pure functions below (shared by the DropMax family) compute the
+objective; ``DropMaxHead`` is the one head of both DropMax and DropMax (q = p)
+(``dropmax_qp.py``): linear layers, prediction and retain statistics, with the
+variant's pure objective passed in (``objective`` here: ``dropmax_loss``).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +74,7 @@ from trainables.regularizers.contract import (
     BuildContext, FinalArtifacts, HeadOutput, NoWeightDecay, OnBatchStart, Regularizer,
     SplitBatches,
 )
+from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import DropmaxParams as Params
 
 EPS = 1e-20
@@ -81,6 +95,7 @@ def concrete_mask(
 
     ``z = sigmoid((logit(prob) + logit(u)) / tau)``; ``u`` may be given (tests), else U(0, 1).
     """
+    prob = fp32(prob)
     if u is None:
         u = torch.rand_like(prob)
     logit = lambda x: log_eps(x, eps) - log_eps(1 - x, eps)  # noqa: E731
@@ -96,7 +111,7 @@ def force_target(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def masked_cross_entropy(o: torch.Tensor, z: torch.Tensor, target: torch.Tensor, eps: float = EPS) -> torch.Tensor:
     """Batch mean of -log[(z_y+eps) e^{o_y} / sum_k (z_k+eps) e^{o_k}], computed as CE(o + log(z+eps))."""
-    return F.cross_entropy(o + log_eps(z, eps), target)
+    return F.cross_entropy(fp32(o) + log_eps(fp32(z), eps), target)
 
 
 def dropmax_kl(p: torch.Tensor, q: torch.Tensor, target: torch.Tensor, eps: float = EPS) -> torch.Tensor:
@@ -123,6 +138,7 @@ def dropmax_loss(
     u: torch.Tensor | None = None, eps: float = EPS,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The full DropMax objective from the three heads' logits; returns (loss, terms)."""
+    o, ph, rh = fp32(o), fp32(ph), fp32(rh)
     p, r = torch.sigmoid(ph), torch.sigmoid(rh)
     q = torch.sigmoid(ph.detach() + rh)
     z = concrete_mask(q, target, tau, u, eps)
@@ -142,6 +158,7 @@ def retain_logits(o: torch.Tensor, p: torch.Tensor, eps: float = EPS) -> torch.T
 
 def mc_logits(o: torch.Tensor, p: torch.Tensor, samples: int, gen: torch.Generator | None, eps: float = EPS) -> torch.Tensor:
     """Eq. 14: log of the mean over ``samples`` hard masks z ~ Bernoulli(p) of softmax(o + log(z + eps))."""
+    o, p = fp32(o), fp32(p)
     u = torch.rand((samples, *p.shape), generator=gen, device=p.device, dtype=p.dtype)
     z = (u < p).to(p.dtype)
     logp = F.log_softmax(o + log_eps(z, eps), dim=-1)
@@ -199,36 +216,60 @@ class RetainStats(nn.Module):
         }
 
 
+Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor, Any],
+                     tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+def objective(o: torch.Tensor, ph: torch.Tensor, rh: torch.Tensor | None, target: torch.Tensor,
+              prm: Params) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Full DropMax's training objective for :class:`DropMaxHead`: :func:`dropmax_loss` with ``prm``'s tau, eps."""
+    return dropmax_loss(o, ph, rh, target, prm.tau, eps=prm.eps)
+
+
 class DropMaxHead(nn.Module):
-    def __init__(self, params: Params, in_features: int, num_classes: int):
+    """The DropMax family's head, shared by DropMax and DropMax (q = p).
+
+    Linear heads ``o``, ``ph`` and, with ``label_head``, ``rh`` on h; their outputs are taken to
+    float32 (``fp32``) before anything else. Prediction: eq. 15 or eq. 14 (``predict_logits``).
+    Training loss: the variant's pure ``objective(o, ph, rh, target, params) -> (loss, terms)``
+    (rh is None without a label head); terms are logged as ``<prefix>_<name>``, with the mean
+    retain probability of the target and of the other classes. ``decay_retain``: weight decay
+    also on ph (and rh); otherwise they are excluded (paper section 4.4).
+    """
+
+    def __init__(self, params: Any, in_features: int, num_classes: int, *, prefix: str, objective: Objective,
+                 label_head: bool, decay_retain: bool = False):
         super().__init__()
-        self.params = params
+        self.params, self.prefix, self.objective, self.decay_retain = params, prefix, objective, decay_retain
         self.o = nn.Linear(in_features, num_classes)
         self.ph = nn.Linear(in_features, num_classes)
-        self.rh = nn.Linear(in_features, num_classes)
-        self.stats = RetainStats(num_classes, "dropmax")
+        self.rh = nn.Linear(in_features, num_classes) if label_head else None
+        self.stats = RetainStats(num_classes, prefix)
 
     def no_weight_decay(self) -> list[nn.Parameter]:
-        return [*self.ph.parameters(), *self.rh.parameters()]
+        if self.decay_retain:
+            return []
+        return [*self.ph.parameters(), *(self.rh.parameters() if self.rh is not None else ())]
 
     def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
         prm = self.params
-        o, ph = self.o(h), self.ph(h)
+        o, ph = fp32(self.o(h)), fp32(self.ph(h))
         p = torch.sigmoid(ph)
         logits = predict_logits(o, p, prm.eval_mc_samples, prm.eval_mc_seed, self.training, prm.eps)
         if target is None:
             return HeadOutput(logits, None, {})
-        loss, terms = dropmax_loss(o, ph, self.rh(h), target, prm.tau, eps=prm.eps)
+        rh = None if self.rh is None else self.rh(h)
+        loss, terms = self.objective(o, ph, rh, target, prm)
         if self.training:
             self.stats.add(p, target)
         pt, pn = target_split_means(p, target)
-        out = {f"dropmax_{k}": v.detach() for k, v in terms.items()}
-        out.update(dropmax_p_target=pt, dropmax_p_nontarget=pn)
+        out = {f"{self.prefix}_{k}": v.detach() for k, v in terms.items()}
+        out.update({f"{self.prefix}_p_target": pt, f"{self.prefix}_p_nontarget": pn})
         return HeadOutput(logits.detach(), loss, out)
 
 
 def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> DropMaxHead:
-    return DropMaxHead(params, in_features, num_classes)
+    return DropMaxHead(params, in_features, num_classes, prefix="dropmax", objective=objective, label_head=True)
 
 
 @torch.no_grad()

@@ -19,6 +19,11 @@ as for DropMax (section 4.4); ``retain_weight_decay: true`` decays it.
 Hyperparameters: gamma >= 0 (paper tunes {1, 0.1, 0.01}; default 0.1), tau > 0
 (0.1), eps (1e-20). Logged: dropmax_qp_ce, _kl_target, _neg_entropy, _p_target,
 _p_nontarget; artifact dropmax_qp_retain_per_class (as DropMax's Figure 4e).
+
+The head is DropMax's (``dropmax.DropMaxHead`` without the label head rh); this
+module supplies its pure objective ``dropmax_qp_loss``. Precision as in DropMax:
+o and ph are taken to float32 before the sigmoid, the mask noise and every
+term, also under bf16 autocast.
 """
 from __future__ import annotations
 
@@ -28,13 +33,13 @@ import torch
 from torch import nn
 
 from trainables.regularizers.contract import (
-    BuildContext, FinalArtifacts, HeadOutput, NoWeightDecay, OnBatchStart, Regularizer,
+    BuildContext, FinalArtifacts, NoWeightDecay, OnBatchStart, Regularizer,
     SplitBatches,
 )
 from trainables.regularizers.dropmax import (
-    RetainStats, concrete_mask, retain_on_test, log_eps, masked_cross_entropy, neg_entropy, predict_logits,
-    target_split_means,
+    DropMaxHead, concrete_mask, retain_on_test, log_eps, masked_cross_entropy, neg_entropy,
 )
+from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import DropmaxQpParams as Params
 
 
@@ -42,7 +47,8 @@ def dropmax_qp_loss(
     o: torch.Tensor, ph: torch.Tensor, target: torch.Tensor, gamma: float, tau: float, target_kl: bool = True,
     u: torch.Tensor | None = None, eps: float = 1e-20,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The q = p objective; returns (loss, terms)."""
+    """The q = p objective from the two heads' logits (taken to float32 first); returns (loss, terms)."""
+    o, ph = fp32(o), fp32(ph)
     p = torch.sigmoid(ph)
     z = concrete_mask(p, target, tau, u, eps)
     ce = masked_cross_entropy(o, z, target, eps)
@@ -51,35 +57,15 @@ def dropmax_qp_loss(
     return ce + kl + gamma * ne, {"ce": ce, "kl_target": kl, "neg_entropy": ne}
 
 
-class DropMaxQPHead(nn.Module):
-    def __init__(self, params: Params, in_features: int, num_classes: int):
-        super().__init__()
-        self.params = params
-        self.o = nn.Linear(in_features, num_classes)
-        self.ph = nn.Linear(in_features, num_classes)
-        self.stats = RetainStats(num_classes, "dropmax_qp")
-
-    def no_weight_decay(self) -> list[nn.Parameter]:
-        return [] if self.params.retain_weight_decay else list(self.ph.parameters())
-
-    def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
-        prm = self.params
-        o, ph = self.o(h), self.ph(h)
-        p = torch.sigmoid(ph)
-        logits = predict_logits(o, p, prm.eval_mc_samples, prm.eval_mc_seed, self.training, prm.eps)
-        if target is None:
-            return HeadOutput(logits, None, {})
-        loss, terms = dropmax_qp_loss(o, ph, target, prm.gamma, prm.tau, prm.target_kl, eps=prm.eps)
-        if self.training:
-            self.stats.add(p, target)
-        pt, pn = target_split_means(p, target)
-        out = {f"dropmax_qp_{k}": v.detach() for k, v in terms.items()}
-        out.update(dropmax_qp_p_target=pt, dropmax_qp_p_nontarget=pn)
-        return HeadOutput(logits.detach(), loss, out)
+def objective(o: torch.Tensor, ph: torch.Tensor, rh: torch.Tensor | None, target: torch.Tensor,
+              prm: Params) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The q = p variant's objective for the shared :class:`DropMaxHead` (no label head: ``rh`` is None)."""
+    return dropmax_qp_loss(o, ph, target, prm.gamma, prm.tau, prm.target_kl, eps=prm.eps)
 
 
-def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> DropMaxQPHead:
-    return DropMaxQPHead(params, in_features, num_classes)
+def build_head(params: Params, in_features: int, num_classes: int, ctx: BuildContext) -> DropMaxHead:
+    return DropMaxHead(params, in_features, num_classes, prefix="dropmax_qp", objective=objective,
+                       label_head=False, decay_retain=params.retain_weight_decay)
 
 
 def finalize(net: nn.Module, params: Params, test_batches: SplitBatches, device: torch.device,

@@ -54,8 +54,8 @@ the paper's fastest-training choice); k is excluded from weight decay;
 only the last hidden layer. Convolution gates: the paper's Sec. 2.6 follows
 classical dropout, "k x k x n Bernoulli random variables" for a k x k x n
 feature map, so the default ``conv_gates: element`` learns one k per element
-(k of shape (C, H, W), created on the first forward pass) with one coin per
-element and example; ``channel`` (one k and one coin per feature map) is what
+(k of shape (C, H, W), created on the first forward pass, in float32 also
+under bf16 autocast) with one float32 coin per element and example; ``channel`` (one k and one coin per feature map) is what
 architecture selection uses (SAL, ``sal.py``) and is selectable here.
 """
 from __future__ import annotations
@@ -189,7 +189,12 @@ class GDGate(nn.Module):
 
 
 class GDElementGate(LazyModuleMixin, GDGate):
-    """Per-element conv gate: k has the shape (C, H, W) of one feature map stack, made on first use."""
+    """Per-element conv gate: k has the shape (C, H, W) of one feature map stack, made on first use.
+
+    k is made in the parameter's own dtype (float32, or what ``.to()`` set before the first use),
+    never the input's: the first forward runs under bf16 autocast when ``precision: bf16``, and k
+    and its optimizer state must stay float32 there (a bf16 k near 1 cannot take Adam's 1e-3 steps).
+    """
 
     def __init__(self, *args, **kwargs):
         with warnings.catch_warnings():
@@ -200,7 +205,7 @@ class GDElementGate(LazyModuleMixin, GDGate):
     def initialize_parameters(self, x: torch.Tensor) -> None:
         if self.has_uninitialized_params():
             with torch.no_grad():
-                self.k.materialize(tuple(x.shape[1:]), device=x.device, dtype=x.dtype)
+                self.k.materialize(tuple(x.shape[1:]), device=x.device)
                 self.k.fill_(self.init)
 
 

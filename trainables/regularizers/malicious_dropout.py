@@ -11,6 +11,9 @@ The rho units with the highest V in each row (those helping the correct class mo
 are zeroed: one gather of W by the labels, an elementwise product, a per-row
 ``torch.topk`` and a scatter into a mask; no loop over examples or units. The loss is
 cross-entropy of the masked logits. Ties in V (e.g. ReLU zeros) are broken by topk.
+The head computes its training loss with the pure ``malicious_dropout_loss`` (which
+returns the loss, the logits and the drop mask it counts); under bf16 autocast the
+classifier's product runs in bf16 and the cross-entropy in float32 (``fp32.fp32``).
 
 Test time (``eval()``, or no label given): no dropping; every unit is multiplied by
 p_pass_j, the fraction of training examples in which unit j was kept, then the
@@ -60,6 +63,7 @@ from torch import nn
 from trainables.regularizers.contract import (
     BuildContext, EpochMetrics, HeadOutput, OnBatchStart, Regularizer,
 )
+from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import MaliciousDropoutParams as Params
 
 
@@ -91,10 +95,15 @@ def malicious_drop_mask(h: torch.Tensor, weight: torch.Tensor, target: torch.Ten
 
 def malicious_dropout_loss(
     h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, target: torch.Tensor, rho: int, omega: float
-) -> torch.Tensor:
-    """Cross-entropy of the classifier on h with its top-rho units by V zeroed (pure function)."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cross-entropy of the classifier on h with its top-rho units by V zeroed (pure function).
+
+    Returns (loss, logits, drop): the batch-mean CE of ``logits = (h with drop zeroed) W^T + b``,
+    computed in float32 from the logits, and the bool (B, D) mask of dropped units. With rho = 0
+    the classifier sees h itself."""
     drop = malicious_drop_mask(h, weight, target, rho, omega)
-    return F.cross_entropy(F.linear(h.masked_fill(drop, 0.0), weight, bias), target)
+    logits = F.linear(h.masked_fill(drop, 0.0) if rho > 0 else h, weight, bias)
+    return F.cross_entropy(fp32(logits), target), logits, drop
 
 
 class MaliciousDropoutHead(nn.Module):
@@ -161,12 +170,13 @@ class MaliciousDropoutHead(nn.Module):
     # --- forward -----------------------------------------------------------------------------
     def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
         if self.training and target is not None:
-            drop = malicious_drop_mask(h, self.o.weight, target, self.rho_now, self.omega)
+            loss, logits, drop = malicious_dropout_loss(h, self.o.weight, self.o.bias, target, self.rho_now, self.omega)
             self._count(drop)
-            logits = self.o(h.masked_fill(drop, 0.0) if self.rho_now > 0 else h)
-        else:
-            logits = self.o(h * self.p_pass().to(h.dtype))
-        loss = None if target is None else F.cross_entropy(logits, target)
+            return HeadOutput(logits, loss, {})
+        scaled = h * self.p_pass().to(h.dtype)
+        if target is None:
+            return HeadOutput(self.o(scaled), None, {})
+        loss, logits, _ = malicious_dropout_loss(scaled, self.o.weight, self.o.bias, target, 0, self.omega)
         return HeadOutput(logits, loss, {})
 
     def epoch_metrics(self) -> dict[str, float]:

@@ -8,6 +8,8 @@ is never dropped), and the masked softmax of DropMax
 (the masked *exponentials*, not summed logits). Test: plain softmax(o), no masks.
 ``rho`` is the fixed retain probability in (0, 1] (paper tunes {0.2, 0.4, 0.6});
 rho = 1 is plain cross-entropy. ``eps`` as in DropMax (1e-20).
+Precision: the mask and the masked cross-entropy are float32 (o taken to float32
+by ``masked_cross_entropy``), also under bf16 autocast.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
 from trainables.regularizers.dropmax import force_target, masked_cross_entropy
+from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import RandomDropmaxParams as Params
 
 
@@ -37,7 +40,7 @@ class RandomDropMaxHead(nn.Module):
         if target is None:
             return HeadOutput(o, None, {})
         if self.training:
-            z = random_mask(target, o.shape[-1], self.params.rho, o.dtype)
+            z = random_mask(target, o.shape[-1], self.params.rho, fp32(o).dtype)
         else:
             z = torch.ones_like(o)
         return HeadOutput(o.detach(), masked_cross_entropy(o, z, target, self.params.eps), {})

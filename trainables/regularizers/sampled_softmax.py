@@ -20,7 +20,8 @@ The paper (DropMax, Sec. 4) tunes "the number of sampled classes among {20%,
 
 Both keep every class at fraction 1 (the full softmax). ``fraction`` in (0, 1];
 counts round half to even (Python's ``round``). The subset is drawn vectorised:
-uniform scores, top-m over non-targets.
+uniform scores, top-m over non-targets. Precision: the scores are float32 and
+the cross-entropy is computed from o taken to float32, also under bf16 autocast.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
+from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import SampledSoftmaxParams as Params
 
 
@@ -55,8 +57,8 @@ def sample_keep_mask(target: torch.Tensor, num_classes: int, fraction: float, sc
 
 
 def sampled_softmax_loss(o: torch.Tensor, target: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Batch mean of cross-entropy restricted to the kept classes."""
-    return F.cross_entropy(o.masked_fill(~keep, float("-inf")), target)
+    """Batch mean of cross-entropy restricted to the kept classes, computed in float32."""
+    return F.cross_entropy(fp32(o).masked_fill(~keep, float("-inf")), target)
 
 
 class SampledSoftmaxHead(nn.Module):

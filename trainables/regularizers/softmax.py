@@ -3,7 +3,8 @@
     o = W h + b,   loss = mean_n CE(o_n, y_n),   predict argmax softmax(o)
 
 No hyperparameters. Weight decay (set in the training config) applies to
-every parameter, as in the paper's baseline.
+every parameter, as in the paper's baseline. Precision: the cross-entropy is
+computed from the logits taken to float32 (``fp32.fp32``), also under bf16 autocast.
 """
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
+from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import SoftmaxParams as Params
 
 
 def softmax_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits, target)
+    """Batch mean of CE(logits, y), computed in float32."""
+    return F.cross_entropy(fp32(logits), target)
 
 
 class SoftmaxHead(nn.Module):

@@ -14,6 +14,10 @@ its NLL is infinite whenever the target gets zero mass. The head's prediction
 logits are ``log(sparsemax(o) + nll_floor)``: argmax and ECE are those of
 sparsemax(o) (up to the floor), NLL is finite and large for confidently wrong
 zero-mass predictions. ``nll_floor`` in (0, 0.1], default 1e-6.
+
+Precision: o is taken to float32 (``fp32.fp32``) and sparsemax and its loss run
+with autocast off (entmax's loss uses ``einsum``, which autocast would run in
+bf16), so under bf16 autocast only the linear layer runs in bf16.
 """
 from __future__ import annotations
 
@@ -24,17 +28,21 @@ from entmax import sparsemax_loss as _sparsemax_loss
 from torch import nn
 
 from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
+from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import SparsemaxParams as Params
 
 
 def sparsemax(o: torch.Tensor) -> torch.Tensor:
-    """Row-wise sparsemax (entmax implementation)."""
-    return _sparsemax(o, dim=-1)
+    """Row-wise sparsemax (entmax implementation), in float32 or float64 with autocast off."""
+    with torch.autocast(o.device.type, enabled=False):
+        return _sparsemax(fp32(o), dim=-1)
 
 
 def sparsemax_loss(o: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Batch mean of the sparsemax loss (entmax implementation)."""
-    return _sparsemax_loss(o, target).mean()
+    """Batch mean of the sparsemax loss (entmax implementation), in float32 or float64 with autocast off
+    (entmax's loss takes its inner product with ``einsum``, which autocast would run in bf16)."""
+    with torch.autocast(o.device.type, enabled=False):
+        return _sparsemax_loss(fp32(o), target).mean()
 
 
 class SparsemaxHead(nn.Module):
