@@ -43,9 +43,8 @@ OLD_NAMES: dict[str, dict[str, str]] = {
 def rebuild(cls: type, state: dict[str, Any]) -> Any:
     """An instance of ``cls`` with ``state``: how the flat layout pickled its lazily-based Tune callbacks."""
     obj = object.__new__(cls)
-    setstate = getattr(obj, "__setstate__", None)
-    if setstate is not None and type(obj).__setstate__ is not object.__setstate__:
-        setstate(state)
+    if hasattr(cls, "__setstate__"):  # e.g. LedgerCallback maps the older ``spec_dict`` to the spec
+        obj.__setstate__(state)
     else:
         obj.__dict__.update(state)
     return obj
