@@ -89,7 +89,8 @@ def section_names(key: str, s: dict, space: list[Param], problems: Problems) -> 
         return names
     if p.type not in ("categorical", "fixed"):
         problems.add(f"space.{key}.name", "a name can only be categorical or fixed")
-    names = list(dict.fromkeys([*names, *param_values(p)]))
+    every = [*names, *param_values(p)]
+    names = [n for i, n in enumerate(every) if n not in every[:i]]  # by equality: a value may be unhashable
     if s["name"] is None:
         s["name"] = names[0]
     return names

@@ -49,6 +49,7 @@ The validator imports neither torch nor Ray.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +176,7 @@ def _one_sample(search: Search, raw: dict, space: list[Param], problems: Problem
     problems.warn("search.num_samples", f"{search.num_samples}{'' if given else ' (the default)'} samples of a space "
                   "that searches nothing would run the same configuration on the same seeds; running 1 "
                   "(replicates: list more seeds)")
-    return Search(**{**search.__dict__, "num_samples": 1})
+    return dataclasses.replace(search, num_samples=1)
 
 
 def _grid_size(spec0: SweepSpec, problems: Problems) -> None:
