@@ -20,10 +20,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from test_bad_input import CORPUS
 
 from sweeper.commands import schema as schema_cmd
 from sweeper.spec.schema import schema
-from test_bad_input import CORPUS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "search_spaces" / "sweep.schema.json"

@@ -89,7 +89,8 @@ def parse_search(raw: dict, space: list[Param], base: dict, problems: Problems) 
 
 def _check_choices(s: Search, given: set, problems: Problems) -> None:
     if "sampler" in given and s.sampler not in SAMPLERS:
-        problems.add("search.sampler", f"must be one of {', '.join(SAMPLERS)}, got {excerpt(s.sampler)}" + close(s.sampler, SAMPLERS))
+        problems.add("search.sampler", f"must be one of {', '.join(SAMPLERS)}, got {excerpt(s.sampler)}"
+                     + close(s.sampler, SAMPLERS))
     if "scheduler" in given and s.scheduler not in SCHEDULERS:
         problems.add("search.scheduler", f"must be one of {', '.join(SCHEDULERS)}, got {excerpt(s.scheduler)}"
                      + close(s.scheduler, SCHEDULERS))
@@ -118,8 +119,10 @@ def _number(v: Any) -> bool:
 
 def _check_periods(s: Search, problems: Problems) -> None:
     if not (_number(s.checkpoint_every_s) and s.checkpoint_every_s >= 0):
-        problems.add("search.checkpoint_every_s", f"must be a number of seconds >= 0 (0: every epoch), got {s.checkpoint_every_s!r}")
+        problems.add("search.checkpoint_every_s",
+                     f"must be a number of seconds >= 0 (0: every epoch), got {s.checkpoint_every_s!r}")
     if not (_number(s.snapshot_every_s) and 0 < s.snapshot_every_s <= 86_400):
         problems.add("search.snapshot_every_s", f"must be a number of seconds in (0, 86400], got {excerpt(s.snapshot_every_s)}")
     if s.trial_timeout_s is not None and not s.trial_timeout_s > 0:
-        problems.add("search.trial_timeout_s", f"must be a number of seconds > 0 (or absent: no limit), got {excerpt(s.trial_timeout_s)}")
+        problems.add("search.trial_timeout_s",
+                     f"must be a number of seconds > 0 (or absent: no limit), got {excerpt(s.trial_timeout_s)}")

@@ -119,8 +119,9 @@ def check_searched(key: str, cls: type, fixed: dict, space: list[Param], name: s
         if name not in cands:
             continue
         if field_name not in types:
-            problems.add(f"space.{p.path}", f"{key} {name!r} has no parameter {field_name!r}; valid are {', '.join(types) or '(none)'}"
-                         + close(field_name, types) + ("" if len(cands) == 1 else f" (restrict it with when: {{{key}.name: ...}})"))
+            restrict = "" if len(cands) == 1 else f" (restrict it with when: {{{key}.name: ...}})"
+            problems.add(f"space.{p.path}", f"{key} {name!r} has no parameter {field_name!r}; valid are "
+                         f"{', '.join(types) or '(none)'}" + close(field_name, types) + restrict)
             continue
         base = {k: v for k, v in fixed.items() if k != field_name}
         if construct(cls, base) is not None:

@@ -172,7 +172,8 @@ def check_when(space: list[Param], tables: dict[str, Any], problems: Problems) -
             registered = field_name == "name" and section in tables and all(
                 isinstance(v, str) and v in tables[section] for v in never)
             shown = excerpt(param_values(q)) if q.type not in ("float", "int") else f"[{q.low}, {q.high}]"
-            where, what = f"space.{p.path}.when.{k}", f"{', '.join(excerpt(v) for v in never)}: never taken by {k} (its values: {shown})"
+            where = f"space.{p.path}.when.{k}"
+            what = f"{', '.join(excerpt(v) for v in never)}: never taken by {k} (its values: {shown})"
             if never and registered:
                 problems.warn(where, what + "; the condition is never met in this sweep")
             elif never:

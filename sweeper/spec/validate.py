@@ -144,7 +144,8 @@ def _seeds(raw: dict, problems: Problems) -> list[int]:
         problems.add("seeds", type_msg(seeds, "a non-empty list of integers"))
         return [0]
     if any(not 0 <= x <= MAX_SEED for x in seeds):
-        problems.add("seeds", f"each seed must be in [0, {MAX_SEED}], got {excerpt([x for x in seeds if not 0 <= x <= MAX_SEED][0])}")
+        bad = next(x for x in seeds if not 0 <= x <= MAX_SEED)
+        problems.add("seeds", f"each seed must be in [0, {MAX_SEED}], got {excerpt(bad)}")
     elif len(set(seeds)) != len(seeds):
         problems.add("seeds", f"seeds must be distinct, got {excerpt(seeds)}")
     return seeds
@@ -202,6 +203,7 @@ def _paper(raw: Any, space: list[Param], base: dict, problems: Problems) -> dict
             if m not in PAPER_METRICS and not declared(m, every):
                 own = sorted({x for n in regs for x in TABLES["regularizer"][n].params.METRICS})
                 problems.add(f"paper.targets.{key}.{m}", f"unknown metric {excerpt(m)}: use one of "
-                             f"{', '.join(PAPER_METRICS)}" + (f", or one a regularizer declares ({', '.join(own)})" if own else "")
+                             f"{', '.join(PAPER_METRICS)}"
+                             + (f", or one a regularizer declares ({', '.join(own)})" if own else "")
                              + close(m, [*OBJECTIVES, *PAPER_METRICS, *own]))
     return block
