@@ -112,7 +112,10 @@ class TrainConfig:
     )
 
     def __post_init__(self):
-        check(self)  # every field at once, "; "-joined
+        check(self)  # every declared range at once, "; "-joined
+        for flag in ("channels_last", "compile"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
 
 
 SECTIONS = ("dataset", "model", "regularizer")  # registry sections; ``train`` is TrainConfig

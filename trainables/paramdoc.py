@@ -24,6 +24,7 @@ field's valid set inside its interval is not convex (Malicious Dropout's ``rho``
 from __future__ import annotations
 
 import functools
+import numbers
 import re
 import typing
 from dataclasses import MISSING, dataclass, field, fields
@@ -147,11 +148,11 @@ def value_problem(d: Decl, v: Any) -> str | None:
     """Why ``v`` is not a valid value of field ``d`` by its declaration alone (Literal, interval), else None."""
     if v is None and d.nullable:
         return None
-    if d.choices is not None and not any(v == c and type(v) is type(c) for c in d.choices):
+    if d.choices is not None and v not in d.choices:  # by equality: a numpy string from a table row is fine
         return f"{d.name} must be one of {', '.join(map(str, d.choices))}, got {v!r}"
     if d.interval is None:
         return None
-    if not isinstance(v, (int, float)) or isinstance(v, bool):
+    if not isinstance(v, numbers.Real):  # numpy numbers too (values read back from tables)
         return f"{d.name} must be a number in {d.interval.text}, got {v!r}"
     if not d.interval.contains(v):
         return f"{d.name} must be in {d.interval.text}, got {v}"
