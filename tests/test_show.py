@@ -1,7 +1,7 @@
 """`sweeper show`: every parameter with type, default, valid range and meaning, read from the Params classes.
 
-The range text of a field (its one declaration, ``param(default, valid, doc)``) is checked against the class's own ``__post_init__``
-wherever it is one interval, so ``show`` cannot silently drift from what the validator refuses.
+The range text of a field (its one declaration, ``param(default, valid, doc)``) is checked against
+what the class enforces wherever it is one interval, so ``show`` cannot silently drift from what the validator refuses.
 """
 from __future__ import annotations
 
@@ -67,7 +67,8 @@ def test_interval_agrees_with_post_init(what, name):
     cls = CLASSES[what]
     iv = parse_interval(decls(cls)[name].valid)
     integer = typing.get_type_hints(cls)[name] is int
-    step = 1 if integer else 1e-6 * max(1.0, abs(iv.low) if math.isfinite(iv.low) else 1.0, abs(iv.high) if math.isfinite(iv.high) else 1.0)
+    scale = max(1.0, abs(iv.low) if math.isfinite(iv.low) else 1.0, abs(iv.high) if math.isfinite(iv.high) else 1.0)
+    step = 1 if integer else 1e-6 * scale
     conv = int if integer else float
     if math.isfinite(iv.low):
         assert _accepts(cls, name, conv(iv.low)) == iv.low_closed, (name, iv.low)

@@ -76,7 +76,8 @@ class TrainConfig:
     )
     weight_decay: float = param(
         0.0, "[0, inf)",
-        "L2 coefficient added to the gradient (decoupled decay with AdamW); parameters a regularizer excludes (no_weight_decay) get none",
+        "L2 coefficient added to the gradient (decoupled decay with AdamW); parameters a regularizer excludes "
+        "(no_weight_decay) get none",
     )
     decoupled_weight_decay: bool = param(
         False, "",
@@ -88,11 +89,13 @@ class TrainConfig:
     )
     lr_schedule: Literal["constant", "thirds", "cosine"] = param(
         "constant", "",
-        "constant; thirds (x0.1 after a third of the steps and again after two thirds: the DropMax authors' protocol); cosine (to zero over the run)",
+        "constant; thirds (x0.1 after a third of the steps and again after two thirds: the DropMax authors' "
+        "protocol); cosine (to zero over the run)",
     )
     init: Literal["default", "glorot"] = param(
         "default", "",
-        "weight initialisation: default (PyTorch's per layer) or glorot (Glorot-uniform weights and zero biases, the DropMax authors' code; gates keep their own init)",
+        "weight initialisation: default (PyTorch's per layer) or glorot (Glorot-uniform weights and zero "
+        "biases, the DropMax authors' code; gates keep their own init)",
     )
     eval_batch_size: int = param(
         1000, f"[1, {MAX_BATCH}]",

@@ -113,7 +113,8 @@ class ImagefolderParams:
     )
     mode: Literal["auto", "memory", "stream"] = param(
         "auto", "",
-        "memory (decoded once into tensors on the device), stream (read from disk every epoch by a DataLoader), auto (memory when it fits under max_memory_gb)",
+        "memory (decoded once into tensors on the device), stream (read from disk every epoch by a "
+        "DataLoader), auto (memory when it fits under max_memory_gb)",
     )
     stats_images: int = param(
         10000, "[1, inf)",
@@ -144,7 +145,8 @@ class ImagefolderParams:
 class MnistParams:
     protocol: Literal["per_class", "standard"] = param(
         "per_class", "",
-        "per_class: the first n_per_class images of each class train, the next n_per_class validate, the 10,000 test images test (100: MNIST-1K); standard: MNIST-55K, the first val_size training images validate",
+        "per_class: the first n_per_class images of each class train, the next n_per_class validate, the "
+        "10,000 test images test (100: MNIST-1K); standard: MNIST-55K, the first val_size training images validate",
     )
     n_per_class: int = param(
         100, "[1, 2710]",
@@ -167,7 +169,8 @@ class MnistParams:
 class MnistT10kParams:
     protocol: Literal["per_class", "plain"] = param(
         "per_class", "",
-        "per_class: the first n_per_class images of each class train, the next n_per_class validate, the rest test (100: MNIST-1K, 1,000 / 1,000 / 8,000); plain: split by position at split_at",
+        "per_class: the first n_per_class images of each class train, the next n_per_class validate, the rest "
+        "test (100: MNIST-1K, 1,000 / 1,000 / 8,000); plain: split by position at split_at",
     )
     n_per_class: int = param(
         100, "[1, 445]",

@@ -67,7 +67,8 @@ class ResnetParams:
     )
     stem: Literal["cifar", "imagenet"] = param(
         "cifar", "",
-        "cifar: a 3x3 stride-1 convolution and no max-pool (32x32 images); imagenet: torchvision's 7x7 stride-2 convolution and max-pool",
+        "cifar: a 3x3 stride-1 convolution and no max-pool (32x32 images); imagenet: torchvision's 7x7 "
+        "stride-2 convolution and max-pool",
     )
     gate_every_block: bool = param(
         True, "",
@@ -88,7 +89,8 @@ class ResnetCifarParams:
     )
     shortcut: Literal["A", "B"] = param(
         "A", "",
-        "A: identity with a stride-2 subsample and zero-padded channels (parameter-free, the paper's CIFAR choice); B: 1x1 convolution + BN projection",
+        "A: identity with a stride-2 subsample and zero-padded channels (parameter-free, the paper's CIFAR "
+        "choice); B: 1x1 convolution + BN projection",
     )
     width: int = param(
         1, "[1, inf)",
@@ -109,7 +111,8 @@ class ResnetCifarParams:
 class TfCnnParams:
     widths: tuple[int, int, int] = param(
         (32, 64, 1024), "three integers >= 1",
-        "(c1, c2, fc): channels of the two 5x5 same-padded convolutions and units of the hidden FC layer (the tutorial's 32-64-1024)",
+        "(c1, c2, fc): channels of the two 5x5 same-padded convolutions and units of the hidden FC layer (the "
+        "tutorial's 32-64-1024)",
     )
 
     def __post_init__(self):

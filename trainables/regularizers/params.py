@@ -57,7 +57,8 @@ class DetAttentionParams:
     )
     attention_weight_decay: bool = param(
         True, "",
-        "apply the train section's weight decay to the attention head a = W_a h + b_a too (false: exclude it, like DropMax's retain head)",
+        "apply the train section's weight decay to the attention head a = W_a h + b_a too (false: exclude it, "
+        "like DropMax's retain head)",
     )
 
 
@@ -71,7 +72,8 @@ class DetDropmaxParams:
     )
     attention_weight_decay: bool = param(
         True, "",
-        "apply the train section's weight decay to the attention head a = W_a h + b_a too (false: exclude it, like DropMax's retain head)",
+        "apply the train section's weight decay to the attention head a = W_a h + b_a too (false: exclude it, "
+        "like DropMax's retain head)",
     )
 
 
@@ -125,7 +127,8 @@ class DropmaxQpParams:
     )
     gamma: float = param(
         0.1, "[0, inf)",
-        "weight of the negative-entropy term sum_k [p log p + (1-p) log(1-p)] on the retain probabilities (paper tunes 1, 0.1, 0.01)",
+        "weight of the negative-entropy term sum_k [p log p + (1-p) log(1-p)] on the retain probabilities "
+        "(paper tunes 1, 0.1, 0.01)",
     )
     target_kl: bool = param(
         True, "",
@@ -165,7 +168,8 @@ class DropoutParams:
     )
     layers: Literal["all", "penultimate"] = param(
         "penultimate", "",
-        "where gates go: every gated position of the backbone (all) or only the last hidden layer, which feeds the head (penultimate)",
+        "where gates go: every gated position of the backbone (all) or only the last hidden layer, which feeds "
+        "the head (penultimate)",
     )
     per_channel: bool = param(
         False, "",
@@ -186,7 +190,8 @@ class DropoutPpParams:
     )
     variant: Literal["flat", "0.5", "1", "0", "custom"] = param(
         "flat", "",
-        "Beta(alpha, beta) prior on every gate k, by its mode: flat (no prior), 0.5 (alpha = beta = c), 1 (alpha = c, beta = 1: gates pushed on), 0 (alpha = 1, beta = c: pushed off), custom (alpha, beta)",
+        "Beta(alpha, beta) prior on every gate k, by its mode: flat (no prior), 0.5 (alpha = beta = c), 1 "
+        "(alpha = c, beta = 1: gates pushed on), 0 (alpha = 1, beta = c: pushed off), custom (alpha, beta)",
     )
     concentration: float = param(
         2.0, "(1, inf)",
@@ -202,23 +207,28 @@ class DropoutPpParams:
     )
     init: float = param(
         1.0, "[0, 1]",
-        "initial value of every gate k, clamped into [eps, 1 - eps] on a side where the prior is singular (paper: 1, the fastest to train)",
+        "initial value of every gate k, clamped into [eps, 1 - eps] on a side where the prior is singular "
+        "(paper: 1, the fastest to train)",
     )
     prior_weight: float | None = param(
         None, "[0, inf) or null",
-        "weight of the Beta prior term in the loss; null = 1/N_train (the paper sums over N examples, the loop minimises a batch mean)",
+        "weight of the Beta prior term in the loss; null = 1/N_train (the paper sums over N examples, the loop "
+        "minimises a batch mean)",
     )
     conv_gates: Literal["channel", "element"] = param(
         "element", "",
-        "convolution gates: one k and one coin per element of the (C, H, W) map, as the paper's Sec. 2.6 (element), or per feature map (channel)",
+        "convolution gates: one k and one coin per element of the (C, H, W) map, as the paper's Sec. 2.6 "
+        "(element), or per feature map (channel)",
     )  # per element as the paper's Sec. 2.6 (dropout_pp.py)
     layers: Literal["all", "penultimate"] = param(
         "all", "",
-        "where gates go: every gated position of the backbone (all) or only the last hidden layer, which feeds the head (penultimate)",
+        "where gates go: every gated position of the backbone (all) or only the last hidden layer, which feeds "
+        "the head (penultimate)",
     )
     eps: float = param(
         0.01, "(0, 0.5)",
-        "k is kept in [eps, 1 - eps] on each side where the prior is singular, which bounds the prior's gradient by prior_weight * (|alpha-1| + |beta-1|) / eps",
+        "k is kept in [eps, 1 - eps] on each side where the prior is singular, which bounds the prior's "
+        "gradient by prior_weight * (|alpha-1| + |beta-1|) / eps",
     )  # k kept in [eps, 1 - eps] where the prior is singular (dropout_pp.py)
     threshold: float = param(
         0.5, "[0, 1]",
@@ -239,11 +249,13 @@ class MaliciousDropoutParams:
     )
     schedule: Literal["standard", "randomized", "forward", "reverse", "periodic"] = param(
         "standard", "",
-        "units dropped per batch: standard (constant rho), randomized (uniform in {0, ..., D} per batch), forward / reverse (logistic anneal over epochs, the seed's eqs. 1, 2), periodic (rho on every t_period-th batch only)",
+        "units dropped per batch: standard (constant rho), randomized (uniform in {0, ..., D} per batch), "
+        "forward / reverse (logistic anneal over epochs, the seed's eqs. 1, 2), periodic (rho on every t_period-th batch only)",
     )
     rho: float = param(
         0.0625, "[0, inf): a fraction in [0, 1], or an integer count in [0, D] (see rho_unit)",
-        "units of the penultimate layer (width D) zeroed per example by standard and periodic: those whose V helps the correct class most",
+        "units of the penultimate layer (width D) zeroed per example by standard and periodic: those whose V "
+        "helps the correct class most",
         read_when={"schedule": RHO_SCHEDULES},
         why=("forward and reverse anneal with anneal_offset (and anneal_rate), randomized draws rho ~ Uniform{0..L} per "
              "batch; rho applies only to standard and periodic. Restrict it with when: {regularizer.schedule: "
@@ -255,11 +267,13 @@ class MaliciousDropoutParams:
     )
     omega: float | None = param(
         None, "[0, inf) or null",
-        "weight of the wrong classes in V = h_j W[y, j] - omega h_j sum_{k != y} W[k, j]; null = 1/(D - 1), the seed's balancing (footnote 2)",
+        "weight of the wrong classes in V = h_j W[y, j] - omega h_j sum_{k != y} W[k, j]; null = 1/(D - 1), "
+        "the seed's balancing (footnote 2)",
     )
     anneal_offset: float = param(
         0.0, "[-100, 100]",
-        "a, the offset inside the logistic of forward / reverse: rho_i = D / (1 + exp(-(a + r i))) at epoch i (-ln 15 starts forward at D/16)",
+        "a, the offset inside the logistic of forward / reverse: rho_i = D / (1 + exp(-(a + r i))) at epoch i "
+        "(-ln 15 starts forward at D/16)",
     )
     anneal_rate: float = param(
         1.0, "[0, 100]",
@@ -271,7 +285,8 @@ class MaliciousDropoutParams:
     )
     p_pass_window: Literal["all", "ema"] = param(
         "all", "",
-        "test-time pass rate p_pass_j that scales unit j: kept / seen over all training (all), or a bias-corrected moving average of per-batch kept fractions (ema)",
+        "test-time pass rate p_pass_j that scales unit j: kept / seen over all training (all), or a "
+        "bias-corrected moving average of per-batch kept fractions (ema)",
     )
     ema_decay: float = param(
         0.99, "(0, 1)",
@@ -311,7 +326,8 @@ class RandomDropmaxParams:
     METRICS: ClassVar[tuple[str, ...]] = ()
     rho: float = param(
         0.4, "(0, 1]",
-        "retain probability of every non-target class in training (z_k ~ Bernoulli(rho), z_y = 1); 1 is plain cross-entropy (paper tunes 0.2, 0.4, 0.6)",
+        "retain probability of every non-target class in training (z_k ~ Bernoulli(rho), z_y = 1); 1 is plain "
+        "cross-entropy (paper tunes 0.2, 0.4, 0.6)",
     )
     eps: float = param(
         1e-20, "(0, 0.001]",
@@ -341,7 +357,8 @@ class SalParams:
     )
     beta_over_alpha: float = param(
         10.0, "(0, inf)",
-        "r = beta / alpha of the bimodal Beta(alpha, beta) prior on the gates (paper sweeps 1, 10, 100: larger gives smaller networks)",
+        "r = beta / alpha of the bimodal Beta(alpha, beta) prior on the gates (paper sweeps 1, 10, 100: larger "
+        "gives smaller networks)",
     )
     geomean: float = param(
         0.09, "(0, min(sqrt(r), 1/sqrt(r))), r = beta_over_alpha, so that alpha, beta < 1",
@@ -353,7 +370,8 @@ class SalParams:
     )
     prior_weight: float | None = param(
         None, "[0, inf) or null",
-        "weight of the Beta prior term in the loss; null = 1/N_train (the paper sums over N examples, the loop minimises a batch mean)",
+        "weight of the Beta prior term in the loss; null = 1/N_train (the paper sums over N examples, the loop "
+        "minimises a batch mean)",
     )
     eps: float = param(
         1e-6, "(0, 0.5)",
@@ -361,11 +379,13 @@ class SalParams:
     )
     layers: Literal["all", "penultimate"] = param(
         "all", "",
-        "where gates go: every gated position of the backbone (all) or only the last hidden layer, which feeds the head (penultimate)",
+        "where gates go: every gated position of the backbone (all) or only the last hidden layer, which feeds "
+        "the head (penultimate)",
     )
     rule: Literal["threshold", "sharp_rise"] = param(
         "threshold", "",
-        "pruning after training: keep units with k > threshold (threshold), or cut in the middle of the largest jump of the sorted k when it is >= min_rise (sharp_rise)",
+        "pruning after training: keep units with k > threshold (threshold), or cut in the middle of the "
+        "largest jump of the sorted k when it is >= min_rise (sharp_rise)",
     )
     threshold: float = param(
         0.5, "[0, 1]",
@@ -399,7 +419,8 @@ class SampledSoftmaxParams:
     )
     count_over: Literal["total", "non_target"] = param(
         "total", "",
-        "what fraction counts: total (the kept set, target included, has round(fraction K) classes; the paper's reading) or non_target (round(fraction (K-1)) others plus the target)",
+        "what fraction counts: total (the kept set, target included, has round(fraction K) classes; the "
+        "paper's reading) or non_target (round(fraction (K-1)) others plus the target)",
     )  # the paper's "of total classes" (sampled_softmax.py)
 
     def __post_init__(self):
