@@ -141,3 +141,22 @@ def test_a_searched_range_past_the_declared_interval_is_refused_at_its_end():
     # a grid that stops inside the interval is fine although high lies outside
     ok = {**BASE, "space": {"regularizer.keep": {"type": "float", "low": 0.5, "high": 1.05, "step": 0.25}}}
     assert spec.from_dict(ok).space[0].grid_values() == [0.5, 0.75, 1.0]
+
+
+def test_a_field_declared_in_words_is_checked_at_every_integer_point():
+    """resnet's depth is "18 or 34", no interval: an int range [18, 34] holds 19, which is refused."""
+    raw = {**BASE, "model": {"name": "resnet"}, "space": {"model.depth": {"type": "int", "low": 18, "high": 34}}}
+    assert any(p.startswith("space.model.depth: model 'resnet': value 19 is invalid: depth must be 18 or 34")
+               for p in problems(raw))
+    ok = {**raw, "space": {"model.depth": {"type": "int", "low": 18, "high": 34, "step": 16}}}
+    assert spec.from_dict(ok).space[0].grid_values() == [18, 34]
+
+
+def test_rho_counts_refuse_a_continuous_float_range():
+    """With rho_unit: count only integers are valid, so a float range [2, 5] holds 2.5 (the class's own range rule)."""
+    raw = {**BASE, "regularizer": {"name": "malicious_dropout", "params": {"rho_unit": "count", "rho": 2}},
+           "space": {"regularizer.rho": {"type": "float", "low": 2.0, "high": 5.0}}}
+    assert any(p.startswith("space.regularizer.rho: regularizer 'malicious_dropout': value 2.5 is invalid: rho must be "
+                            "an integer >= 0 when rho_unit is 'count'") for p in problems(raw))
+    ok = {**raw, "space": {"regularizer.rho": {"type": "float", "low": 2.0, "high": 5.0, "step": 1.0}}}
+    assert spec.from_dict(ok).space[0].high == 5.0

@@ -18,8 +18,8 @@ Every ``Params`` class (regularizers, models, datasets) and ``TrainConfig`` decl
 
 A class keeps in ``__post_init__`` only what one field cannot say alone (a sum of two
 fractions, an integer count, a set that is not an interval), after ``check(self)``. A class
-may define ``range_problem(name, low, high, integer) -> str | None`` (a classmethod) when a
-field's valid set inside its interval is not convex (Malicious Dropout's ``rho``).
+may define ``range_problem(name, low, high, step, fixed) -> (value, why) | None`` (a classmethod)
+when a field's valid set inside its interval is not convex (Malicious Dropout's ``rho``).
 """
 from __future__ import annotations
 
@@ -176,20 +176,21 @@ def check(obj: Any) -> None:
         raise ValueError("; ".join(problems.values()))
 
 
-def range_problem(cls: type, name: str, low: float, high: float, integer: bool,
+def range_problem(cls: type, name: str, low: float, high: float, step: float | None,
                   fixed: dict[str, Any]) -> tuple[float, str] | None:
     """``(a refused value, why)`` when a searched range ``[low, high]`` of ``cls.name`` leaves the
     field's declared interval, else None.
 
     Interval arithmetic: the declared interval is convex, so the range lies in it iff both ends
     do. A class whose valid set is not convex inside the interval adds its own
-    ``cls.range_problem(name, low, high, integer, fixed)`` (``fixed``: the section's fixed values)."""
+    ``cls.range_problem(name, low, high, step, fixed)`` (``step``: the grid's, 1 for an integer
+    range, None for a continuous one; ``fixed``: the section's fixed values)."""
     d = decls(cls)[name]
     for v in (low, high):
         if (msg := value_problem(d, v)) is not None:
             return v, msg
     own = getattr(cls, "range_problem", None)
-    return own(name, low, high, integer, fixed) if own is not None else None
+    return own(name, low, high, step, fixed) if own is not None else None
 
 
 def field_docs(cls: type) -> list[FieldDoc]:

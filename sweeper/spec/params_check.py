@@ -110,9 +110,11 @@ def _value_problem(cls: type, name: str, v: Any, base: dict) -> str | None:
     return check_type(v, field_types(cls)[name]) or construct(cls, {**base, name: v})
 
 
-def searched_problem(cls: type, name: str, p: Param, base: dict) -> tuple[Any, str] | None:
+def searched_problem(cls: type, name: str, p: Param, base: dict, fixed: dict | None = None) -> tuple[Any, str] | None:
     """``(a refused value, why)`` for searched parameter ``p`` of field ``cls.name`` over its whole
-    range, with the section's other fixed values ``base``; None when every value is valid."""
+    range, built with the section's other fixed values ``base``; ``fixed``: every valid fixed value
+    (default ``base``), which the class's own range rule reads (``rho_unit`` for ``rho``). None when
+    every value is valid."""
     if p.type in ("fixed", "categorical"):
         vals = [p.value] if p.type == "fixed" else list(p.choices)
         return next(((v, m) for v in vals if (m := _value_problem(cls, name, v, base))), None)
@@ -120,7 +122,8 @@ def searched_problem(cls: type, name: str, p: Param, base: dict) -> tuple[Any, s
     for v in (lo, hi):
         if (m := check_type(v, field_types(cls)[name])) is not None:
             return v, m
-    if (found := paramdoc.range_problem(cls, name, lo, hi, p.type == "int", base)) is not None:
+    step = p.step if p.step is not None else (1 if p.type == "int" else None)
+    if (found := paramdoc.range_problem(cls, name, lo, hi, step, base if fixed is None else fixed)) is not None:
         return found
     worded = paramdoc.decls(cls)[name].interval is None
     vals = (_discrete(p) or [lo, hi]) if worded else [lo, hi]

@@ -126,7 +126,7 @@ def check_searched(key: str, cls: type, fixed: dict, space: list[Param], name: s
         base = {k: v for k, v in fixed.items() if k != field_name}
         if construct(cls, base) is not None:
             base = {}
-        if (found := searched_problem(cls, field_name, p, base)) is not None:
+        if (found := searched_problem(cls, field_name, p, base, fixed)) is not None:
             problems.add(f"space.{p.path}", searched_message(key, name, p, found))
 
 

@@ -301,11 +301,17 @@ class MaliciousDropoutParams:
             raise ValueError(f"t_period must be an integer >= 1, got {self.t_period}")
 
     @classmethod
-    def range_problem(cls, name: str, low: float, high: float, integer: bool, fixed: dict) -> tuple[float, str] | None:
-        """A searched float ``rho`` range: above 1 (``auto``) or anywhere (``count``) only integers are
-        valid, so a continuous range reaching there holds invalid values, e.g. its first half-integer."""
+    def range_problem(cls, name: str, low: float, high: float, step: float | None, fixed: dict) -> tuple[float, str] | None:
+        """A searched ``rho`` range: above 1 (``auto``) or anywhere (``count``) only integers are valid.
+        A grid (``step``) is checked at its points; a continuous range reaching there holds invalid
+        values, e.g. its first half-integer."""
         unit = fixed.get("rho_unit", "auto")
-        if name != "rho" or integer or low == high or unit == "fraction" or (unit == "auto" and high <= 1):
+        if name != "rho" or low == high or unit == "fraction":
+            return None
+        if step is not None:
+            points = (round(low + i * step, 12) for i in range(min(int(round((high - low) / step)), 10_000) + 1))
+            return next(((v, m) for v in points if (m := rho_problem(v, unit)) is not None), None)
+        if unit == "auto" and high <= 1:
             return None
         v = math.floor(max(low, 1.0 if unit == "auto" else low)) + 0.5
         v = v if v < high else (low + high) / 2
