@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -30,9 +31,12 @@ def _load_spec(path: str) -> SweepSpec:
     from sweeper import spec as spec_mod
 
     try:
-        return spec_mod.load(path)
+        s = spec_mod.load(path)
     except spec_mod.SpecError as e:
         _fail(str(e))
+    for w in s.warnings:
+        click.echo(f"warning: {path}: {w}", err=True)
+    return s
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,6 +87,25 @@ def show(section: str, name: str | None) -> None:
         click.echo(show_mod.show(section, name), nl=False)
     except UnknownName as e:
         _fail(str(e))
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the schema to this file instead of printing it.")
+def schema(output: str | None) -> None:
+    """The sweep spec's JSON Schema (search_spaces/sweep.schema.json), for editor validation and completion.
+
+    Put `# yaml-language-server: $schema=PATH/sweep.schema.json` as a sweep file's first line.
+    Generated from the Params declarations; imports neither torch nor Ray."""
+    from sweeper.commands import schema as schema_mod
+
+    if output is None:
+        click.echo(schema_mod.text(), nl=False)
+        return
+    try:
+        Path(output).write_text(schema_mod.text(), encoding="utf-8")
+    except OSError as e:
+        _fail(f"--output {output}: cannot write the schema: {e.strerror or e}")
 
 
 def _print_result(res) -> None:
@@ -269,9 +292,9 @@ def confirm(sweep, top, seeds, name, out, address, num_cpus, quiet) -> None:
 
     A new sweep linked to SWEEP (MLflow tag sweeper.confirms, Parquet metadata), run as a grid
     over exactly those configurations x the new seeds; seeds of the search are refused (exit 2)."""
+    from sweeper import report as report_mod
     from sweeper.commands import confirm as confirm_mod
     from sweeper.driver import launch as launch_mod
-    from sweeper import report as report_mod
     from sweeper.driver.preflight import PreflightError
 
     try:

@@ -1,7 +1,7 @@
 """`sweeper show`: every parameter with type, default, valid range and meaning, read from the Params classes.
 
-The range text of a field (``DOCS``) is checked against the class's own ``__post_init__``
-wherever it is one interval, so ``show`` cannot silently drift from what the validator refuses.
+The range text of a field (its one declaration, ``param(default, valid, doc)``) is checked against
+what the class enforces wherever it is one interval, so ``show`` cannot silently drift from what the validator refuses.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from trainables.config import TrainConfig
 from trainables.data import DATASETS
 from trainables.models import MODELS
-from trainables.paramdoc import field_docs, missing_docs, parse_interval
+from trainables.paramdoc import decls, field_docs, missing_docs, parse_interval
 from trainables.regularizers import REGULARIZERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,9 +65,10 @@ def _interval_fields() -> list[tuple[str, str]]:
 def test_interval_agrees_with_post_init(what, name):
     """Closed endpoints are accepted, open ones refused, values just outside refused, an interior value accepted."""
     cls = CLASSES[what]
-    iv = parse_interval(cls.DOCS[name][0])
+    iv = parse_interval(decls(cls)[name].valid)
     integer = typing.get_type_hints(cls)[name] is int
-    step = 1 if integer else 1e-6 * max(1.0, abs(iv.low) if math.isfinite(iv.low) else 1.0, abs(iv.high) if math.isfinite(iv.high) else 1.0)
+    scale = max(1.0, abs(iv.low) if math.isfinite(iv.low) else 1.0, abs(iv.high) if math.isfinite(iv.high) else 1.0)
+    step = 1 if integer else 1e-6 * scale
     conv = int if integer else float
     if math.isfinite(iv.low):
         assert _accepts(cls, name, conv(iv.low)) == iv.low_closed, (name, iv.low)
@@ -98,7 +99,7 @@ def test_show_regularizer_lists_every_field_without_torch_or_ray():
     from trainables.regularizers.params import DropoutParams
 
     for f in fields(DropoutParams):
-        valid, meaning = DropoutParams.DOCS[f.name]
+        meaning = decls(DropoutParams)[f.name].doc
         assert f"regularizer.{f.name}: " in r.stdout
         assert meaning.split()[0] in r.stdout
     assert "regularizer.keep: float = 0.5    valid: (0, 1]" in r.stdout

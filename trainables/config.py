@@ -14,17 +14,18 @@
 Nothing here imports torch: the registries' ``Params`` classes come from their torch-free
 ``params.py`` (imported on first use, so this module stays the ground floor).
 
-``TrainConfig.DOCS`` gives every field its valid range and one line of meaning
-(``trainables/paramdoc.py``; printed by ``sweeper show train``).
+Each ``TrainConfig`` field is declared once, ``param(default, valid, doc)`` (``trainables/paramdoc.py``:
+``check`` enforces its valid range, ``sweeper show train`` prints it).
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
+
+from trainables.paramdoc import check, param
 
 MAX_EPOCHS = 100_000
 MAX_BATCH = 10_000_000
@@ -57,62 +58,67 @@ class TrainConfig:
       runs eagerly.
     """
 
-    epochs: int = 10
-    batch_size: int = 64
-    optimizer: Literal["adam", "sgd"] = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    decoupled_weight_decay: bool = False
-    momentum: float = 0.9
-    lr_schedule: Literal["constant", "thirds", "cosine"] = "constant"
-    init: Literal["default", "glorot"] = "default"
-    eval_batch_size: int = 1000
-    precision: Literal["fp32", "bf16"] = "fp32"
-    channels_last: bool = False
-    compile: bool = False
-    DOCS: ClassVar[dict[str, tuple[str, str]]] = {
-        "epochs": (f"[1, {MAX_EPOCHS}]", "passes over the training split; validation after each, test after the last"),
-        "batch_size": (f"[1, {MAX_BATCH}]", "training examples per optimiser step (the last batch of an epoch may be smaller)"),
-        "optimizer": ("", "adam (Adam, or AdamW with decoupled_weight_decay; betas 0.9, 0.999, eps 1e-8) or sgd (SGD with heavy-ball momentum)"),
-        "lr": ("(0, inf)", "initial learning rate, scaled per step by lr_schedule"),
-        "weight_decay": ("[0, inf)", "L2 coefficient added to the gradient (decoupled decay with AdamW); parameters a regularizer excludes (no_weight_decay) get none"),
-        "decoupled_weight_decay": ("", "adam only: AdamW's decoupled weight decay instead of L2 through the gradient"),
-        "momentum": ("[0, 1)", "SGD's heavy-ball coefficient mu: v <- mu v + g, w <- w - lr v (Adam ignores it)"),
-        "lr_schedule": ("", "constant; thirds (x0.1 after a third of the steps and again after two thirds: the DropMax authors' protocol); cosine (to zero over the run)"),
-        "init": ("", "weight initialisation: default (PyTorch's per layer) or glorot (Glorot-uniform weights and zero biases, the DropMax authors' code; gates keep their own init)"),
-        "eval_batch_size": (f"[1, {MAX_BATCH}]", "examples evaluated at once: memory use and speed (metrics differ at most in float rounding)"),
-        "precision": ("", "fp32, or bf16 autocast around forward and loss (weights, gradients and optimizer state stay fp32)"),
-        "channels_last": ("", "NHWC memory format for 4-D weights and image batches (faster convolutions on tensor-core GPUs)"),
-        "compile": ("", "torch.compile (inductor) the network's forward; the first steps pay the compile time"),
-    }
+    epochs: int = param(
+        10, f"[1, {MAX_EPOCHS}]",
+        "passes over the training split; validation after each, test after the last",
+    )
+    batch_size: int = param(
+        64, f"[1, {MAX_BATCH}]",
+        "training examples per optimiser step (the last batch of an epoch may be smaller)",
+    )
+    optimizer: Literal["adam", "sgd"] = param(
+        "adam", "",
+        "adam (Adam, or AdamW with decoupled_weight_decay; betas 0.9, 0.999, eps 1e-8) or sgd (SGD with heavy-ball momentum)",
+    )
+    lr: float = param(
+        1e-3, "(0, inf)",
+        "initial learning rate, scaled per step by lr_schedule",
+    )
+    weight_decay: float = param(
+        0.0, "[0, inf)",
+        "L2 coefficient added to the gradient (decoupled decay with AdamW); parameters a regularizer excludes "
+        "(no_weight_decay) get none",
+    )
+    decoupled_weight_decay: bool = param(
+        False, "",
+        "adam only: AdamW's decoupled weight decay instead of L2 through the gradient",
+    )
+    momentum: float = param(
+        0.9, "[0, 1)",
+        "SGD's heavy-ball coefficient mu: v <- mu v + g, w <- w - lr v (Adam ignores it)",
+    )
+    lr_schedule: Literal["constant", "thirds", "cosine"] = param(
+        "constant", "",
+        "constant; thirds (x0.1 after a third of the steps and again after two thirds: the DropMax authors' "
+        "protocol); cosine (to zero over the run)",
+    )
+    init: Literal["default", "glorot"] = param(
+        "default", "",
+        "weight initialisation: default (PyTorch's per layer) or glorot (Glorot-uniform weights and zero "
+        "biases, the DropMax authors' code; gates keep their own init)",
+    )
+    eval_batch_size: int = param(
+        1000, f"[1, {MAX_BATCH}]",
+        "examples evaluated at once: memory use and speed (metrics differ at most in float rounding)",
+    )
+    precision: Literal["fp32", "bf16"] = param(
+        "fp32", "",
+        "fp32, or bf16 autocast around forward and loss (weights, gradients and optimizer state stay fp32)",
+    )
+    channels_last: bool = param(
+        False, "",
+        "NHWC memory format for 4-D weights and image batches (faster convolutions on tensor-core GPUs)",
+    )
+    compile: bool = param(
+        False, "",
+        "torch.compile (inductor) the network's forward; the first steps pay the compile time",
+    )
 
     def __post_init__(self):
-        problems = []
-        if not 1 <= self.epochs <= MAX_EPOCHS:
-            problems.append(f"epochs must be in [1, {MAX_EPOCHS}], got {self.epochs}")
-        if not 1 <= self.batch_size <= MAX_BATCH:
-            problems.append(f"batch_size must be in [1, {MAX_BATCH}], got {self.batch_size}")
-        if not 1 <= self.eval_batch_size <= MAX_BATCH:
-            problems.append(f"eval_batch_size must be in [1, {MAX_BATCH}], got {self.eval_batch_size}")
-        if self.optimizer not in ("adam", "sgd"):
-            problems.append(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            problems.append(f"lr must be a finite number > 0, got {self.lr}")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            problems.append(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
-        if not 0.0 <= self.momentum < 1.0:
-            problems.append(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.lr_schedule not in ("constant", "thirds", "cosine"):
-            problems.append(f"lr_schedule must be 'constant', 'thirds' or 'cosine', got {self.lr_schedule!r}")
-        if self.init not in ("default", "glorot"):
-            problems.append(f"init must be 'default' or 'glorot', got {self.init!r}")
-        if self.precision not in ("fp32", "bf16"):
-            problems.append(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        check(self)  # every declared range at once, "; "-joined
         for flag in ("channels_last", "compile"):
             if not isinstance(getattr(self, flag), bool):
-                problems.append(f"{flag} must be true or false, got {getattr(self, flag)!r}")
-        if problems:
-            raise ValueError("; ".join(problems))
+                raise ValueError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
 
 
 SECTIONS = ("dataset", "model", "regularizer")  # registry sections; ``train`` is TrainConfig

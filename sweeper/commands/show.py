@@ -3,8 +3,8 @@
 ``show(section, name)`` renders one registry entry (``regularizer``, ``model``,
 ``dataset``) or the ``train`` section: each field of its ``Params`` dataclass
 with its type, default, valid range / allowed values and one line of meaning,
-all read from the class (``trainables/paramdoc.py``: the fields, their defaults
-and the class's ``DOCS``). Without a name it lists the section's entries with the
+all read from the class (``trainables/paramdoc.py``: each field's one declaration,
+``param(default, valid, doc)``). Without a name it lists the section's entries with the
 first line of each implementation module's docstring, read from the source file
 (``ast``) so that nothing heavy is imported.
 """

@@ -9,6 +9,7 @@ alone: ``dropmax, tau=0.5, lr=0.001``.
 """
 from __future__ import annotations
 
+
 def short_config(config: str) -> str:
     """``regularizer.name=dropmax, regularizer.tau=0.5`` -> ``dropmax, tau=0.5`` (``(fixed)`` stays)."""
     parts = []

@@ -8,8 +8,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from trainables.config import SECTIONS
@@ -22,6 +22,10 @@ SAMPLERS = ("tpe", "random", "grid", "nsga2")
 
 
 OBJECTIVES = ("val_error", "val_nll", "val_ece", "test_error", "test_nll", "test_ece", "train_loss")
+
+
+# metrics a ``paper:`` target may compare (besides those a regularizer declares in ``Params.METRICS``)
+PAPER_METRICS = (*OBJECTIVES, "best_val_error", "best_test_error", "best_test_nll", "best_test_ece", "best_epoch", "seconds")
 
 
 SCHEDULERS = ("fifo", "asha")
@@ -50,12 +54,21 @@ DIST_KEYS = {
 }
 
 
+def shorten(line: str, limit: int = MAX_PROBLEM) -> str:
+    """``line`` cut to ``limit`` characters in the middle: the path at its start and the hint at its
+    end (``did you mean ...``, the valid values) both stay."""
+    if len(line) <= limit:
+        return line
+    head = (limit - 5) // 2
+    return line[:head] + " ... " + line[len(line) - (limit - 5 - head):]
+
+
 class SpecError(ValueError):
     """One error listing every problem of a spec, each as ``path: message``."""
 
     def __init__(self, source: str, problems: list[str]):
         self.source = source
-        self.problems = [p if len(p) <= MAX_PROBLEM else p[:MAX_PROBLEM] + "..." for p in problems]
+        self.problems = [shorten(p) for p in problems]
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{source}: {len(problems)} problem(s) in the sweep spec:\n{lines}")
 
@@ -141,7 +154,9 @@ class SweepSpec:
     search: Search
     resources: Resources
     source: str = ""
-    paper: dict | None = field(default=None, hash=False)  # the paper's numbers (see _parse_paper)
+    paper: dict | None = field(default=None, hash=False)  # the paper's numbers (see validate._paper)
+    # non-fatal findings of validation (``path: message``); not part of the stored spec
+    warnings: tuple[str, ...] = field(default=(), hash=False, compare=False)
 
     def to_dict(self) -> dict:
         """The resolved spec, as YAML-able data (stored with every result)."""
