@@ -18,6 +18,7 @@ duplicated. Resuming a finished sweep only rewrites its tables.
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import os
 import socket
@@ -37,7 +38,12 @@ from sweeper.sweepdir import DEFAULT_OUT, NoSuchSweep, sweep_path  # noqa: F401 
 from sweeper.spec import SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
 from trainables.config import TrainConfig
-from trainables.entry import CHECKPOINT_EVERY_S, run_trial  # torch-free: the trial code loads in the trial process
+from trainables.entry import run_trial  # torch-free: the trial code loads in the trial process
+from trainables.overrides import CHECKPOINT_EVERY_S
+
+# "module:function" of a trainable run instead of trainables.entry.run_trial (same signature; its
+# module must be importable by every Ray worker): the fault tests' misbehaving trial (tests/support/)
+TRAINABLE_ENV = "SWEEPER_TRAINABLE"
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,11 @@ def _init_ray(address: str | None, num_cpus: int | None, num_gpus: float | None)
 def _trainable(base: dict[str, Any], cpu: float, gpu: float):
     from ray import tune
 
-    return tune.with_resources(tune.with_parameters(run_trial, base=base), {"cpu": cpu, "gpu": gpu})
+    fn = run_trial
+    if os.environ.get(TRAINABLE_ENV):
+        module, _, name = os.environ[TRAINABLE_ENV].partition(":")
+        fn = getattr(importlib.import_module(module), name)
+    return tune.with_resources(tune.with_parameters(fn, base=base), {"cpu": cpu, "gpu": gpu})
 
 
 def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: tracking.SweepTracker, base: dict, verbose: int,

@@ -44,10 +44,10 @@ from sweeper.tune_callback import Callback  # Ray's tune.Callback, imported when
 from sweeper import provenance, sweepdir
 from sweeper.columns import CONFIG_COLUMNS, FORMAT, FORMAT_KEY
 from sweeper.labels import config_label
-from trainables import metrics as M
-from trainables.provenance import PROVENANCE
-from trainables.config import SECTIONS, Scalar, TrainConfig, TrialConfig, flatten, is_config_name, merge, resolve, scalar
+from trainables import metric_names as M
+from trainables.config import SECTIONS, Scalar, TrainConfig, TrialConfig, flatten, is_config_name, merge, scalar
 from trainables.overrides import tune_overrides
+from trainables.resolve import resolve
 
 CORE_METRICS = [M.TRAIN_LOSS, M.VAL_ERROR, M.VAL_NLL, M.VAL_ECE, M.TEST_ERROR, M.TEST_NLL, M.TEST_ECE]
 BEST_METRICS = [M.BEST_EPOCH, M.BEST_VAL_ERROR, M.BEST_TEST_ERROR, M.BEST_TEST_NLL, M.BEST_TEST_ECE]  # last epoch only
@@ -358,7 +358,7 @@ def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dic
             "dataset": flat["dataset.name"], "status": status, "reason": reason,
             "epochs": int(last.get(M.EPOCH, 0)), "seconds": sum(float(r.get(M.SECONDS, 0.0)) for r in rows),
             "node_id": str(last.get("node_id", "")), "retries": retries,
-            "provenance": last.get(PROVENANCE),
+            "provenance": last.get(M.PROVENANCE),
         }
         for m in CORE_METRICS + BEST_METRICS:
             row[m] = _float(last.get(m))

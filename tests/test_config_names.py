@@ -22,7 +22,8 @@ import yaml
 
 from sweeper import columns, provenance, spec
 from sweeper.report import data
-from trainables.config import TrialConfig, flatten, is_config_name, merge, resolve
+from trainables.config import flatten, is_config_name, merge
+from trainables.resolve import from_dict, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {"dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [16]}},
@@ -45,7 +46,7 @@ def test_flatten_uses_the_spec_paths_and_fills_every_default():
     assert "regularizer.omega" in flat and flat["regularizer.ema_decay"] == 0.99
     assert flat["model.widths"] == "[16]" and flat["dataset.name"] == "digits" and flat["seed"] == 4
     assert all(is_config_name(k) for k in flat) and not any(".params." in k for k in flat)
-    assert TrialConfig.from_dict(cfg.to_dict()) == cfg  # the provenance record rebuilds it exactly
+    assert from_dict(cfg.to_dict()) == cfg  # the provenance record rebuilds it exactly
     assert type(cfg.regularizer.params).__name__ == "MaliciousDropoutParams"
 
 

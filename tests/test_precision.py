@@ -18,14 +18,15 @@ import torch
 
 from trainables import regularizers as reg_registry
 from trainables.loop import TrainConfig, Trainer
-from trainables.trial import TrialConfig, build, load_splits
+from trainables.resolve import from_dict
+from trainables.trial import build, load_splits
 
 BF16_MAX_POINTS = 2.0
 
 
 def _trainer(reg: str, device: torch.device, model: str = "mlp", **train) -> Trainer:
     params = {"widths": (64,)} if model == "mlp" else {"padding": "same", "widths": (8, 16, 32)}
-    cfg = TrialConfig.from_dict({"dataset": {"name": "digits"}, "model": {"name": model, "params": params},
+    cfg = from_dict({"dataset": {"name": "digits"}, "model": {"name": model, "params": params},
                                  "regularizer": {"name": reg}, "seed": 0,
                                  "train": {"epochs": 5, "batch_size": 64, "lr": 3e-3, **train}})
     splits = load_splits(cfg)

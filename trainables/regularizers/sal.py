@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from trainables import metrics as M
-from trainables.regularizers.contract import (
+from trainables.contract import (
     AfterOptimizerStep, BuildContext, DropLayer, EpochMetrics, FinalArtifacts, NoWeightDecay,
     Penalty, Regularizer, ResetGates, SplitBatches,
 )
