@@ -7,7 +7,7 @@ DataLoader for image folders larger than memory; either way in an order drawn
 each epoch by a generator seeded from the trial seed. Per-batch statistics
 stay on the device; the host reads them once per epoch. Regularizer hooks (the protocols
 ``OnBatchStart``, ``AfterOptimizerStep``, ``Penalty``, ``NoWeightDecay``, ``EpochMetrics`` of
-``regularizers/contract.py``) are collected once from the network's submodules.
+``trainables/contract.py``) are collected once from the network's submodules.
 
 Best validation epoch: after each validation the loop keeps a copy of the
 model state (on the device) when its ``val_error`` is the lowest so far (ties:
