@@ -84,11 +84,20 @@ def _init_ray(address: str | None, num_cpus: int | None, num_gpus: float | None)
 def _trainable(base: dict[str, Any], cpu: float, gpu: float):
     from ray import tune
 
-    fn = run_trial
-    if os.environ.get(TRAINABLE_ENV):
-        module, _, name = os.environ[TRAINABLE_ENV].partition(":")
-        fn = getattr(importlib.import_module(module), name)
-    return tune.with_resources(tune.with_parameters(fn, base=base), {"cpu": cpu, "gpu": gpu})
+    return tune.with_resources(tune.with_parameters(_trial_function(), base=base), {"cpu": cpu, "gpu": gpu})
+
+
+def _trial_function():
+    """``trainables.entry.run_trial``, or the function ``$SWEEPER_TRAINABLE`` names (``module:function``)."""
+    value = os.environ.get(TRAINABLE_ENV, "")
+    if not value:
+        return run_trial
+    module, _, name = value.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise preflight.PreflightError(f"{TRAINABLE_ENV}={value!r}: {e}; valid: module:function, "
+                                       "importable by the driver and every Ray worker") from None
 
 
 def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: tracking.SweepTracker, base: dict, verbose: int,
