@@ -37,9 +37,11 @@ import torch
 
 from benchmarks import Unavailable
 from trainables import regularizers as reg_registry
-from trainables.data import Splits
+from trainables.data.splits import Splits
 from trainables.loop import TrainConfig, Trainer
-from trainables.trial import Section, TrialConfig, build
+from trainables.config import Section
+from trainables.resolve import trial_config
+from trainables.trial import build
 
 MODES = {"fp32": {}, "bf16": {"precision": "bf16"}, "channels_last": {"channels_last": True}}
 RESNET_MODES = {**MODES, "bf16+channels_last": {"precision": "bf16", "channels_last": True}}
@@ -72,7 +74,7 @@ def _splits(x: torch.Tensor, y: torch.Tensor, k: int) -> Splits:
 
 
 def _trainer(reg: str, model: Section, splits: Splits, dev: torch.device, **train) -> Trainer:
-    cfg = TrialConfig(Section("digits"), model, Section(reg), TrainConfig(**{**TABLE1, "epochs": 1, **train}), seed=0)
+    cfg = trial_config(Section("digits"), model, Section(reg), TrainConfig(**{**TABLE1, "epochs": 1, **train}), seed=0)
     return Trainer(build(cfg, splits), splits, cfg.train, dev, 0)
 
 

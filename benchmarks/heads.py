@@ -19,17 +19,19 @@ import time
 
 import torch
 
-from trainables.data import Splits
+from trainables.data.splits import Splits
 from trainables.loop import TrainConfig, make_optimizer
-from trainables.trial import Section, TrialConfig, build
+from trainables.config import Section
+from trainables.resolve import trial_config
+from trainables.trial import build
 
 HEADS = ("softmax", "sparsemax", "sampled_softmax", "random_dropmax", "det_attention", "det_dropmax", "dropmax_qp", "dropmax")
 TARGET = 1.15
 
 
 def _step_fn(name: str, x: torch.Tensor, y: torch.Tensor, splits: Splits):
-    cfg = TrialConfig(Section("mnist_t10k"), Section("lenet"), Section(name),
-                      TrainConfig(batch_size=len(y), weight_decay=1e-4, init="glorot"), seed=0)
+    cfg = trial_config(Section("mnist_t10k"), Section("lenet"), Section(name),
+                       TrainConfig(batch_size=len(y), weight_decay=1e-4, init="glorot"), seed=0)
     net = build(cfg, splits).train()
     opt = make_optimizer(net, cfg.train)
 

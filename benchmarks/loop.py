@@ -23,9 +23,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from trainables.data import Splits
+from trainables.data.splits import Splits
 from trainables.loop import TrainConfig, Trainer
-from trainables.trial import Section, TrialConfig, build
+from trainables.config import Section
+from trainables.resolve import trial_config
+from trainables.trial import build
 
 TARGET = 1.15
 MNIST_T10K = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist-t10k"
@@ -67,8 +69,8 @@ def run(quick: bool = False) -> list[dict]:
     torch.set_num_threads(1)
     try:
         splits, data_desc = _splits()
-        cfg = TrialConfig(Section("mnist_t10k"), Section("lenet"), Section("softmax"),
-                          TrainConfig(epochs=200, batch_size=100, lr=1e-3, weight_decay=1e-4), seed=0)
+        cfg = trial_config(Section("mnist_t10k"), Section("lenet"), Section("softmax"),
+                           TrainConfig(epochs=200, batch_size=100, lr=1e-3, weight_decay=1e-4), seed=0)
         trainer = Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), cfg.seed)
         hand = _hand_loop(build(cfg, splits), splits.train_x, splits.train_y, 100, cfg.seed)
         fns = {"project": trainer.train_epoch, "hand": hand}

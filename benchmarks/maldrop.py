@@ -28,17 +28,19 @@ import time
 
 import torch
 
-from trainables.data import Splits
+from trainables.data.splits import Splits
 from trainables.loop import make_optimizer, TrainConfig
 from trainables.regularizers import malicious_dropout as md, softmax
-from trainables.regularizers.contract import BuildContext, OnBatchStart, implementers
-from trainables.trial import Section, TrialConfig, build
+from trainables.contract import BuildContext, OnBatchStart, implementers
+from trainables.config import Section
+from trainables.resolve import trial_config
+from trainables.trial import build
 
 TARGET = 1.10
 
 
 def _net(model: Section, reg: Section, splits: Splits):
-    cfg = TrialConfig(dataset=Section("digits"), model=model, regularizer=reg, train=TrainConfig(), seed=0)
+    cfg = trial_config(dataset=Section("digits"), model=model, regularizer=reg, train=TrainConfig(), seed=0)
     net = build(cfg, splits).train()
     hooks = [m.on_batch_start for m in implementers(net, OnBatchStart)]
     opt = make_optimizer(net, cfg.train)

@@ -93,14 +93,16 @@ def floor(trials: int, epochs: int) -> dict:
     import torch
 
     from trainables.loop import TrainConfig, Trainer
-    from trainables.trial import Section, TrialConfig, build, load_splits
+    from trainables.config import Section
+    from trainables.resolve import trial_config
+    from trainables.trial import build, load_splits
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         t0 = time.perf_counter()
-        cfg0 = TrialConfig(Section("digits"), Section("mlp", {"widths": tuple(WIDTHS)}), Section("softmax"),
-                           TrainConfig(epochs=epochs, batch_size=64, lr=FLOOR_LR), seed=0)
+        cfg0 = trial_config(Section("digits"), Section("mlp", {"widths": tuple(WIDTHS)}), Section("softmax"),
+                            TrainConfig(epochs=epochs, batch_size=64, lr=FLOOR_LR), seed=0)
         splits = load_splits(cfg0)
         compute = 0.0
         for i in range(trials):

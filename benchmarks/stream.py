@@ -24,7 +24,9 @@ import torch
 
 from trainables.data import imagefolder
 from trainables.loop import TrainConfig, Trainer
-from trainables.trial import Section, TrialConfig, build
+from trainables.config import Section
+from trainables.resolve import trial_config
+from trainables.trial import build
 
 
 def _write_folder(root: Path, per_class: int) -> None:
@@ -48,8 +50,8 @@ def run(quick: bool = False) -> list[dict]:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             _write_folder(root, per_class)
-            cfg = TrialConfig(Section("imagefolder"), Section("lenet", {"padding": "same"}), Section("softmax"),
-                              TrainConfig(epochs=100, batch_size=100, lr=1e-3), seed=0)
+            cfg = trial_config(Section("imagefolder"), Section("lenet", {"padding": "same"}), Section("softmax"),
+                               TrainConfig(epochs=100, batch_size=100, lr=1e-3), seed=0)
             trainers = {}
             for name, mode, workers in (("memory", "memory", 0), ("stream_w0", "stream", 0), ("stream_w1", "stream", 1)):
                 p = imagefolder.Params(size=32, val_fraction=0.2, test_fraction=0.2, mode=mode, workers=workers, cache=False)

@@ -7,17 +7,19 @@ import io
 import pytest
 import torch
 
-from trainables import metrics as M
+from trainables import metric_names as M
 from trainables.loop import TrainConfig, Trainer
-from trainables.trial import Section, TrialConfig, build, load_splits
+from trainables.config import Section
+from trainables.resolve import trial_config
+from trainables.trial import build, load_splits
 
 EPOCHS = 6
 
 
 def _trainer(epochs: int = EPOCHS) -> Trainer:
     # a learning rate high enough that validation error does not improve every epoch
-    cfg = TrialConfig(Section("digits"), Section("mlp", {"widths": (32,)}), Section("softmax"),
-                      TrainConfig(epochs=epochs, batch_size=64, lr=0.05), seed=3)
+    cfg = trial_config(Section("digits"), Section("mlp", {"widths": (32,)}), Section("softmax"),
+                       TrainConfig(epochs=epochs, batch_size=64, lr=0.05), seed=3)
     splits = load_splits(cfg)
     return Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), 3)
 

@@ -1,6 +1,6 @@
 """One resolved configuration, one flattening, one name per parameter.
 
-`trainables.config.resolve` builds a trial's configuration once (every `Params` with its
+`trainables.resolve.resolve` builds a trial's configuration once (every `Params` with its
 defaults); `flatten` names it as the spec does. The end-to-end test follows one searched
 parameter, `regularizer.keep`, from the YAML through a real sweep (local Ray, Optuna's random
 sampler, MLflow SQLite, Parquet) to the child run's MLflow params, the columns of
@@ -24,7 +24,9 @@ from sweeper.store import columns
 from sweeper.store import provenance
 from sweeper import spec
 from sweeper.report import data
-from trainables.config import TrialConfig, flatten, is_config_name, merge, resolve
+from trainables.config import Section, TrialConfig, flatten, is_config_name, merge
+from trainables.registry import UnknownName
+from trainables.resolve import from_dict, resolve, trial_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {"dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [16]}},
@@ -47,7 +49,7 @@ def test_flatten_uses_the_spec_paths_and_fills_every_default():
     assert "regularizer.omega" in flat and flat["regularizer.ema_decay"] == 0.99
     assert flat["model.widths"] == "[16]" and flat["dataset.name"] == "digits" and flat["seed"] == 4
     assert all(is_config_name(k) for k in flat) and not any(".params." in k for k in flat)
-    assert TrialConfig.from_dict(cfg.to_dict()) == cfg  # the provenance record rebuilds it exactly
+    assert from_dict(cfg.to_dict()) == cfg  # the provenance record rebuilds it exactly
     assert type(cfg.regularizer.params).__name__ == "MaliciousDropoutParams"
 
 
@@ -57,6 +59,20 @@ def test_resolving_refuses_invalid_values_and_applies_names_first():
     # the order Tune hands the values in does not matter: a name resets its section, then values apply
     m = merge(BASE, {"regularizer.rho": 0.2, "regularizer.name": "malicious_dropout"})
     assert m["regularizer"] == {"name": "malicious_dropout", "params": {"rho": 0.2}}
+
+
+def test_a_trial_config_holds_params_instances_and_resolve_builds_them():
+    """config.py holds the records only (no registry); trainables.resolve types names and dicts."""
+    with pytest.raises(TypeError, match=r"dataset.params of 'digits'.*trainables.resolve.trial_config"):
+        TrialConfig(Section("digits"), Section("mlp", {"widths": (8,)}), Section("softmax"))
+    cfg = trial_config(Section("digits"), Section("mlp", {"widths": (8,)}), Section("softmax"), {"epochs": 2}, seed="3")
+    assert type(cfg.model.params).__name__ == "MlpParams" and cfg.model.params.widths == (8,)
+    assert cfg.train.epochs == 2 and cfg.seed == 3
+    assert TrialConfig(cfg.dataset, cfg.model, cfg.regularizer, cfg.train, 3) == cfg  # typed sections are kept
+    with pytest.raises(TypeError, match="expected MlpParams for 'mlp', got SoftmaxParams"):
+        trial_config(Section("digits"), Section("mlp", cfg.regularizer.params), Section("softmax"))
+    with pytest.raises(UnknownName, match="did you mean 'softmax'"):
+        trial_config(Section("digits"), Section("mlp"), Section("softmx"))
 
 
 def test_committed_format_1_tables_are_read_under_todays_names():

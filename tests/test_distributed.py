@@ -21,6 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cluster import LocalCluster  # noqa: E402
+from support.misbehaving_trial import MISBEHAVING  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 E_REPORT: dict = {}  # what the fault tests observed (written to $SWEEPER_FAULT_REPORT)
@@ -76,7 +77,10 @@ EPOCH_DELAY_S = 2.0  # test-only pause after each epoch's report: trials can be 
 def cluster():
     # head: no CPUs (never runs trials); w1, w2: one CPU each; g: one CPU and one
     # GPU (declared; there is no CUDA here, so trials on it still compute on the CPU).
-    c = LocalCluster(extra_env={"SWEEPER_TEST_EPOCH_DELAY_S": str(EPOCH_DELAY_S)})
+    # every node runs the misbehaving trainable (tests/support/), importable from the repository root
+    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    c = LocalCluster(extra_env={"SWEEPER_TEST_EPOCH_DELAY_S": str(EPOCH_DELAY_S), "PYTHONPATH": pythonpath,
+                                **MISBEHAVING})
     try:
         c.start_head(num_cpus=0)
         c.add_workers({"w1": dict(num_cpus=1), "w2": dict(num_cpus=1),

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from trainables.loop import TrainConfig, make_optimizer
 from trainables.regularizers import det_attention, det_dropmax, dropmax, dropmax_qp, random_dropmax
 from trainables.regularizers import sampled_softmax, softmax, sparsemax
-from trainables.regularizers.contract import BuildContext
+from trainables.contract import BuildContext
 
 B, K, D = 6, 5, 7
 CTX = BuildContext(n_train=100, num_classes=K)
@@ -287,11 +287,13 @@ def test_dropmax_learns_digits(tmp_path):
     """A short real training run: DropMax on sklearn digits with an MLP gets well below chance."""
     from trainables import data as data_registry
     from trainables.loop import Trainer
-    from trainables.trial import Section, TrialConfig, build, run_finalize
+    from trainables.config import Section
+    from trainables.resolve import trial_config
+    from trainables.trial import build, run_finalize
 
     torch.set_num_threads(1)
-    cfg = TrialConfig(Section("digits"), Section("mlp", {"widths": (64,)}), Section("dropmax"),
-                      TrainConfig(epochs=8, batch_size=64, lr=3e-3, weight_decay=1e-4, init="glorot"))
+    cfg = trial_config(Section("digits"), Section("mlp", {"widths": (64,)}), Section("dropmax"),
+                       TrainConfig(epochs=8, batch_size=64, lr=3e-3, weight_decay=1e-4, init="glorot"))
     splits = data_registry.get("digits").load(data_registry.get("digits").Params(), None, 0)
     tr = Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), 0)
     m = {}

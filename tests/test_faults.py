@@ -30,6 +30,9 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
+sys.path.insert(0, str(Path(__file__).parent))
+from support.misbehaving_trial import MISBEHAVING  # noqa: E402  (the trainable with the SWEEPER_TEST_* faults)
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -302,8 +305,8 @@ def launch_until_first_result(tmp_path: Path, name: str, sweep: Path) -> subproc
     """`sweeper launch NAME.yaml` in its own session (2 s pause after each epoch), returned once a
     trial has reported its first epoch; the caller signals it and cleans it up."""
     proc = subprocess.Popen(cli("launch", f"{name}.yaml", "--num-cpus", "2", "--quiet"), cwd=tmp_path,
-                            env=env(SWEEPER_TEST_EPOCH_DELAY_S="2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            env=env(SWEEPER_TEST_EPOCH_DELAY_S="2", **MISBEHAVING), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 400
     while not any(n >= 1 for n in (result_rows(sweep).values() if (sweep / "tune").exists() else [])):
         if proc.poll() is not None or time.monotonic() >= deadline:
@@ -381,7 +384,7 @@ def test_oom_killed_and_hung_trials_fail_with_reasons_and_sweep_finishes(tmp_pat
     # trial killed by other processes' memory on a shared machine still finishes.
     write_spec(tmp_path, "poison", seeds=(0, 1, 2), grid=True, epochs=2, trial_timeout_s=25, max_concurrent=1,
                max_failures=1)
-    extra = dict(SWEEPER_TEST_HOG=f"1:{hog_mb}", SWEEPER_TEST_HANG_SEED="2",
+    extra = dict(SWEEPER_TEST_HOG=f"1:{hog_mb}", SWEEPER_TEST_HANG_SEED="2", **MISBEHAVING,
                  RAY_memory_usage_threshold=f"{threshold:.3f}", RAY_memory_monitor_refresh_ms="100")
     r = ok(sweeper(tmp_path, "launch", "poison.yaml", "--num-cpus", "3", "--quiet", **extra))
     sweep = tmp_path / "sweeps" / "poison"
@@ -409,7 +412,7 @@ def test_mlflow_store_locked_for_30s_is_survived(tmp_path):
     write_spec(tmp_path, "lockdb", samples=2, epochs=4, max_concurrent=2)
     sweep = tmp_path / "sweeps" / "lockdb"
     proc = subprocess.Popen(cli("launch", "lockdb.yaml", "--num-cpus", "2", "--quiet"), cwd=tmp_path,
-                            env=env(SWEEPER_TEST_EPOCH_DELAY_S="1.5"), stdout=subprocess.PIPE,
+                            env=env(SWEEPER_TEST_EPOCH_DELAY_S="1.5", **MISBEHAVING), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 400
@@ -637,7 +640,8 @@ def test_timed_out_trial_is_not_retried_unless_asked(tmp_path, retry_timeouts, m
     name = f"to{int(retry_timeouts)}"
     write_spec(tmp_path, name, seeds=(0,), grid=True, epochs=3, trial_timeout_s=6, max_failures=max_failures,
                retry_timeouts=retry_timeouts)
-    r = sweeper(tmp_path, "launch", f"{name}.yaml", "--num-cpus", "1", "--quiet", SWEEPER_TEST_HANG_SEED="0")
+    r = sweeper(tmp_path, "launch", f"{name}.yaml", "--num-cpus", "1", "--quiet", SWEEPER_TEST_HANG_SEED="0",
+                **MISBEHAVING)
     assert r.returncode == 1, f"{r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
     # The last line is the driver's own message; a traceback above it can only be Tune's log of the killed
     # trial's actor (ActorDiedError), never one of the driver's.

@@ -9,8 +9,10 @@ from torch import nn
 from trainables.loop import TrainConfig, Trainer
 from trainables.regularizers import dropout_pp as D
 from trainables.regularizers import sal as S
-from trainables.regularizers.contract import BuildContext
-from trainables.trial import Section, TrialConfig, build, load_splits
+from trainables.contract import BuildContext
+from trainables.config import Section
+from trainables.resolve import trial_config
+from trainables.trial import build, load_splits
 
 CTX = BuildContext(n_train=100, num_classes=10)
 
@@ -124,8 +126,8 @@ def test_variants_pull_k_to_their_intended_mode(variant, mode):
 
 
 def _trainer(reg: str, rparams: dict, model: str = "mlp", mparams: dict | None = None, **train) -> Trainer:
-    cfg = TrialConfig(Section("digits"), Section(model, mparams or {"widths": (32, 32)}), Section(reg, rparams),
-                      TrainConfig(**{"epochs": 1, "batch_size": 64, **train}), seed=0)
+    cfg = trial_config(Section("digits"), Section(model, mparams or {"widths": (32, 32)}), Section(reg, rparams),
+                       TrainConfig(**{"epochs": 1, "batch_size": 64, **train}), seed=0)
     splits = load_splits(cfg)
     return Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), 0)
 

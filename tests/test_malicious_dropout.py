@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from trainables.regularizers import malicious_dropout as md
 from trainables.regularizers import softmax
-from trainables.regularizers.contract import BuildContext
+from trainables.contract import BuildContext
 
 CTX = BuildContext(n_train=100, num_classes=5)
 
@@ -219,9 +219,10 @@ def test_params_errors_name_the_field(kw, field):
 
 def test_trains_in_the_project_loop_on_digits():
     from trainables.loop import Trainer
-    from trainables.trial import TrialConfig, build, load_splits
+    from trainables.resolve import from_dict
+    from trainables.trial import build, load_splits
 
-    cfg = TrialConfig.from_dict({
+    cfg = from_dict({
         "dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [64]}},
         "regularizer": {"name": "malicious_dropout", "params": {"schedule": "periodic", "t_period": 3, "rho": 8}},
         "train": {"epochs": 2, "batch_size": 64, "lr": 0.01}, "seed": 1,

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from trainables import models
-from trainables.regularizers.contract import glorot_
+from trainables.weight_init import glorot_
 
 
 # name -> (in_shape, params): small inputs keep the deep nets fast
@@ -198,9 +198,10 @@ def test_channels_last_gives_the_same_features(name, device):
 
 def _trial_losses(seed: int, model: str = "lenet", params: dict | None = None, device: str = "cpu") -> list[float]:
     from trainables.loop import Trainer
-    from trainables.trial import TrialConfig, build, load_splits
+    from trainables.resolve import from_dict
+    from trainables.trial import build, load_splits
 
-    cfg = TrialConfig.from_dict({
+    cfg = from_dict({
         "dataset": {"name": "digits"},
         "model": {"name": model, "params": params or {"padding": "same", "widths": (8, 16, 32)}},
         "regularizer": {"name": "dropout", "params": {"keep": 0.5, "layers": "all"}},
@@ -223,17 +224,19 @@ def test_same_seed_same_numbers(device):
 
 
 def test_augmented_epochs_follow_the_seed():
-    from trainables.data import Splits
+    from trainables.data.splits import Splits
     from trainables.loop import TrainConfig, Trainer
-    from trainables.trial import Section, TrialConfig, build
+    from trainables.config import Section
+    from trainables.resolve import trial_config
+    from trainables.trial import build
 
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(96, 3, 8, 8, generator=g), torch.arange(96) % 4
     splits = Splits(x, y, x[:8], y[:8], x[:8], y[:8], 4, augment="crop_flip")
 
     def losses(seed: int) -> list[float]:
-        cfg = TrialConfig(Section("digits"), Section("resnet_cifar", {"depth": 8}), Section("dropout", {"layers": "all"}),
-                          TrainConfig(epochs=2, batch_size=32), seed=seed)
+        cfg = trial_config(Section("digits"), Section("resnet_cifar", {"depth": 8}), Section("dropout", {"layers": "all"}),
+                           TrainConfig(epochs=2, batch_size=32), seed=seed)
         trainer = Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), seed)
         return [trainer.train_epoch()["train_loss"] for _ in range(2)]
 

@@ -23,14 +23,15 @@ import torch
 
 from trainables import regularizers as reg_registry
 from trainables.loop import TrainConfig, Trainer
-from trainables.trial import TrialConfig, build, load_splits
+from trainables.resolve import from_dict
+from trainables.trial import build, load_splits
 
 BF16_MAX_POINTS = 2.0
 
 
 def _trainer(reg: str, device: torch.device, model: str = "mlp", **train) -> Trainer:
     params = {"widths": (64,)} if model == "mlp" else {"padding": "same", "widths": (8, 16, 32)}
-    cfg = TrialConfig.from_dict({"dataset": {"name": "digits"}, "model": {"name": model, "params": params},
+    cfg = from_dict({"dataset": {"name": "digits"}, "model": {"name": model, "params": params},
                                  "regularizer": {"name": reg}, "seed": 0,
                                  "train": {"epochs": 5, "batch_size": 64, "lr": 3e-3, **train}})
     splits = load_splits(cfg)
@@ -143,7 +144,7 @@ LARGE = (7.0, -3.0, 7.0, -3.0)  # exact in bf16; sigmoid(7) = 0.99909 rounds to 
 
 def _large_logit_head(name: str, device: torch.device) -> torch.nn.Module:
     """A head of ``name`` whose every linear layer outputs LARGE (zero weights, exact bf16 biases)."""
-    from trainables.regularizers.contract import BuildContext
+    from trainables.contract import BuildContext
 
     plug = reg_registry.plugin(name)
     torch.manual_seed(0)
@@ -209,7 +210,7 @@ def test_bf16_concrete_mask_noise_has_no_exact_zeros(device):
 def test_bf16_every_head_returns_float32_loss_and_terms(device):
     """Registry-wide: under bf16 autocast every head's training loss and logged terms are float32 (a new head
     that computes its loss from its bf16 layer outputs fails here)."""
-    from trainables.regularizers.contract import BuildContext, OnBatchStart
+    from trainables.contract import BuildContext, OnBatchStart
 
     heads = [n for n in sorted(reg_registry.REGULARIZERS) if reg_registry.plugin(n).kind == "head"]
     assert len(heads) >= 9

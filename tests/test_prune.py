@@ -12,9 +12,11 @@ from trainables.loop import Net, TrainConfig, Trainer
 from trainables.models import lenet, mlp
 from trainables.regularizers import sal, softmax
 from trainables.regularizers import sal_prune as P
-from trainables.regularizers.contract import BuildContext
+from trainables.contract import BuildContext
 from trainables.regularizers.dropout_pp import GDGate
-from trainables.trial import Section, TrialConfig, build, load_splits, run_finalize
+from trainables.config import Section
+from trainables.resolve import trial_config
+from trainables.trial import build, load_splits, run_finalize
 
 CTX = BuildContext(n_train=100, num_classes=10)
 
@@ -119,9 +121,9 @@ def test_non_chain_and_element_gates_are_rejected():
 
 def test_sal_finalize_end_to_end(tmp_path):
     torch.set_num_threads(1)
-    cfg = TrialConfig(Section("digits"), Section("mlp", {"widths": (64, 48)}),
-                      Section("sal", {"beta_over_alpha": 10.0, "prior_weight": 1e-4}),
-                      TrainConfig(epochs=3, batch_size=32, lr=1e-2), seed=0)
+    cfg = trial_config(Section("digits"), Section("mlp", {"widths": (64, 48)}),
+                       Section("sal", {"beta_over_alpha": 10.0, "prior_weight": 1e-4}),
+                       TrainConfig(epochs=3, batch_size=32, lr=1e-2), seed=0)
     splits = load_splits(cfg)
     tr = Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), 0)
     while not tr.done:

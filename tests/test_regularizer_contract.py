@@ -23,11 +23,13 @@ import torch
 from torch import nn
 
 from trainables import regularizers as reg_registry
-from trainables.data import Splits
+from trainables.data.splits import Splits
 from trainables.loop import TrainConfig, Trainer
-from trainables.regularizers import contract as C
-from trainables.regularizers.contract import HeadOutput
-from trainables.trial import Section, TrialConfig, build, read_state, regularizer_params, run_finalize
+from trainables import contract as C
+from trainables.contract import HeadOutput
+from trainables.config import Section, TrialConfig
+from trainables.resolve import trial_config
+from trainables.trial import build, read_state, regularizer_params, run_finalize
 
 NAMES = sorted(reg_registry.REGULARIZERS)
 B, F_IN, K = 32, 12, 4
@@ -42,8 +44,8 @@ def _splits(seed: int = 0) -> Splits:
 
 
 def _cfg(name: str, **train) -> TrialConfig:
-    return TrialConfig(Section("digits"), Section("mlp", {"widths": (16, 16)}), Section(name),
-                       TrainConfig(**{"epochs": 2, "batch_size": 16, **train}), seed=0)
+    return trial_config(Section("digits"), Section("mlp", {"widths": (16, 16)}), Section(name),
+                        TrainConfig(**{"epochs": 2, "batch_size": 16, **train}), seed=0)
 
 
 def test_registry_lists_the_planned_methods():

@@ -24,7 +24,7 @@ from torch.autograd import gradcheck
 from trainables import regularizers as R
 from trainables.regularizers import det_attention, det_dropmax, dropmax, dropmax_qp, dropout_pp
 from trainables.regularizers import malicious_dropout, random_dropmax, sal, sampled_softmax, softmax, sparsemax
-from trainables.regularizers.contract import BuildContext, OnBatchStart, Penalty
+from trainables.contract import BuildContext, OnBatchStart, Penalty
 
 B, K, D = 6, 5, 7
 HEAD_D = 32  # the built heads' width: Malicious Dropout's default rho (1/16 of D) drops 2 units

@@ -180,11 +180,11 @@ def test_code_version_of_a_checkout_and_of_a_plain_folder(tmp_path):
 def test_resolved_config_and_data_fingerprint():
     import torch
 
-    from trainables.data import Splits
-    from trainables.config import TrialConfig
+    from trainables.data.splits import Splits
+    from trainables.resolve import from_dict
     from trainables.provenance import data_fingerprint
 
-    cfg = TrialConfig.from_dict({"dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [8]}},
+    cfg = from_dict({"dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [8]}},
                                  "regularizer": {"name": "malicious_dropout", "params": {"rho": 0.2}},
                                  "train": {"lr": 0.01}, "seed": 3}).to_dict()
     assert cfg["train"]["lr"] == 0.01 and cfg["train"]["epochs"] == 10 and cfg["seed"] == 3

@@ -13,10 +13,12 @@ import pytest
 import torch
 
 from trainables import data
-from trainables.data import Splits, StreamedSplits
+from trainables.data.splits import Splits, StreamedSplits
 from trainables.data.sources import make_sources
 from trainables.loop import TrainConfig, Trainer
-from trainables.trial import Section, TrialConfig, build
+from trainables.config import Section
+from trainables.resolve import trial_config
+from trainables.trial import build
 
 CLASSES = ("ant", "bee", "cat")
 
@@ -41,9 +43,9 @@ def _load(root: Path, **params) -> Splits | StreamedSplits:
 
 
 def _trainer(splits, seed: int = 3) -> Trainer:
-    cfg = TrialConfig(dataset=Section("imagefolder"), model=Section("mlp", {"widths": [32]}),
-                      regularizer=Section("dropout", {"keep": 0.8}),
-                      train=TrainConfig(epochs=3, batch_size=7, lr=3e-3, eval_batch_size=5), seed=seed)
+    cfg = trial_config(dataset=Section("imagefolder"), model=Section("mlp", {"widths": [32]}),
+                       regularizer=Section("dropout", {"keep": 0.8}),
+                       train=TrainConfig(epochs=3, batch_size=7, lr=3e-3, eval_batch_size=5), seed=seed)
     return Trainer(build(cfg, splits), splits, cfg.train, torch.device("cpu"), seed)
 
 

@@ -28,9 +28,11 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from trainables import regularizers as reg_registry
-from trainables.data import Splits
+from trainables.data.splits import Splits
 from trainables.loop import TrainConfig, Trainer
-from trainables.trial import Section, TrialConfig, build
+from trainables.config import Section
+from trainables.resolve import trial_config
+from trainables.trial import build
 
 NAMES = sorted(reg_registry.REGULARIZERS)
 K = 4
@@ -110,7 +112,7 @@ def _epoch_reads(name: str, steps: int, device: torch.device, net_name: str = "l
     torch.manual_seed(0)
     splits = _splits(16 * steps)
     model = Section(net_name, {"widths": (4, 6, 8), "padding": "same"} if net_name == "lenet" else {"widths": (8,)})
-    cfg = TrialConfig(Section("digits"), model, Section(name), TrainConfig(epochs=2, batch_size=16), seed=0)
+    cfg = trial_config(Section("digits"), model, Section(name), TrainConfig(epochs=2, batch_size=16), seed=0)
     tr = Trainer(build(cfg, splits), splits, cfg.train, device, 0)
     data = [t for src in tr.sources.values() for t in vars(src).values() if isinstance(t, torch.Tensor)]
     assert data, "found no device-resident split tensors to track"
@@ -140,7 +142,7 @@ class _SyncingHead(nn.Module):
         self.o = nn.Linear(d, K)
 
     def forward(self, h, target=None):
-        from trainables.regularizers.contract import HeadOutput
+        from trainables.contract import HeadOutput
 
         logits = self.o(h)
         scale = 1.0 + 0.0 * logits.mean().item()
@@ -152,8 +154,8 @@ class _SyncingHead(nn.Module):
 def test_the_recorder_catches_a_sync():
     torch.manual_seed(0)
     splits = _splits(32)
-    cfg = TrialConfig(Section("digits"), Section("mlp", {"widths": (8,)}), Section("softmax"),
-                      TrainConfig(epochs=1, batch_size=16), seed=0)
+    cfg = trial_config(Section("digits"), Section("mlp", {"widths": (8,)}), Section("softmax"),
+                       TrainConfig(epochs=1, batch_size=16), seed=0)
     net = build(cfg, splits)
     net.head = _SyncingHead(net.backbone.feature_dim)
     tr = Trainer(net, splits, cfg.train, torch.device("cpu"), 0)
@@ -171,8 +173,8 @@ def test_cuda_step_under_sync_debug_mode_error(name):
     device = torch.device("cuda")
     torch.manual_seed(0)
     splits = _splits(32)
-    cfg = TrialConfig(Section("digits"), Section("lenet", {"widths": (4, 6, 8), "padding": "same"}), Section(name),
-                      TrainConfig(epochs=1, batch_size=16), seed=0)
+    cfg = trial_config(Section("digits"), Section("lenet", {"widths": (4, 6, 8), "padding": "same"}), Section(name),
+                       TrainConfig(epochs=1, batch_size=16), seed=0)
     tr = Trainer(build(cfg, splits), splits, cfg.train, device, 0)
     x, y = tr.sources["train"].batches(16, torch.arange(32)).__iter__().__next__()
     tr.net.train()

@@ -15,7 +15,8 @@ import pytest
 from sweeper import spec as spec_mod
 from sweeper.store import identity
 from trainables import identity as trial_identity
-from trainables.config import flatten, resolve
+from trainables.config import flatten
+from trainables.resolve import resolve
 from trainables.overrides import tune_overrides
 
 SPEC = {

@@ -13,7 +13,9 @@ import yaml
 
 from trainables import reuse
 from trainables.loop import TrainConfig, Trainer
-from trainables.trial import Section, TrialConfig, build, load_splits
+from trainables.config import Section, TrialConfig
+from trainables.resolve import trial_config
+from trainables.trial import build, load_splits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,8 +91,8 @@ def test_the_sweep_driver_imports_no_torch():
 
 
 def _cfg(seed: int = 0) -> TrialConfig:
-    return TrialConfig(Section("digits"), Section("mlp", {"widths": (16,)}), Section("malicious_dropout", {"rho": 0.25}),
-                       TrainConfig(epochs=1, batch_size=64), seed=seed)
+    return trial_config(Section("digits"), Section("mlp", {"widths": (16,)}), Section("malicious_dropout", {"rho": 0.25}),
+                        TrainConfig(epochs=1, batch_size=64), seed=seed)
 
 
 def _one_epoch(cfg: TrialConfig) -> dict:
@@ -135,7 +137,7 @@ def test_dataset_cache_shares_one_load_per_key_and_reloads_a_modified_entry():
         return load_splits(cfg)
 
     a, b = _cfg(0), _cfg(1)  # same dataset, another trial seed: one entry
-    other = TrialConfig(Section("digits", {"split_seed": 1}), a.model, a.regularizer, a.train, 0)
+    other = trial_config(Section("digits", {"split_seed": 1}), a.model, a.regularizer, a.train, 0)
     key = lambda c: reuse.cache_key(c.dataset.name, c.dataset.params, c.data_root)  # noqa: E731
     s1 = reuse.cached(key(a), lambda: load(a))
     s2 = reuse.cached(key(b), lambda: load(b))

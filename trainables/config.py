@@ -4,15 +4,16 @@
 - ``TrialConfig``: one trial's resolved configuration: each of ``dataset``, ``model`` and
   ``regularizer`` is a ``Section(name, params)`` whose ``params`` is the registry entry's frozen
   ``Params`` instance with every default filled in, ``train`` is a full ``TrainConfig``, plus the
-  seed and the dataset root. Built once per trial by ``resolve(base, suggested)``, by the trial
-  (``trainables.trial.run_trial``) and by the driver (``sweeper.store.tables``: MLflow params, Parquet
-  rows) alike; ``to_dict``/``from_dict`` are its JSON form (the trial's provenance record).
+  seed and the dataset root. ``to_dict`` is its JSON form (the trial's provenance record).
+- ``merge(base, suggested)``: the one merge of suggested values onto the spec's sections (dicts).
 - ``flatten(cfg)``: the one flat form, ``{name: scalar}`` under the names the spec uses
   (``dataset.name``, ``model.widths``, ``regularizer.rho``, ``train.lr``, ``seed``): the child
   run's MLflow params, the configuration columns of ``trials.parquet`` and the report labels.
 
-Nothing here imports torch: the registries' ``Params`` classes come from their torch-free
-``params.py`` (imported on first use, so this module stays the ground floor).
+This is the ground floor: it imports no registry and no torch. Turning names and dicts into
+``Params`` instances needs the registry tables, so it sits one floor up, in
+``trainables/resolve.py`` (``resolve(base, suggested)``, ``from_dict``, ``trial_config``): the
+trial (``trainables.trial.run_trial``) and the driver (``sweeper.results``) resolve through it alike.
 
 Each ``TrainConfig`` field is declared once, ``param(default, valid, doc)`` (``trainables/paramdoc.py``:
 ``check`` enforces its valid range, ``sweeper show train`` prints it).
@@ -125,45 +126,24 @@ SECTIONS = ("dataset", "model", "regularizer")  # registry sections; ``train`` i
 Scalar = bool | int | float | str | None
 
 
-def params_class(section: str, name: str) -> type:
-    """The torch-free ``Params`` class of registry entry ``name`` of ``section``
-    (``UnknownName`` lists the valid names)."""
-    if section == "dataset":
-        from trainables import data as registry
-    elif section == "model":
-        from trainables import models as registry
-    elif section == "regularizer":
-        from trainables import regularizers as registry
-    else:
-        raise KeyError(f"unknown section {section!r}: valid are {', '.join(SECTIONS)}")
-    return registry.params(name)
-
-
 @dataclass(frozen=True)
 class Section:
     """A registry choice: its name and its ``Params``. A ``TrialConfig`` always holds the entry's
     ``Params`` instance (defaults filled in); a dict given here (hand-built configurations in
-    benchmarks and tests) is turned into one by ``TrialConfig``."""
+    benchmarks and tests) is turned into one by ``trainables.resolve.trial_config``."""
 
     name: str
     params: Any = field(default_factory=dict)
-
-
-def _typed(section: str, s: Section) -> Section:
-    cls = params_class(section, s.name)
-    if isinstance(s.params, cls):
-        return s
-    if dataclasses.is_dataclass(s.params):
-        raise TypeError(f"{section}.params: expected {cls.__name__} for {s.name!r}, got {type(s.params).__name__}")
-    return Section(s.name, cls(**dict(s.params or {})))
 
 
 @dataclass(frozen=True)
 class TrialConfig:
     """One trial's resolved configuration (every default filled in); see the module docstring.
 
-    Invalid values raise the ``Params``' own ``ValueError`` (or ``TypeError`` for an unknown key)
-    when the configuration is made, before any data is loaded."""
+    Each section's ``params`` must already be a ``Params`` instance (a dataclass): build one from
+    names and dicts with ``trainables.resolve`` (``resolve``, ``from_dict``, ``trial_config``),
+    which also checks that it is the class of the section's registry entry. ``train`` may be a
+    dict of ``TrainConfig`` fields; invalid values raise ``TrainConfig``'s ``ValueError``."""
 
     dataset: Section
     model: Section
@@ -173,22 +153,14 @@ class TrialConfig:
     data_root: str | None = None
 
     def __post_init__(self):
-        for section in SECTIONS:  # frozen: the typed sections replace what was given, once
-            object.__setattr__(self, section, _typed(section, getattr(self, section)))
-        if not isinstance(self.train, TrainConfig):
+        for section in SECTIONS:
+            s = getattr(self, section)
+            if not dataclasses.is_dataclass(s.params) or isinstance(s.params, type):
+                raise TypeError(f"{section}.params of {s.name!r}: expected its registry entry's Params instance, got "
+                                f"{type(s.params).__name__} (trainables.resolve.trial_config builds one from a dict)")
+        if not isinstance(self.train, TrainConfig):  # frozen: the typed record replaces what was given, once
             object.__setattr__(self, "train", TrainConfig(**dict(self.train or {})))
         object.__setattr__(self, "seed", int(self.seed))
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrialConfig":
-        """From ``to_dict``'s form, or a spec's sections (what the YAML wrote) with ``seed``."""
-        def section(key: str) -> Section:
-            s = d.get(key) or {}
-            return Section(s["name"], dict(s.get("params") or {}))
-
-        return cls(dataset=section("dataset"), model=section("model"), regularizer=section("regularizer"),
-                   train=TrainConfig(**(d.get("train") or {})), seed=int(d.get("seed", 0)),
-                   data_root=(d.get("dataset") or {}).get("root"))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able nested form: ``{"dataset": {"name", "params", "root"}, "model": {"name", "params"},
@@ -271,7 +243,3 @@ def merge(base: dict[str, Any], suggested: dict[str, Any]) -> dict[str, Any]:
             d.setdefault(section, {}).setdefault("params", {})[name] = value
     return d
 
-
-def resolve(base: dict[str, Any], suggested: dict[str, Any]) -> TrialConfig:
-    """The resolved configuration of one trial: ``merge(base, suggested)`` with every default filled in."""
-    return TrialConfig.from_dict(merge(base, suggested))

@@ -9,13 +9,20 @@ it maps about 3 GB of address space, for a process that only schedules and recor
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-CHECKPOINT_EVERY_S = "checkpoint_every_s"  # base key: the spec's search.checkpoint_every_s (set by the launcher)
+from trainables.config import TrialConfig
+
+# called after each of a trial's reports (not after a diverged one) with the trial's resolved
+# configuration and whether training is done; a wrapping trainable passes one (tests/support/)
+AfterReport = Callable[[TrialConfig, bool], None]
 
 
-def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
+def run_trial(config: dict[str, Any], base: dict[str, Any], after_report: AfterReport | None = None) -> None:
     """Ray Tune function trainable (``tune.with_parameters(run_trial, base=...)``): ``trainables.trial.run_trial``."""
+    # Inside the function on purpose: this module is the driver's handle on the trial, and the driver
+    # imports no torch; the trial process imports the trial code (torch) on its first call.
     from trainables import trial
 
-    trial.run_trial(config, base)
+    trial.run_trial(config, base, after_report)

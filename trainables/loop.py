@@ -7,7 +7,7 @@ DataLoader for image folders larger than memory; either way in an order drawn
 each epoch by a generator seeded from the trial seed. Per-batch statistics
 stay on the device; the host reads them once per epoch. Regularizer hooks (the protocols
 ``OnBatchStart``, ``AfterOptimizerStep``, ``Penalty``, ``NoWeightDecay``, ``EpochMetrics`` of
-``regularizers/contract.py``) are collected once from the network's submodules.
+``trainables/contract.py``) are collected once from the network's submodules.
 
 Best validation epoch: after each validation the loop keeps a copy of the
 model state (on the device) when its ``val_error`` is the lowest so far (ties:
@@ -36,11 +36,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainables import metrics as M
-from trainables.data import Splits, StreamedSplits
+from trainables import metric_names as M
+from trainables import metrics
+from trainables.data.augment import AUGMENTATIONS
+from trainables.data.splits import Splits, StreamedSplits
 from trainables.data.sources import make_sources
 from trainables.config import TrainConfig
-from trainables.regularizers.contract import (
+from trainables.contract import (
     AfterOptimizerStep, EpochMetrics, HeadOutput, NoWeightDecay, OnBatchStart, Penalty, implementers,
 )
 
@@ -97,8 +99,6 @@ class Trainer:
         self.steps_per_epoch = math.ceil(self.n_train / cfg.batch_size)
         self.augment = None
         if splits.augment:
-            from trainables.data.augment import AUGMENTATIONS
-
             self.augment = AUGMENTATIONS[splits.augment]
         self.opt = make_optimizer(self.net, cfg)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
@@ -158,10 +158,10 @@ class Trainer:
         for x, y in self.sources[split].batches(self.cfg.eval_batch_size):
             with self.autocast():
                 logits = self.forward(self.layout(x)).logits
-            total = M.accumulate(total, M.classification_metrics(logits.float(), y))
+            total = metrics.accumulate(total, metrics.classification_metrics(logits.float(), y))
         if split == "test":
-            self.last_test_bins = M.calibration_bins(total)
-        return M.finalize(total, split)
+            self.last_test_bins = metrics.calibration_bins(total)
+        return metrics.finalize(total, split)
 
     def autocast(self) -> torch.autocast:
         """bf16 autocast on the trial's device when ``precision: bf16``; a no-op context otherwise."""

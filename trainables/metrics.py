@@ -1,38 +1,13 @@
-"""Metric names every trial reports, and the metric functions on tensors.
+"""The metric functions on tensors: error, NLL, ECE and the calibration bins of a split.
 
-One vocabulary for the whole project: trials, MLflow, Parquet and reports all
-use these names. Regularizer-specific metrics are prefixed with the
-regularizer's YAML name (``dropmax_kl``, ``sal_params``, ...).
-
-ECE uses 15 equal-width confidence bins (Guo et al. 2017); the DropMax poster
-does not state its bin count, 15 is the usual choice.
+Their result keys follow ``trainables/metric_names.py`` (``{prefix}_error``, ``{prefix}_nll``,
+``{prefix}_ece``). ECE uses 15 equal-width confidence bins (Guo et al. 2017); the DropMax
+poster does not state its bin count, 15 is the usual choice.
 """
 from __future__ import annotations
 
-from trainables.lazy import LazyModule
-
-# torch is imported on first use, so the metric names above the functions can be read without it
-# (the driver's Parquet/status readers); the functions themselves use torch as usual.
-torch = LazyModule("torch")
-F = LazyModule("torch.nn.functional")
-
-EPOCH = "epoch"
-TRAIN_LOSS = "train_loss"
-VAL_ERROR = "val_error"
-VAL_NLL = "val_nll"
-VAL_ECE = "val_ece"
-TEST_ERROR = "test_error"
-TEST_NLL = "test_nll"
-TEST_ECE = "test_ece"
-SECONDS = "seconds"
-DIVERGED = "diverged"
-# the model state of the best validation epoch (lowest val_error, ties: lower val_nll), tested after training
-BEST_EPOCH = "best_epoch"
-BEST_VAL_ERROR = "best_val_error"
-BEST_TEST_ERROR = "best_test_error"
-BEST_TEST_NLL = "best_test_nll"
-BEST_TEST_ECE = "best_test_ece"
-TEST_CALIBRATION = "test_calibration"  # JSON text: the final test calibration bins (see calibration_bins)
+import torch
+import torch.nn.functional as F
 
 ECE_BINS = 15
 

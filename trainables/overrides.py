@@ -1,9 +1,11 @@
 """Raw Tune config -> the values suggested for one trial (dotted spec paths, plus ``seed``).
 
-The raw keys Tune hands a trial are defined and read here only; ``trainables.config.resolve``
-turns the suggested values into the trial's resolved configuration. Torch-free on purpose:
-the driver's readers (``sweeper.store.tables``, ``sweeper status``) and the search space
-(``sweeper.search.space``: ``POINT``) use it without importing torch or Ray.
+The raw keys the driver hands a trial are defined here: those of Tune's ``config`` (read here
+only) and ``CHECKPOINT_EVERY_S`` of the ``base`` the launcher binds to the trainable.
+``trainables.resolve.resolve`` turns the suggested values into the trial's resolved
+configuration. Torch-free on purpose: the driver's readers (``sweeper.store.tables``, ``sweeper
+status``), the launcher and the search space (``sweeper.search.space``: ``POINT``) use it without
+importing torch or Ray.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 TRIAL_INDEX = "__trial_index__"  # set by the replicate searcher: index into base["seeds"]
 POINT = "point"  # grid sweeps: the whole configuration (seed included) under this key
+CHECKPOINT_EVERY_S = "checkpoint_every_s"  # base key: the spec's search.checkpoint_every_s (set by the launcher)
 
 
 def tune_overrides(config: dict[str, Any], seeds: list[int]) -> dict[str, Any]:

@@ -1,13 +1,13 @@
 """Trial-side provenance: what one trial actually ran with, reported in its final result.
 
 ``trial_provenance(cfg, splits, device)`` returns one JSON-able dict that the trial
-reports once, in its last result, under the key ``PROVENANCE`` (a JSON string, so
+reports once, in its last result, under the key ``metric_names.PROVENANCE`` (a JSON string, so
 Tune, the searcher and the MLflow metric logger see one opaque value):
 
 - ``config``: the resolved configuration (``TrialConfig.to_dict()``, see
   ``trainables/config.py``): every section's ``Params`` with its defaults filled in,
   ``train`` as the full ``TrainConfig``, the seed and the dataset root. It rebuilds the
-  trial exactly: ``TrialConfig.from_dict(config)``.
+  trial exactly: ``trainables.resolve.from_dict(config)``.
 - ``data``: a fingerprint of each split (``data_fingerprint``).
 - ``hardware``: CPU model and core count, torch's thread count, the torch device and
   the GPU's name when there is one, the platform.
@@ -32,13 +32,11 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from trainables import data as data_registry
+import torch
+
 from trainables.config import TrialConfig
-from trainables.lazy import LazyModule
+from trainables.data.splits import Splits, StreamedSplits
 
-torch = LazyModule("torch")  # imported on first use: the driver's torch-free readers import PROVENANCE from here
-
-PROVENANCE = "provenance"  # result key of the trial's final report (a JSON string)
 SPLITS = ("train", "val", "test")
 
 
@@ -59,10 +57,10 @@ def _file_list_digest(h: "hashlib._Hash", ds: Any) -> None:
         h.update(f"{p.parent.name}/{p.name}:{p.stat().st_size}:{label}\n".encode())
 
 
-def data_fingerprint(splits: data_registry.Splits | data_registry.StreamedSplits) -> dict[str, str]:
+def data_fingerprint(splits: Splits | StreamedSplits) -> dict[str, str]:
     """``{"train", "val", "test", "all": sha256 hex, "method": ...}`` of the loaded splits."""
     out: dict[str, str] = {}
-    if isinstance(splits, data_registry.StreamedSplits):
+    if isinstance(splits, StreamedSplits):
         for s in SPLITS:
             h = hashlib.sha256()
             _file_list_digest(h, getattr(splits, s))
@@ -114,5 +112,5 @@ def trial_provenance(cfg: TrialConfig, splits, device: torch.device) -> dict[str
 
 
 def as_result(prov: dict[str, Any]) -> str:
-    """The value reported under ``PROVENANCE`` (one JSON string)."""
+    """The value reported under ``metric_names.PROVENANCE`` (one JSON string)."""
     return json.dumps(prov, sort_keys=True)

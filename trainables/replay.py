@@ -21,7 +21,8 @@ import torch
 
 from trainables import provenance
 from trainables.loop import Trainer
-from trainables.trial import TrialConfig, build, load_splits, pick_device, run_finalize, write_final_artifacts
+from trainables.resolve import from_dict
+from trainables.trial import build, load_splits, pick_device, run_finalize, write_final_artifacts
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def replay(config: dict[str, Any], threads: int = 1, until_epoch: int | None = N
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, int(threads)))
     try:
-        cfg = TrialConfig.from_dict(config)
+        cfg = from_dict(config)
         dev = device or pick_device()
         splits = load_splits(cfg)
         prov = provenance.trial_provenance(cfg, splits, dev)

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from trainables.data.splits import Splits
+
 CACHE_SIZE = 2  # datasets kept per process (least recently used dropped first)
 
 _cache: "OrderedDict[str, tuple[Any, tuple]]" = OrderedDict()
@@ -77,8 +79,6 @@ def _fingerprint(splits: Any) -> tuple:
 
 def cached(key: str, load: Callable[[], Any]) -> Any:
     """``load()``'s result, kept for the next trial of this process when it is an in-memory ``Splits``."""
-    from trainables.data import Splits
-
     hit = _cache.get(key)
     if hit is not None:
         splits, fp = hit

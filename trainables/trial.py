@@ -4,10 +4,13 @@
 ``base`` is the resolved sweep spec (a plain dict: dataset, model,
 regularizer, train sections), ``config`` holds the values Optuna suggested as
 dotted keys (``"regularizer.rho"``, ``"train.lr"``, ...) plus ``"seed"``.
-``trainables.config.resolve`` makes them the frozen ``TrialConfig`` (every
+``trainables.resolve.resolve`` makes them the frozen ``TrialConfig`` (every
 ``Params`` with its defaults filled in), as the driver does; the trial then builds data, backbone
 and head, and reports one dict of floats per epoch; a checkpoint goes with a report
 when the last one is ``base["checkpoint_every_s"]`` seconds old, and always with the last.
+A caller may pass ``after_report(cfg, done)``, run after each report that is not a divergence
+(``trainables.entry.AfterReport``; the fault tests' misbehaving trainable uses it). The module
+imports nothing from ``trainables.entry``, which calls it.
 
 The seed fixes data order, initialisation and every mask: the same seed gives
 the same numbers on CPU.
@@ -15,35 +18,37 @@ the same numbers on CPU.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from trainables import data as data_registry
-from trainables import metrics as M
+from trainables import metric_names as M
 from trainables import models as model_registry
 from trainables import identity, provenance
 from trainables import regularizers as reg_registry
 from trainables import reuse
-from trainables.config import Section, TrialConfig, flatten, resolve  # noqa: F401  (Section, TrialConfig: re-exported)
-from trainables.entry import CHECKPOINT_EVERY_S  # noqa: F401  (the base key; defined where the torch-free driver reads it)
-from trainables.overrides import POINT, TRIAL_INDEX, tune_overrides  # noqa: F401  (re-exported)
-from trainables.loop import Net, TrainConfig, Trainer
-from trainables.regularizers.contract import BuildContext, FinalArtifacts, ResetGates, glorot_, implementers
+from trainables.config import TrialConfig, flatten
+from trainables.contract import BuildContext, FinalArtifacts, ResetGates, implementers
+from trainables.data.splits import Splits
+from trainables.loop import Net, Trainer
+from trainables.overrides import CHECKPOINT_EVERY_S, tune_overrides
+from trainables.resolve import resolve
+from trainables.weight_init import glorot_
 
 
 def regularizer_params(cfg: TrialConfig):
     """The regularizer's ``Params`` of ``cfg`` (validated by its ``__post_init__``)."""
-    params = cfg.regularizer.params  # resolved by trainables.config.resolve: the entry's Params, defaults filled in
+    params = cfg.regularizer.params  # resolved by trainables.resolve.resolve: the entry's Params, defaults filled in
     assert isinstance(params, reg_registry.plugin(cfg.regularizer.name).params), type(params)
     return params
 
 
-def build(cfg: TrialConfig, splits: data_registry.Splits) -> Net:
+def build(cfg: TrialConfig, splits: Splits) -> Net:
     """Backbone + head for ``cfg``; seeds torch first so initialisation follows the seed."""
     torch.manual_seed(cfg.seed)
     reg = reg_registry.plugin(cfg.regularizer.name)
@@ -78,7 +83,7 @@ def run_finalize(cfg: TrialConfig, trainer: Trainer, artifact_dir: Path) -> dict
                         trainer.device, artifact_dir)
 
 
-def load_splits(cfg: TrialConfig) -> data_registry.Splits:
+def load_splits(cfg: TrialConfig) -> Splits:
     mod = data_registry.get(cfg.dataset.name)
     root = Path(cfg.data_root).expanduser() if cfg.data_root else None
     return mod.load(cfg.dataset.params, root, cfg.seed)
@@ -132,29 +137,10 @@ def write_calibration(trainer: Trainer, directory: Path) -> str:
     return text
 
 
-def _test_misbehave(seed: int) -> None:
-    """Test-only faults, for the trial of one seed, after its first report:
-    ``SWEEPER_TEST_HOG=SEED:MB`` allocates (and touches) up to MB megabytes and holds them, stopping
-    early while the machine has less than 1 GiB available (Ray's memory monitor, not the kernel's
-    OOM killer, is meant to stop it); ``SWEEPER_TEST_HANG_SEED=SEED`` hangs for ever (no more reports)."""
-    hog = os.environ.get("SWEEPER_TEST_HOG", "")
-    if hog and int(hog.split(":")[0]) == seed:
-        import psutil  # a Ray dependency
-
-        held = []
-        for _ in range(int(hog.split(":")[1]) // 64):
-            if psutil.virtual_memory().available < 2**30:
-                break
-            held.append(bytearray(b"\x01") * (64 * 1024 * 1024))  # filled: every page is resident
-            time.sleep(0.05)
-        time.sleep(3600)
-    if os.environ.get("SWEEPER_TEST_HANG_SEED", "") == str(seed):
-        time.sleep(3600)
-
-
-def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
+def run_trial(config: dict[str, Any], base: dict[str, Any],
+              after_report: Callable[[TrialConfig, bool], None] | None = None) -> None:
     """Ray Tune function trainable (bound with ``tune.with_parameters(run_trial, base=...)``)."""
-    import ray
+    import ray  # here, not at the top: build, load_splits and the rest serve tests and replay without Ray
     from ray import tune
 
     overrides = tune_overrides(config, base.get("seeds", [0]))
@@ -174,7 +160,6 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
         with ckpt.as_directory() as d:
             trainer.load_state_dict(read_state(Path(d) / "state.pt"))
 
-    test_delay = float(os.environ.get("SWEEPER_TEST_EPOCH_DELAY_S", "0") or 0)
     node_id = ray.get_runtime_context().get_node_id()
     every_s = float(base.get(CHECKPOINT_EVERY_S, 0) or 0)  # 0: a checkpoint every epoch
     last_ckpt = time.monotonic()
@@ -184,7 +169,7 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
         metrics.update(first)
         first = {}
         if trainer.done or metrics.get("diverged"):
-            metrics[provenance.PROVENANCE] = prov
+            metrics[M.PROVENANCE] = prov
         if every_s and not trainer.done and not metrics.get("diverged") and time.monotonic() - last_ckpt < every_s:
             tune.report(metrics)  # no checkpoint: the last one is younger than every_s
         else:
@@ -199,6 +184,5 @@ def run_trial(config: dict[str, Any], base: dict[str, Any]) -> None:
             last_ckpt = time.monotonic()
         if metrics.get("diverged"):
             return
-        if test_delay and not trainer.done:
-            time.sleep(test_delay)  # test-only: lets fault tests kill a node or the driver mid-trial
-        _test_misbehave(cfg.seed)
+        if after_report is not None:
+            after_report(cfg, trainer.done)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import logging
 import os
 import socket
@@ -46,7 +47,12 @@ from sweeper.spec import from_dict as spec_from_dict
 from sweeper.store import identity, mlflow_runs, provenance, sweepdir, tune_state
 from sweeper.store.sweepdir import DEFAULT_OUT, NoSuchSweep, sweep_path  # noqa: F401  (re-exported)
 from trainables.config import TrainConfig
-from trainables.entry import CHECKPOINT_EVERY_S, run_trial  # torch-free: the trial code loads in the trial process
+from trainables.entry import run_trial  # torch-free: the trial code loads in the trial process
+from trainables.overrides import CHECKPOINT_EVERY_S
+
+# "module:function" of a trainable run instead of trainables.entry.run_trial (same signature; its
+# module must be importable by every Ray worker): the fault tests' misbehaving trial (tests/support/)
+TRAINABLE_ENV = "SWEEPER_TRAINABLE"
 
 
 @dataclass(frozen=True)
@@ -59,9 +65,23 @@ class SweepResult:
     mlflow_parent_run: str
 
 
+def trial_function():
+    """``trainables.entry.run_trial``, or the function ``$SWEEPER_TRAINABLE`` names (``module:function``)."""
+    value = os.environ.get(TRAINABLE_ENV, "")
+    if not value:
+        return run_trial
+    module, _, name = value.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise preflight.PreflightError(f"{TRAINABLE_ENV}={value!r}: {e}; valid: module:function, "
+                                       "importable by the driver and every Ray worker") from None
+
+
 def _trainable(base: dict[str, Any], resources: Resources):
-    """The function Tune runs per trial: ``SWEEPER_TRAINABLE=module:function`` or ``trainables.entry.run_trial``."""
-    return tune.with_resources(tune.with_parameters(run_trial, base=base), {"cpu": resources.cpu, "gpu": resources.gpu})
+    """The function Tune runs per trial, with its base configuration and resources."""
+    return tune.with_resources(tune.with_parameters(trial_function(), base=base),
+                               {"cpu": resources.cpu, "gpu": resources.gpu})
 
 
 def _run_config(spec: SweepSpec, sweep_dir: Path, storage: str, tracker: mlflow_runs.SweepTracker, base: dict,

@@ -17,7 +17,8 @@ from typing import Any, Iterable
 from sweeper.spec import SweepSpec
 from sweeper.spec.model import BASE_SECTIONS
 from trainables import identity as trial_id
-from trainables.config import SECTIONS, Scalar, TrainConfig, TrialConfig, flatten, merge, resolve, scalar
+from trainables.config import SECTIONS, Scalar, TrainConfig, TrialConfig, flatten, merge, scalar
+from trainables.resolve import resolve
 from trainables.overrides import tune_overrides
 
 

@@ -147,11 +147,12 @@ def resolved_base(spec_dict: dict[str, Any]) -> dict[str, Any]:
     pick with its ``Params`` defaults (a searched name starts from its entry's defaults: the base's
     params of that section do not apply, see ``trainables.config.merge``).
     A base that is valid only with its searched values applied says so under ``note``."""
-    from trainables.config import SECTIONS, TrialConfig, params_class, plain
+    from trainables.config import SECTIONS, plain
+    from trainables.resolve import from_dict, params_class
 
     base = {k: spec_dict[k] for k in BASE_SECTIONS}
     try:
-        out: dict[str, Any] = TrialConfig.from_dict(base).to_dict()
+        out: dict[str, Any] = from_dict(base).to_dict()
         out.pop("seed")
     except (TypeError, ValueError, KeyError) as e:
         out = {**base, "note": f"not resolved on its own ({type(e).__name__}: {e}); each trial's resolved "

@@ -46,8 +46,8 @@ from sweeper.store.trial_status import trial_status
 from sweeper.store.tune_state import TuneStorage, finite_float, read_fullest, read_rows, snapshot, tune_storage
 from sweeper.store import sweepdir
 from sweeper.store.columns import CONFIG_COLUMNS, FORMAT, FORMAT_KEY
-from trainables import metrics as M
-from trainables.provenance import PROVENANCE
+from trainables import metric_names as M
+
 from trainables.config import is_config_name
 
 CORE_METRICS = [M.TRAIN_LOSS, M.VAL_ERROR, M.VAL_NLL, M.VAL_ECE, M.TEST_ERROR, M.TEST_NLL, M.TEST_ECE]
@@ -114,7 +114,7 @@ def _trial_row(sweep: str, trial_id: str, ident: dict[str, Any], rows: list[dict
         "dataset": flat["dataset.name"], "status": status[0], "reason": status[1],
         "epochs": int(last.get(M.EPOCH, 0)), "seconds": sum(float(r.get(M.SECONDS, 0.0)) for r in rows),
         "node_id": str(last.get("node_id", "")), "retries": retries,
-        "provenance": last.get(PROVENANCE),
+        "provenance": last.get(M.PROVENANCE),
     }
     for m in CORE_METRICS + BEST_METRICS:
         row[m] = finite_float(last.get(m))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from trainables import metrics as M
+from trainables import metric_names as M
 
 ENDED = ("finished", "stopped", "diverged", "error")
 

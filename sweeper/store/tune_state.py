@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from sweeper.store import sweepdir
-from trainables import metrics as M
+from trainables import metric_names as M
 
 
 class TuneStorage:

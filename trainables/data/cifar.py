@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainables.data import DatasetNotFound, Splits, default_root
+from trainables.data import DatasetNotFound, default_root
+from trainables.data.splits import Splits
 from trainables.data.params import CifarParams as Params
 
 LAYOUT = {

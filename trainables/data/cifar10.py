@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trainables.data import Splits
+from trainables.data.splits import Splits
 from trainables.data.cifar import Params, load_cifar
 
 __all__ = ["Params", "load"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from trainables.data import Splits
+from trainables.data.splits import Splits
 from trainables.data.params import DigitsParams as Params
 
 

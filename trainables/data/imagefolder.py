@@ -44,7 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainables.data import DatasetNotFound, Splits, StreamedSplits, default_root
+from trainables.data import DatasetNotFound, default_root
+from trainables.data.splits import Splits, StreamedSplits
 from trainables.data.params import ImagefolderParams as Params
 
 

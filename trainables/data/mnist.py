@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trainables.data import DatasetNotFound, Splits, default_root
+from trainables.data import DatasetNotFound, default_root
+from trainables.data.splits import Splits
 from trainables.data.idx import check_per_class, find_file, load_pair, per_class_split
 from trainables.data.params import MnistParams as Params
 

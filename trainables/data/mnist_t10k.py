@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trainables.data import DatasetNotFound, Splits
+from trainables.data import DatasetNotFound
+from trainables.data.splits import Splits
 from trainables.data.idx import check_per_class, load_pair, per_class_split
-from trainables.data.params import N_TOTAL
 from trainables.data.params import MnistT10kParams as Params
 
 HOW_TO_GET = (

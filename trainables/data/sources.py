@@ -19,7 +19,7 @@ from typing import Iterator, Protocol
 
 import torch
 
-from trainables.data import Splits, StreamedSplits
+from trainables.data.splits import Splits, StreamedSplits
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 

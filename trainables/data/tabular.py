@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainables.data import DatasetNotFound, Splits
+from trainables.data import DatasetNotFound
+from trainables.data.splits import Splits
 from trainables.data.params import TabularParams as Params
 
 

@@ -7,7 +7,7 @@ and ``build(params, in_shape, num_classes, drop_layer) -> nn.Module`` returning 
 an int attribute ``feature_dim`` (= D). The classifier itself lives in the
 regularizer's head, so Malicious Dropout and the DropMax family can see it.
 ``drop_layer(num_features, kind)`` is called at every gated position (see
-``trainables/regularizers/contract.py``); models never import regularizers.
+``trainables/contract.py``); models never import regularizers.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainables.regularizers.contract import DropLayer
+from trainables.contract import DropLayer
 from trainables.models.params import MaldropCnnParams as Params
 
 

@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from trainables.regularizers.contract import DropLayer
+from trainables.contract import DropLayer
 from trainables.models.params import MlpParams as Params
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from torch import nn
 from torchvision.models import resnet18, resnet34
 
-from trainables.regularizers.contract import DropLayer
+from trainables.contract import DropLayer
 from trainables.models.params import ResnetParams as Params
 
 

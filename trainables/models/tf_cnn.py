@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables.regularizers.contract import DropLayer
+from trainables.contract import DropLayer
 from trainables.models.params import TfCnnParams as Params
 
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from trainables.regularizers.contract import DropLayer
+from trainables.contract import DropLayer
 from trainables.models.params import Vgg16Params as Params
 
 

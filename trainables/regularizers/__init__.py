@@ -2,18 +2,15 @@
 
 ``params(name)`` gives the torch-free ``Params`` class (``params.py``); ``plugin(name)``
 imports the implementation module and returns its one ``Regularizer`` entry (``PLUGIN``:
-kind, Params, builder, hooks, finalize; see ``contract.py``); ``get(name)`` the module itself.
+kind, Params, builder, hooks, finalize; see ``trainables/contract.py``); ``get(name)`` the module itself.
 """
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING
 
+from trainables.contract import Regularizer
 from trainables.regularizers import params as P
 from trainables.registry import Entry, entry, lookup
-
-if TYPE_CHECKING:  # the registry itself imports no torch
-    from trainables.regularizers.contract import Regularizer
 
 REGULARIZERS: dict[str, Entry] = {
     # output side (heads); the DropMax family of paper 000, Table 1
@@ -46,8 +43,6 @@ def params(name: str) -> type:
 
 def plugin(name: str) -> Regularizer:
     """The plug-in entry of regularizer ``name`` (imports its module, and so torch)."""
-    from trainables.regularizers.contract import Regularizer
-
     entry_ = entry(REGULARIZERS, "regularizer", name)
     p = lookup(REGULARIZERS, "regularizer", name).PLUGIN
     if not isinstance(p, Regularizer) or p.name != name or p.params is not entry_.params:

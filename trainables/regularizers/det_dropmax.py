@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from trainables.regularizers.contract import BuildContext, NoWeightDecay, Regularizer
+from trainables.contract import BuildContext, NoWeightDecay, Regularizer
 from trainables.regularizers.det_attention import AttentionHead, attention_loss
 from trainables.regularizers.dropmax import aux_loss
 from trainables.regularizers.fp32 import fp32

@@ -70,7 +70,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables.regularizers.contract import (
+from trainables.contract import (
     BuildContext, FinalArtifacts, HeadOutput, NoWeightDecay, OnBatchStart, Regularizer,
     SplitBatches,
 )

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainables.regularizers.contract import (
+from trainables.contract import (
     BuildContext, FinalArtifacts, NoWeightDecay, OnBatchStart, Regularizer,
     SplitBatches,
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, DropLayer, Regularizer
+from trainables.contract import BuildContext, DropLayer, Regularizer
 from trainables.regularizers.params import DropoutParams as Params
 
 

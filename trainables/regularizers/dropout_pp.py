@@ -67,7 +67,7 @@ from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
-from trainables.regularizers.contract import (
+from trainables.contract import (
     AfterOptimizerStep, BuildContext, DropLayer, EpochMetrics, FinalArtifacts, NoWeightDecay,
     Penalty, Regularizer, ResetGates,
 )

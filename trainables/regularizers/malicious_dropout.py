@@ -60,7 +60,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables.regularizers.contract import (
+from trainables.contract import (
     BuildContext, EpochMetrics, HeadOutput, OnBatchStart, Regularizer,
 )
 from trainables.regularizers.fp32 import fp32

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
+from trainables.contract import BuildContext, HeadOutput, Regularizer
 from trainables.regularizers.dropmax import force_target, masked_cross_entropy
 from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import RandomDropmaxParams as Params

@@ -33,14 +33,13 @@ into the same model built with the pruned widths and no gates).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from trainables import metrics as M
-from trainables.regularizers.contract import (
+from trainables.contract import (
     AfterOptimizerStep, BuildContext, DropLayer, EpochMetrics, FinalArtifacts, NoWeightDecay,
     Penalty, Regularizer, ResetGates, SplitBatches,
 )

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
+from trainables.contract import BuildContext, HeadOutput, Regularizer
 from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import SampledSoftmaxParams as Params
 

@@ -27,7 +27,7 @@ from entmax import sparsemax as _sparsemax
 from entmax import sparsemax_loss as _sparsemax_loss
 from torch import nn
 
-from trainables.regularizers.contract import BuildContext, HeadOutput, Regularizer
+from trainables.contract import BuildContext, HeadOutput, Regularizer
 from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import SparsemaxParams as Params
 

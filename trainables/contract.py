@@ -1,5 +1,8 @@
 """The regularizer plug-in contract, as code: one ``Regularizer`` record per regularizer.
 
+Torch-free at run time (torch appears only in annotations), so the driver and the
+registry tables may import it; models import it instead of the regularizers package.
+
 A regularizer is one module ``trainables/regularizers/<yaml_name>.py`` that ends with
 exactly one entry::
 
@@ -55,10 +58,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, NamedTuple, Protocol, runtime_checkable
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # annotations only: the contract imports no torch at run time
+    import torch
+    from torch import nn
 
 
 class HeadOutput(NamedTuple):
@@ -87,16 +91,7 @@ class BuildContext:
     extra: dict = field(default_factory=dict)
 
 
-DropLayer = Callable[[int, str], nn.Module]
-
-
-def glorot_(module: nn.Module) -> None:
-    """Glorot-uniform weights and zero biases on every Linear/Conv, as in the DropMax code."""
-    for m in module.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.xavier_uniform_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+DropLayer = Callable[[int, str], "nn.Module"]
 
 
 # --- hooks --------------------------------------------------------------------------------------------
@@ -145,10 +140,10 @@ def implementers(net: nn.Module, hook: type) -> list:
 
 
 # --- the entry ------------------------------------------------------------------------------------------
-SplitBatches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
-HeadBuilder = Callable[[Any, int, int, BuildContext], nn.Module]
+SplitBatches = Callable[[], Iterable[tuple["torch.Tensor", "torch.Tensor"]]]
+HeadBuilder = Callable[[Any, int, int, BuildContext], "nn.Module"]
 GateBuilder = Callable[[Any, BuildContext], DropLayer]
-Finalize = Callable[[nn.Module, Any, SplitBatches, torch.device, Path], dict[str, float]]
+Finalize = Callable[["nn.Module", Any, SplitBatches, "torch.device", Path], dict[str, float]]
 
 
 @dataclass(frozen=True)
