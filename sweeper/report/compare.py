@@ -13,16 +13,18 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from sweeper.report import markdown, units
-from sweeper.report.data import FINISHED, column
+from sweeper.report import markdown, selection, units
+from sweeper.report.data import column
 from sweeper.report.stats import BOOT_MIN_N, EXACT_TEST, T_TEST, holm, paired
 
 
 def per_seed(trials: pd.DataFrame, config_id: str, metric: str) -> dict[int, float]:
+    """{seed: value} over the configuration's distinct finished seeds (``selection.replicates``)."""
     c = column(trials, metric)
     if c not in trials:
         return {}
-    g = trials[(trials["config_id"] == config_id) & trials["status"].isin(FINISHED)][["seed", c]].dropna()
+    reps = selection.replicates(trials)
+    g = reps[reps["config_id"] == config_id][["seed", c]].dropna()
     return dict(zip(g["seed"].astype(int), g[c].astype(float)))
 
 

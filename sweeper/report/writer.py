@@ -28,7 +28,8 @@ class SweepReport:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # csv name -> table
     main: str = ""  # what the terminal prints
     method_table: pd.DataFrame | None = None
-    metric: str = "test_error"
+    metric: str = "test_error"  # the compared (reported) metric
+    objective: tuple[str, str] = ("val_error", "min")  # the validation objective that selects
 
 
 def _provenance(sw: Sweep) -> str:
@@ -62,7 +63,7 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
     if column(trials, objective[0]) not in trials:
         objective = ("val_error", "min")
     metrics = tables.metric_list(trials, tuple(extra_metrics) + (metric,), objective[0])
-    rep = SweepReport(sw, metric=metric)
+    rep = SweepReport(sw, metric=metric, objective=objective)
     configs = tables.config_table(trials, metrics, objective)
     methods = tables.method_table(configs, objective)
     rep.method_table = methods
@@ -127,8 +128,9 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
 
 def _summary(methods: pd.DataFrame, metrics: list[str], metric: str, comp: pd.DataFrame, pc: pd.DataFrame,
              baseline: str | None) -> str:
-    """The paper-style table: per method its metrics, the paper's value of ``metric`` and the paired
-    difference to the baseline (mean ± 95% t-interval over shared seeds, in the metric's difference unit)."""
+    """The paper-style table: per method its metrics, the paper's value of ``metric``, the paired
+    difference to the baseline (mean ± 95% t-interval over shared seeds, in the metric's difference unit)
+    and, last, the configuration the numbers are of (selected on the validation objective)."""
     from sweeper.report import markdown, units
 
     u = units.unit_of(metric)
@@ -144,7 +146,7 @@ def _summary(methods: pd.DataFrame, metrics: list[str], metric: str, comp: pd.Da
     if base_cfg is not None:
         header.append(f"paired diff to {baseline} ({u.diff_label})")
     others = [m for m in metrics if m != metric]
-    header += [units.header(m) for m in others]
+    header += [units.header(m) for m in others] + ["selected configuration"]
     rows = []
     for r in methods.to_dict("records"):
         row = [r["method"], r["configs"], r["trials"], r["seeds"], tables.cell(r, metric)]
@@ -156,7 +158,7 @@ def _summary(methods: pd.DataFrame, metrics: list[str], metric: str, comp: pd.Da
             row.append("–" if r["config_id"] == base_cfg else "-" if d is None or d["n"] == 0 else
                        u.fmt(d["mean_diff"], True) + (f" ± {u.fmt(d['t_ci95'])}" if pd.notna(d["t_ci95"]) else "")
                        + (f" (n={d['n']})" if d["n"] < tables.MIN_SEEDS_FOR_CI else ""))
-        row += [tables.cell(r, m) for m in others]
+        row += [tables.cell(r, m) for m in others] + [r["config"]]
         rows.append(row)
     return markdown.table(header, rows)
 
@@ -176,9 +178,10 @@ def build_across(reports: list[SweepReport], metric: str, mode: str, out_dir: Pa
 
 def write(reports: list[SweepReport], out_dir: Path, figures: dict[str, Path] | None = None,
           across_section: tuple[str, dict[str, pd.DataFrame], dict[str, Path]] | None = None,
-          not_drawn: dict[str, str] | None = None) -> Path:
+          not_drawn: dict[str, str] | None = None, captions: dict[str, str] | None = None) -> Path:
     """Write report.md, one CSV per table and the figures into ``out_dir``; returns report.md's path.
-    ``not_drawn``: ``{figure title: why}`` for figures that apply but were not drawn (listed, not hidden)."""
+    ``not_drawn``: ``{figure title: why}`` for figures that apply but were not drawn (listed, not hidden);
+    ``captions``: ``{figure title: sentence under it}`` (which configurations it draws)."""
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     figs = dict(figures or {})
@@ -207,6 +210,8 @@ def write(reports: list[SweepReport], out_dir: Path, figures: dict[str, Path] | 
                 rel = Path("figures") / f"{i:02d}_{src.name}"
                 shutil.copyfile(src, out_dir / rel)
             md += [f"### {title}", "", f"![{title}]({rel.as_posix()})", ""]
+            if (captions or {}).get(title):
+                md += [captions[title], ""]
     if not_drawn:
         md += ["## Figures not drawn", ""] + [f"- {title}: {why}." for title, why in not_drawn.items()] + [""]
     csvs = sorted(p.name for p in out_dir.glob("*.csv"))
