@@ -155,9 +155,7 @@ def _summary(methods: pd.DataFrame, metrics: list[str], metric: str, comp: pd.Da
             row.append("-" if t is None else paper._fmt(t["paper"], t["paper_ci95"], u))
         if base_cfg is not None:
             d = diff_by_cfg.get(r["config_id"])
-            row.append("–" if r["config_id"] == base_cfg else "-" if d is None or d["n"] == 0 else
-                       u.fmt(d["mean_diff"], True) + (f" ± {u.fmt(d['t_ci95'])}" if pd.notna(d["t_ci95"]) else "")
-                       + (f" (n={d['n']})" if d["n"] < tables.MIN_SEEDS_FOR_CI else ""))
+            row.append("–" if r["config_id"] == base_cfg else "-" if d is None else compare.diff_cell(d, u))
         row += [tables.cell(r, m) for m in others] + [r["config"]]
         rows.append(row)
     return markdown.table(header, rows)
