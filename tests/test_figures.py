@@ -316,3 +316,17 @@ def test_trial_figures_drawn_by_worker_processes_match_the_serial_drawing(tmp_pa
     out = publish._draw_in_processes(bad)
     assert calls == [tids[:1]] and set(out[0]) == set(tids[:1])
     assert "a figure worker failed" in caplog.text
+
+
+def test_a_repeated_configuration_and_seed_is_drawn_once():
+    """The same (configuration, seed) trained twice (its copy with different numbers, to see which is drawn):
+    the learning curve and the paired figure use one trial per seed, the first by trial_id."""
+    trials, epochs = tables()
+    copy = trials[trials.trial_id == "c_soft_0"].assign(trial_id="c_soft_0_copy", test_error=0.9)
+    ep_copy = epochs[epochs.trial_id == "c_soft_0"].assign(trial_id="c_soft_0_copy", val_error=0.9)
+    trials, epochs = pd.concat([trials, copy]), pd.concat([epochs, ep_copy])
+    fig = learning_curves.draw(trials, epochs, ["c_soft"])
+    line = fig.axes[0].get_lines()[0]
+    assert "n=3" in line.get_label() and max(line.get_ydata()) < 50
+    d = paired.differences(trials, "c_dm", "c_soft", "test_error")
+    assert list(d.index) == SEEDS and abs(d[0]) < 0.1

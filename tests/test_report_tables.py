@@ -102,3 +102,20 @@ def test_no_interval_or_t_test_from_two_paired_seeds_anywhere():
         assert not re.search(r"\d ± \d", text) and "0.0345" not in text
     row = next(x for x in rep.main.splitlines() if x.startswith("| dropout | softmax |"))
     assert row.split("|")[6].strip() == "-"  # t-test p
+
+
+def test_an_identical_configuration_and_seed_counts_once():
+    """TPE suggested sparsemax twice: each seed ran twice with identical results. Counts, cells and the paired
+    comparison see 2 distinct seeds (no interval), not 4."""
+    sm = rows("softmax", "regularizer.name=softmax", {"val_error": [.2, .3], "test_error": [.2, .3]}, seeds=(0, 1))
+    sp = rows("sparsemax", "regularizer.name=sparsemax", {"val_error": [.1, .5], "test_error": [.1, .5]}, seeds=(0, 1))
+    again = [{**r, "trial_id": r["trial_id"] + "_again"} for r in sp]
+    t = table(sm, sp, again)
+    c = tables.config_table(t, ["test_error"], OBJ).set_index("method")
+    assert c.loc["sparsemax", "seeds"] == "2/2" and c.loc["sparsemax", "test_error_n"] == 2
+    assert c.loc["sparsemax", "n_trials"] == 2
+    assert tables.cell(c.loc["sparsemax"], "test_error") == "seeds: 10.00, 50.00 (n=2)"
+    rep = writer.build(Sweep("dup", Path("."), t, pd.DataFrame(), {"search": {"metric": "val_error", "mode": "min"}}),
+                       baseline="softmax")
+    comp = rep.tables["paired_test_error"].iloc[0]
+    assert comp["n"] == 2 and np.isnan(comp["t_ci95"]) and "33.61" not in rep.main and "4/4" not in rep.main
