@@ -90,7 +90,8 @@ def _run_config(spec_dict: dict, sweep_dir: Path, storage: str, tracker: trackin
 
     callbacks = [progress.ProgressCallback(
         sweep_dir.name, total, *progress.objective(spec_dict),
-        functools.partial(results.trial_identity, base))] if verbose else []
+        functools.partial(results.trial_identity, base),
+        unknown_budget=progress.expected_budget(spec_dict))] if verbose else []
     callbacks += [
         *tune_loggers.callbacks(),  # result.json only: Tune's CSV and TensorBoard files are not written
         results.LedgerCallback(sweep_dir, spec_dict),

@@ -38,7 +38,7 @@ def slug(title: str) -> str:
 def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, metric: str = "val_error",
                   mode: str = "min", baseline: str | None = None, test_metric: str = "test_error",
                   artifacts: dict[str, Path] | None = None, skipped: dict[str, str] | None = None,
-                  shown: dict[str, list[str]] | None = None) -> dict[str, Path]:
+                  shown: dict[str, list[str]] | None = None, train: dict | None = None) -> dict[str, Path]:
     """Draw every figure the data supports into ``out_dir``; returns ``{title: png path}``.
 
     ``metric``/``mode``: the sweep's validation objective, which ranks and selects
@@ -50,7 +50,9 @@ def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, 
     artifact folder (see :func:`artifact_dirs`), needed by the retain and gate figures.
     ``skipped``: if given, filled with ``{title: why}`` for each figure that applies to the
     sweep's methods but was not drawn. ``shown``: if given, filled with ``{title: config_ids
-    drawn}`` (the paired figure's baseline first), for the report's captions.
+    drawn}`` (the paired figure's baseline first), for the report's captions. ``train``: the
+    spec's train section (its lr_schedule and epochs mark the learning-rate steps; a searched
+    ``train.lr_schedule`` / ``train.epochs`` column overrides it per configuration).
     """
     out_dir = Path(out_dir)
     dirs = artifacts or {}
@@ -62,9 +64,10 @@ def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, 
     top = ranked[:TOP] + ([base] if base and base not in ranked[:TOP] else [])
     best = list(per_method.values())
     drawn: dict[str, tuple[object, list[str]]] = {}
+    steps = schedule_steps(trials, train or {}, [*best, *top])
     if len(per_method) > 1:
-        drawn["Learning curves, best configuration per method"] = (learning_curves.draw(trials, epochs, best), best)
-    drawn["Learning curves, top configurations"] = (learning_curves.draw(trials, epochs, top), top)
+        drawn["Learning curves, best configuration per method"] = (learning_curves.draw(trials, epochs, best, steps=steps), best)
+    drawn["Learning curves, top configurations"] = (learning_curves.draw(trials, epochs, top, steps=steps), top)
     if base:
         against = [c for c in (best if len(per_method) > 1 else ranked[:TOP * 2]) if c != base]
         drawn[f"Paired differences in {test_metric} vs the baseline"] = (
@@ -86,6 +89,19 @@ def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, 
     if shown is not None:
         shown.update({t: ids for t, (f, ids) in drawn.items() if f is not None and ids})
     return {title: C.save(fig, out_dir / f"{slug(title)}.png") for title, (fig, _) in drawn.items() if fig is not None}
+
+
+def schedule_steps(trials: pd.DataFrame, train: dict, config_ids: list[str]) -> dict[str, list[float]]:
+    """config_id -> the epochs of its learning-rate steps (``learning_curves.lr_steps``)."""
+    first = trials.drop_duplicates("config_id").set_index("config_id")
+    out = {}
+    for cid in dict.fromkeys(config_ids):
+        row = first.loc[cid] if cid in first.index else {}
+        sched = row.get("train.lr_schedule", train.get("lr_schedule"))
+        ep = row.get("train.epochs", train.get("epochs"))
+        out[cid] = learning_curves.lr_steps(sched if isinstance(sched, str) else train.get("lr_schedule"),
+                                            int(ep) if pd.notna(ep) else None)
+    return out
 
 
 def _why_not(trials: pd.DataFrame, epochs: pd.DataFrame, dirs: dict, drawn: dict, methods: set[str]) -> dict[str, str]:

@@ -51,7 +51,7 @@ def _sweep_figures(sw: data.Sweep, out_dir: Path, objective: tuple[str, str], te
     from sweeper.figures import artifact_dirs, sweep_figures
 
     return sweep_figures(sw.trials, sw.epochs, out_dir / "figures", metric=objective[0], mode=objective[1],
-                         baseline=baseline, test_metric=test_metric, artifacts=artifact_dirs(sw.folder) or None, skipped=skipped, shown=shown)
+                         baseline=baseline, test_metric=test_metric, train=sw.spec.get("train") or {}, artifacts=artifact_dirs(sw.folder) or None, skipped=skipped, shown=shown)
 
 
 def caption(trials, title: str, ids: list[str], objective: tuple[str, str]) -> str:
@@ -101,8 +101,8 @@ def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", 
     md = writer.write(reports, out, figs, across, not_drawn, captions)
     runs = []
     if log_mlflow:
-        for sw in loaded:
-            rid = writer.log_to_mlflow(out, sw)
+        for sw, r in zip(loaded, reports):
+            rid = writer.log_to_mlflow(out, sw, r.robustness)
             if rid:
                 runs.append(rid)
     main = "\n\n".join(r.main for r in reports) + (f"\n\nAcross sweeps:\n{across[0]}" if across else "")

@@ -13,8 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeper.report import across, budget, compare, paper, tables
+from sweeper.report import across, budget, compare, paper, robustness, tables
 from sweeper.report.data import Sweep, column, numeric_metrics
+
+
+ROBUSTNESS_HEAD = "Robustness of the verdicts (sweeper report):"
+NOTE_TAG = "mlflow.note.content"  # the run's description (sweeper.tracking.NOTE_TAG; that module imports Ray)
 
 
 class ReportInputError(ValueError):
@@ -30,6 +34,7 @@ class SweepReport:
     method_table: pd.DataFrame | None = None
     metric: str = "test_error"  # the compared (reported) metric
     objective: tuple[str, str] = ("val_error", "min")  # the validation objective that selects
+    robustness: str = ""  # the robustness lines as plain text (the MLflow parent run's description)
 
 
 def _provenance(sw: Sweep) -> str:
@@ -46,6 +51,10 @@ def _provenance(sw: Sweep) -> str:
         lines.append(f"- packages: `{sw.provenance['versions']}`")
     if "written" in sw.provenance:
         lines.append(f"- tables written: {sw.provenance['written']}")
+    from sweeper.confirm import report_note  # reads sweep.json only
+
+    if note := report_note(sw.folder):
+        lines.append(f"- {note}")
     if sw.meta.get("mlflow_parent_run"):
         lines.append(f"- MLflow parent run: `{sw.meta['mlflow_parent_run']}` ({sw.meta.get('mlflow_uri', '')})")
     return "\n".join(lines)
@@ -89,6 +98,7 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
     config_md = tables.render(configs, metrics, [("method", "method"), ("configuration", "config"), ("seeds", "seeds")])
     rep.sections.append(("All configurations", f"Ranked by {objective[0]} ({objective[1]}). {n_note}\n\n{config_md}"))
 
+    bres = None
     if budget.has_budgets(trials):
         bres = budget.analyse(trials, metric, objective, baseline if base_id and baseline in set(configs["method"]) else None)
         rep.tables["budget"] = tables.csv_frame(bres.table, [metric, objective[0]])
@@ -105,6 +115,10 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
         rep.tables[f"paired_{metric}"] = comp
         title = f"Paired comparisons of {metric}" + (f" against {baseline}" if base_id else " (all pairs)")
         rep.sections.append((title, (base_note + "\n\n" if base_note else "") + compare.render(comp)))
+    verdicts = robustness.verdicts(sw, comp, metric, objective, bres) if base_id is not None else pd.DataFrame()
+    if len(verdicts):
+        rep.tables["robustness"] = verdicts
+        rep.robustness = robustness.plain(verdicts)
 
     pc = pd.DataFrame()
     if paper_block:
@@ -118,12 +132,35 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
         rep.sections.insert(1, ("Summary", f"One row per method (its configuration selected on {objective[0]}). {n_note}\n\n{summary_md}"))
         method_text = summary_md
 
+    signs = _confirm_signs(sw, metric, objective)
+    if signs[0]:
+        rep.sections.append(signs)
+    if len(verdicts):
+        rep.sections.insert(2 if several and (len(comp) or len(pc)) else 1,
+                            ("Robustness of the verdicts", robustness.render(verdicts)))
     main = [f"{sw.name}: {len(trials)} trials, {len(configs)} configurations, {methods['method'].nunique()} method(s)"]
     main.append(method_text if several else config_md)
     if base_id is not None:
         main += ["", base_note, "", compare.render(comp)]
+    if len(verdicts):
+        main += ["", "Robustness of the verdicts:", robustness.render(verdicts)]
+    if signs[0]:
+        main += ["", signs[0], signs[1]]
     rep.main = "\n".join(main)
     return rep
+
+
+def _confirm_signs(sw: Sweep, metric: str, objective: tuple[str, str]) -> tuple[str, str]:
+    """(title, table) of a confirm sweep whose source folder is still there: does the sign of each
+    comparison hold on the fresh seeds? ("", "") for any other sweep."""
+    c = sw.meta.get("confirms") or {}
+    src = Path(c["source_dir"]) if c.get("source_dir") else None
+    if src is None or not (src / "trials.parquet").is_file():
+        return "", ""
+    from sweeper.report.data import load
+
+    return (f"Does each comparison of {c['source']} hold on fresh seeds?",
+            robustness.sign_table(load(src).trials, sw.trials, metric, objective, c["source"]))
 
 
 def _summary(methods: pd.DataFrame, metrics: list[str], metric: str, comp: pd.DataFrame, pc: pd.DataFrame,
@@ -220,9 +257,10 @@ def write(reports: list[SweepReport], out_dir: Path, figures: dict[str, Path] | 
     return f
 
 
-def log_to_mlflow(out_dir: Path, sweep: Sweep) -> str | None:
-    """Log ``out_dir`` as artifacts (``report/``) of the sweep's MLflow parent run; the run id, or None if
-    the sweep has no parent run on record (a committed results folder)."""
+def log_to_mlflow(out_dir: Path, sweep: Sweep, robustness_text: str = "") -> str | None:
+    """Log ``out_dir`` as artifacts (``report/``) of the sweep's MLflow parent run, and ``robustness_text``
+    (the robustness lines) into its description, replacing the lines of an earlier report; the run id,
+    or None if the sweep has no parent run on record (a committed results folder)."""
     run_id, uri = sweep.meta.get("mlflow_parent_run"), sweep.meta.get("mlflow_uri")
     if not run_id or not uri:
         return None
@@ -232,7 +270,11 @@ def log_to_mlflow(out_dir: Path, sweep: Sweep) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        MlflowClient(tracking_uri=uri).log_artifacts(run_id, str(out_dir), artifact_path="report")
+        client = MlflowClient(tracking_uri=uri)
+        client.log_artifacts(run_id, str(out_dir), artifact_path="report")
+        if robustness_text:
+            note = client.get_run(run_id).data.tags.get(NOTE_TAG, "").split(ROBUSTNESS_HEAD)[0].rstrip()
+            client.set_tag(run_id, NOTE_TAG, f"{note}\n\n{ROBUSTNESS_HEAD}\n{robustness_text}".strip())
     except (MlflowException, OSError) as e:  # the report itself is written; say why it is not in MLflow
         logging.getLogger(__name__).warning("report written to %s but not logged to MLflow run %s in %s: %s",
                                             out_dir, run_id, uri, str(e).splitlines()[0][:300])
