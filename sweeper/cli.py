@@ -92,7 +92,24 @@ def _print_result(res) -> None:
     click.echo(report.format_table(res.summary, res.metric, top=10))
     click.echo(f"\nMLflow: mlflow ui --backend-store-uri {os.environ.get('MLFLOW_TRACKING_URI', 'sqlite:///mlflow.db')}  (parent run {res.mlflow_parent_run})")
     rep = res.sweep_dir / "report" / "report.md"
+    _print_robustness(res.sweep_dir / "report" / "robustness.csv")
     click.echo(f"report: {rep}" if rep.exists() else f"report: sweeper report {res.sweep_dir.name}")
+
+
+def _print_robustness(f) -> None:
+    """The report's robustness lines (each method against the best, or the baseline): budget, fresh seeds,
+    validation vs test."""
+    import csv
+
+    if not f.exists():
+        return
+    with open(f, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if rows:
+        click.echo("\nrobustness of the verdicts (README: Robustness of a verdict):")
+        for r in rows:
+            click.echo(f"  {r['a']} vs {r['b']}: budget: {r['budget']}; fresh seeds: {r['fresh_seeds']}; "
+                       f"validation vs test: {r['validation_vs_test']}".replace("`", ""))
 
 
 @main.command()

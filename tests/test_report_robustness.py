@@ -89,3 +89,17 @@ def test_method_diff_pairs_the_selected_configurations():
     t = _two_methods(0.08)
     d, n = robustness.method_diff(t, "dropmax", "softmax", "test_error", ("val_error", "min"))
     assert n == 3 and abs(d - (-0.019)) < 1e-12
+
+
+def test_without_a_baseline_each_method_is_checked_against_the_best_and_launch_prints_it(tmp_path, capsys):
+    """The report written at the end of a launch has no --baseline: each method against the best by
+    validation; the launch summary prints those lines from the report folder."""
+    from sweeper import cli
+
+    d = _sweep(tmp_path / "sweeps" / "tab", _two_methods(0.13), "tab")
+    make_report([d], figures=False, log_mlflow=False)
+    v = pd.read_csv(d / "report" / "robustness.csv")
+    assert list(zip(v["a"], v["b"])) == [("softmax", "dropmax")]
+    cli._print_robustness(d / "report" / "robustness.csv")
+    out = capsys.readouterr().out
+    assert "softmax vs dropmax: budget: not checked (one budget, 60 epochs): sweeper confirm tab --epochs 2x" in out

@@ -1,7 +1,8 @@
 """How far each verdict against the baseline can be trusted, stated where the researcher reads it
 (the terminal, ``report.md``, the MLflow parent run's description).
 
-For each comparison "method a vs the baseline b" (the selected configurations, ``selection``), three checks:
+For each comparison "method a vs the baseline b" (the selected configurations, ``selection``; without a
+baseline, each method against the best method by validation), three checks:
 
 - **budget**: with ``train.epochs`` searched (``budget``), "budget-fair" (each method compared at its
   budget selected on validation) unless the sign of a - b changes across the budgets both ran ("depends
@@ -114,20 +115,27 @@ def _val_vs_test(trials: pd.DataFrame, a: str, b: str, metric: str, objective: t
     return ("agree" if (sv < 0) == better_test and sv != 0 else "disagree") + f" ({both})"
 
 
-def verdicts(sw: Sweep, comp: pd.DataFrame, metric: str, objective: tuple[str, str],
+def verdicts(sw: Sweep, pairs: list[tuple[str, str]], metric: str, objective: tuple[str, str],
              bres: BudgetResult | None) -> pd.DataFrame:
-    """One row per comparison against the baseline in ``comp``: a, b, test difference, and the three checks."""
-    if comp.empty or comp["b"].nunique() != 1:
+    """One row per comparison (method a, reference method b) in ``pairs``: the three checks."""
+    if not pairs:
         return pd.DataFrame()
     command = f"sweeper confirm {sw.name}"
     confirms = confirm_sweeps(sw) if not sw.meta.get("confirms") else []
     rows = []
-    for r in comp.to_dict("records"):
-        a, b = r["method_a"], r["method_b"]
+    for a, b in pairs:
         rows.append({"a": a, "b": b, "budget": _budget(sw, a, b, bres, command),
                      "fresh_seeds": _fresh(sw, a, b, metric, objective, confirms, command),
                      "validation_vs_test": _val_vs_test(sw.trials, a, b, metric, objective)})
     return pd.DataFrame(rows)
+
+
+def pairs_of(comp: pd.DataFrame, methods: list[str]) -> list[tuple[str, str]]:
+    """The comparisons to check: against the baseline when ``comp`` has one (its rows), else each method
+    against the first of ``methods`` (the best by validation)."""
+    if len(comp) and comp["b"].nunique() == 1:
+        return list(zip(comp["method_a"], comp["method_b"]))
+    return [(m, methods[0]) for m in methods[1:]]
 
 
 def sign_table(source: pd.DataFrame, confirm: pd.DataFrame, metric: str, objective: tuple[str, str],

@@ -115,7 +115,7 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
         rep.tables[f"paired_{metric}"] = comp
         title = f"Paired comparisons of {metric}" + (f" against {baseline}" if base_id else " (all pairs)")
         rep.sections.append((title, (base_note + "\n\n" if base_note else "") + compare.render(comp)))
-    verdicts = robustness.verdicts(sw, comp, metric, objective, bres) if base_id is not None else pd.DataFrame()
+    verdicts = robustness.verdicts(sw, robustness.pairs_of(comp, list(methods["method"])), metric, objective, bres)
     if len(verdicts):
         rep.tables["robustness"] = verdicts
         rep.robustness = robustness.plain(verdicts)
