@@ -6,7 +6,7 @@ one finished trial is drawn as that one trial, and the title says so. Only
 finished trials are drawn (a trial stopped early by ASHA would shorten the
 mean's support). The learning-rate schedule's steps (``thirds``: x0.1 after a
 third and after two thirds of the run, i.e. at epochs E/3 and 2E/3 of an E-epoch
-run) are marked by dotted vertical lines in each configuration's colour: a curve
+run) are marked by grey dotted vertical lines (one per distinct epoch): a curve
 that flattens right after a step is not converged, the step flattened it.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ def draw(trials: pd.DataFrame, epochs: pd.DataFrame, config_ids: list[str],
     fig, axes = C.new_figure(ncols=len(panels))
     for ax, metric in zip(axes[0], panels):
         sc = C.scale(metric)
-        finals, peak, clipped, most = [], 0.0, "", 0
+        finals, peak, clipped, most, marked = [], 0.0, "", 0, set()
         for cid in config_ids:
             b = C.band_frame(ep[ep["config_id"] == cid].dropna(subset=[metric]), "epoch", metric)
             if b.empty:
@@ -52,9 +52,10 @@ def draw(trials: pd.DataFrame, epochs: pd.DataFrame, config_ids: list[str],
             (line,) = ax.plot(b["epoch"], b["mean"] * sc, label=f"{C.label(trials, cid)} (n={n})")
             if n >= 2:
                 ax.fill_between(b["epoch"], b["low"] * sc, b["high"] * sc, color=line.get_color(), alpha=0.2)
-            for i, x in enumerate((steps or {}).get(cid, [])):
-                ax.axvline(x, color=line.get_color(), ls=":", lw=1.2,
-                           label="lr step (x0.1)" if i == 0 and ax.get_legend_handles_labels()[1].count("lr step (x0.1)") == 0 else None)
+            for x in (steps or {}).get(cid, []):
+                if x not in marked:  # configurations sharing a budget share their steps: one line each
+                    ax.axvline(x, color="grey", ls=":", lw=1.2, label=None if marked else "lr step (x0.1)")
+                    marked.add(x)
         ax.set_xlabel("epoch")
         ax.set_ylabel(C.axis_label(metric))
         if C.percent(metric):
