@@ -51,7 +51,8 @@ def _sweep_figures(sw: data.Sweep, out_dir: Path, objective: tuple[str, str], te
     from sweeper.figures import artifact_dirs, sweep_figures
 
     return sweep_figures(sw.trials, sw.epochs, out_dir / "figures", metric=objective[0], mode=objective[1],
-                         baseline=baseline, test_metric=test_metric, train=sw.spec.get("train") or {}, artifacts=artifact_dirs(sw.folder) or None, skipped=skipped, shown=shown)
+                         baseline=baseline, test_metric=test_metric, train=sw.spec.get("train") or {},
+                         artifacts=artifact_dirs(sw.folder) or None, skipped=skipped, shown=shown)
 
 
 def caption(trials, title: str, ids: list[str], objective: tuple[str, str]) -> str:

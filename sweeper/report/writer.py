@@ -87,25 +87,9 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
         except KeyError as e:
             raise ReportInputError(str(e.args[0])) from None
     several = methods["method"].nunique() > 1
-    n_note = (f"Cells: mean ± 95% Student-t interval over the seeds that finished; with fewer than "
-              f"{tables.MIN_SEEDS_FOR_CI} finished seeds the per-seed values are shown instead (n given).")
-    method_md = tables.render(methods, metrics, [("method", "method"), ("configs", "configs"), ("trials", "trials"),
-                                                 ("selected configuration", "config"), ("seeds", "seeds")])
-    method_text = (f"Each method's best configuration by {objective[0]} ({objective[1]}), ranked by it; "
-                   f"then its test metrics. {n_note}\n\n{method_md}")
-    if several:
-        rep.sections.append(("Which method is best", method_text))
-    config_md = tables.render(configs, metrics, [("method", "method"), ("configuration", "config"), ("seeds", "seeds")])
-    rep.sections.append(("All configurations", f"Ranked by {objective[0]} ({objective[1]}). {n_note}\n\n{config_md}"))
-
-    bres = None
-    if budget.has_budgets(trials):
-        bres = budget.analyse(trials, metric, objective, baseline if base_id and baseline in set(configs["method"]) else None)
-        rep.tables["budget"] = tables.csv_frame(bres.table, [metric, objective[0]])
-        rep.tables["budget_selected"] = bres.selected
-        rep.sections.append(("Budget-fair comparison", budget.render(bres, metric, objective,
-                                                                     baseline if baseline in set(configs["method"]) else None)))
-
+    method_text, config_md = _ranking_sections(rep, configs, methods, metrics, several)
+    base_method = baseline if base_id and baseline in set(configs["method"]) else None
+    bres = _budget_section(rep, metric, base_method)
     selected = list(methods["config_id"]) if several else list(configs["config_id"])
     if base_id is not None and base_id not in selected:
         selected.append(base_id)
@@ -116,38 +100,69 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
         title = f"Paired comparisons of {metric}" + (f" against {baseline}" if base_id else " (all pairs)")
         rep.sections.append((title, (base_note + "\n\n" if base_note else "") + compare.render(comp)))
     verdicts = robustness.verdicts(sw, robustness.pairs_of(comp, list(methods["method"])), metric, objective, bres)
-    if len(verdicts):
-        rep.tables["robustness"] = verdicts
-        rep.robustness = robustness.plain(verdicts)
-
-    pc = pd.DataFrame()
-    if paper_block:
-        pc = paper.compare(paper_block, configs)
-        order = paper.ordering(pc)
-        rep.tables["paper"] = pc
-        rep.tables["paper_ordering"] = order
-        rep.sections.append(("Measured vs paper", paper.render(paper_block, pc, order)))
+    pc = _paper_section(rep, paper_block, configs)
     if several and (len(comp) or len(pc)):
         summary_md = _summary(methods, metrics, metric, comp, pc, baseline)
-        rep.sections.insert(1, ("Summary", f"One row per method (its configuration selected on {objective[0]}). {n_note}\n\n{summary_md}"))
+        rep.sections.insert(1, ("Summary", f"One row per method (its configuration selected on {objective[0]}). "
+                                           f"{N_NOTE}\n\n{summary_md}"))
         method_text = summary_md
-
     signs = _confirm_signs(sw, metric, objective)
     if signs[0]:
         rep.sections.append(signs)
     if len(verdicts):
+        rep.tables["robustness"] = verdicts
+        rep.robustness = robustness.plain(verdicts)
         rep.sections.insert(2 if several and (len(comp) or len(pc)) else 1,
                             ("Robustness of the verdicts", robustness.render(verdicts)))
-    main = [f"{sw.name}: {len(trials)} trials, {len(configs)} configurations, {methods['method'].nunique()} method(s)"]
-    main.append(method_text if several else config_md)
-    if base_id is not None:
-        main += ["", base_note, "", compare.render(comp)]
-    if len(verdicts):
-        main += ["", "Robustness of the verdicts:", robustness.render(verdicts)]
-    if signs[0]:
-        main += ["", signs[0], signs[1]]
-    rep.main = "\n".join(main)
+    main = [f"{sw.name}: {len(trials)} trials, {len(configs)} configurations, {methods['method'].nunique()} method(s)",
+            method_text if several else config_md]
+    main += ["", base_note, "", compare.render(comp)] if base_id is not None else []
+    main += ["", "Robustness of the verdicts:", robustness.render(verdicts)] if len(verdicts) else []
+    rep.main = "\n".join(main + (["", *signs] if signs[0] else []))
     return rep
+
+
+N_NOTE = (f"Cells: mean ± 95% Student-t interval over the seeds that finished; with fewer than "
+          f"{tables.MIN_SEEDS_FOR_CI} finished seeds the per-seed values are shown instead (n given).")
+
+
+def _ranking_sections(rep: SweepReport, configs: pd.DataFrame, methods: pd.DataFrame, metrics: list[str],
+                      several: bool) -> tuple[str, str]:
+    """"Which method is best" (several methods) and "All configurations"; returns their markdown tables."""
+    obj, mode = rep.objective
+    method_md = tables.render(methods, metrics, [("method", "method"), ("configs", "configs"), ("trials", "trials"),
+                                                 ("selected configuration", "config"), ("seeds", "seeds")])
+    method_text = (f"Each method's best configuration by {obj} ({mode}), ranked by it; "
+                   f"then its test metrics. {N_NOTE}\n\n{method_md}")
+    if several:
+        rep.sections.append(("Which method is best", method_text))
+    config_md = tables.render(configs, metrics, [("method", "method"), ("configuration", "config"), ("seeds", "seeds")])
+    rep.sections.append(("All configurations", f"Ranked by {obj} ({mode}). {N_NOTE}\n\n{config_md}"))
+    return method_text, config_md
+
+
+def _budget_section(rep: SweepReport, metric: str, base_method: str | None) -> budget.BudgetResult | None:
+    """The budget-fair comparison when the sweep searched ``train.epochs`` (None otherwise)."""
+    trials = rep.sweep.trials
+    if not budget.has_budgets(trials):
+        return None
+    bres = budget.analyse(trials, metric, rep.objective, base_method)
+    rep.tables["budget"] = tables.csv_frame(bres.table, [metric, rep.objective[0]])
+    rep.tables["budget_selected"] = bres.selected
+    rep.sections.append(("Budget-fair comparison", budget.render(bres, metric, rep.objective, base_method)))
+    return bres
+
+
+def _paper_section(rep: SweepReport, paper_block: dict | None, configs: pd.DataFrame) -> pd.DataFrame:
+    """Measured vs the spec's paper targets (an empty frame without a paper block)."""
+    if not paper_block:
+        return pd.DataFrame()
+    pc = paper.compare(paper_block, configs)
+    order = paper.ordering(pc)
+    rep.tables["paper"] = pc
+    rep.tables["paper_ordering"] = order
+    rep.sections.append(("Measured vs paper", paper.render(paper_block, pc, order)))
+    return pc
 
 
 def _confirm_signs(sw: Sweep, metric: str, objective: tuple[str, str]) -> tuple[str, str]:
