@@ -12,7 +12,7 @@ seed replicator and, when the study suggests a configuration it suggested before
   point has finished (until then the told value waits), and the study is asked again. Chosen over
   steering the sampler away (e.g. refusing the point as FAIL): a FAIL would teach TPE that a good
   point is bad, while the real result is exactly what a re-run on the same seeds would report
-  (training is deterministic per seed), so the study's model stays true.
+  (bit for bit on CPU, where training is deterministic per seed), so the study's model stays true.
 - **counts the repeat against the budget**: ``budget`` (``search.num_samples``) bounds the study's
   suggestions, repeats included. A sampler that has converged, or a space with fewer points than
   ``num_samples``, therefore ends the study early with fewer distinct configurations instead of
