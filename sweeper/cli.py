@@ -119,7 +119,24 @@ def _print_result(res) -> None:
     click.echo(report.format_table(res.summary, res.metric, top=10))
     click.echo(f"\nMLflow: mlflow ui --backend-store-uri {tracking_uri()}  (parent run {res.mlflow_parent_run})")
     rep = res.sweep_dir / "report" / "report.md"
+    _print_robustness(res.sweep_dir / "report" / "robustness.csv")
     click.echo(f"report: {rep}" if rep.exists() else f"report: sweeper report {res.sweep_dir.name}")
+
+
+def _print_robustness(f) -> None:
+    """The report's robustness lines (each method against the best, or the baseline): budget, fresh seeds,
+    validation vs test."""
+    import csv
+
+    if not f.exists():
+        return
+    with open(f, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if rows:
+        click.echo("\nrobustness of the verdicts (README: Robustness of a verdict):")
+        for r in rows:
+            click.echo(f"  {r['a']} vs {r['b']}: budget: {r['budget']}; fresh seeds: {r['fresh_seeds']}; "
+                       f"validation vs test: {r['validation_vs_test']}".replace("`", ""))
 
 
 @main.command()
@@ -280,32 +297,44 @@ def reproduce(trial, out, sweep, atol, rtol) -> None:
 
 @main.command()
 @click.argument("sweep")
-@click.option("--top", type=int, required=True, help="How many of the best configurations to re-run.")
-@click.option("--seeds", required=True, help="Fresh seeds, comma-separated (e.g. 5,6,7); none may be a search seed.")
+@click.option("--top", type=int, default=None, help="Re-run the TOP best configurations (default: each method's selected one, as --per-method).")
+@click.option("--per-method", is_flag=True, help="Re-run each method's selected configuration (the default without --top).")
+@click.option("--seeds", default=None, help="Fresh seeds, comma-separated (e.g. 5,6,7); none may be a search seed. Default: as many as the search ran, after its largest.")
+@click.option("--epochs", default=None, help="Budget of the re-runs: 2x (each configuration's epochs times 2) or a number of epochs. Default: the search's.")
 @click.option("--name", default=None, help="Id of the confirm sweep (default: SWEEP_confirm).")
 @click.option("--out", default="sweeps", show_default=True)
 @click.option("--address", default=None, help="Ray cluster address; default: a local Ray instance.")
 @click.option("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all cores).")
 @click.option("--quiet", is_flag=True, help="No live progress table.")
-def confirm(sweep, top, seeds, name, out, address, num_cpus, quiet) -> None:
-    """Re-run the TOP best configurations of SWEEP (by its validation objective) on fresh seeds.
+def confirm(sweep, top, per_method, seeds, epochs, name, out, address, num_cpus, quiet) -> None:
+    """Re-run SWEEP's selected configurations (by its validation objective) on fresh seeds, optionally at another budget.
 
     A new sweep linked to SWEEP (MLflow tag sweeper.confirms, Parquet metadata), run as a grid
-    over exactly those configurations x the new seeds; seeds of the search are refused (exit 2)."""
+    over exactly those configurations x the new seeds; seeds of the search are refused (exit 2).
+    Prints, for each pair of methods, whether the sign of their difference holds."""
     from sweeper import report as report_mod
     from sweeper.commands import confirm as confirm_mod
     from sweeper.driver import launch as launch_mod
     from sweeper.driver.preflight import PreflightError
+    from sweeper.report import data as report_data
+    from sweeper.report import robustness
 
+    if top is not None and per_method:
+        _fail("--top and --per-method exclude each other: --top K re-runs the K best configurations overall, "
+              "--per-method each method's selected one")
     try:
-        plan = confirm_mod.plan(sweep, top, confirm_mod.parse_seeds(seeds), out=out, name=name)
+        plan = confirm_mod.plan(sweep, top, confirm_mod.parse_seeds(seeds) if seeds else None, out=out, name=name,
+                                epochs=epochs)
         res = confirm_mod.run(plan, address=address, num_cpus=num_cpus, out=out, verbose=0 if quiet else 1)
     except (confirm_mod.ConfirmError, launch_mod.SweepExists, PreflightError) as e:
         _fail(str(e))
     _print_result(res)
-    metric = "test_error"
-    click.echo(f"\n{metric} of the confirmed configurations (mean ± 95% CI over seeds {seeds}):")
+    metric, objective = "test_error", (plan.confirms["metric"], plan.confirms["mode"])
+    click.echo(f"\n{metric} of the confirmed configurations (seeds {', '.join(map(str, plan.confirms['seeds']))}):")
     click.echo(report_mod.format_table(report_mod.summarize(res.trials, metric), metric))
+    source = report_data.load(plan.confirms["source_dir"])
+    click.echo("\nDoes the sign of each comparison hold on the fresh seeds?\n"
+               + robustness.sign_table(source.trials, res.trials, metric, objective, plan.source))
     click.echo("\n" + confirm_mod.report_note(res.sweep_dir))
     _exit_unless_finished(res)
 

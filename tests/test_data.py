@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import numpy as np
@@ -258,6 +259,12 @@ def test_tabular_files(tmp_path, fmt):
     a_of = dict(zip(df["a"].round(4), df["target"]))
     names = ["maybe", "no", "yes"]
     assert all(a_of[round(float(a), 4)] == names[int(c)] for a, c in zip(raw.train_x[:, 0], raw.train_y))
+    assert raw.class_names == tuple(names)  # the data's own labels, for the figures (artifacts/classes.json)
+    from trainables.trial import write_class_names
+
+    (tmp_path / fmt).mkdir()
+    write_class_names(raw, tmp_path / fmt)
+    assert json.loads((tmp_path / fmt / "artifacts" / "classes.json").read_text()) == {"class_names": names}
 
 
 def test_tabular_errors(tmp_path):

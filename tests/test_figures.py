@@ -316,3 +316,57 @@ def test_trial_figures_drawn_by_worker_processes_match_the_serial_drawing(tmp_pa
     out = publish._draw_in_processes(bad)
     assert calls == [tids[:1]] and set(out[0]) == set(tids[:1])
     assert "a figure worker failed" in caplog.text
+
+
+def test_a_repeated_configuration_and_seed_is_drawn_once():
+    """The same (configuration, seed) trained twice (its copy with different numbers, to see which is drawn):
+    the learning curve and the paired figure use one trial per seed, the first by trial_id."""
+    trials, epochs = tables()
+    copy = trials[trials.trial_id == "c_soft_0"].assign(trial_id="c_soft_0_copy", test_error=0.9)
+    ep_copy = epochs[epochs.trial_id == "c_soft_0"].assign(trial_id="c_soft_0_copy", val_error=0.9)
+    trials, epochs = pd.concat([trials, copy]), pd.concat([epochs, ep_copy])
+    fig = learning_curves.draw(trials, epochs, ["c_soft"])
+    line = fig.axes[0].get_lines()[0]
+    assert "n=3" in line.get_label() and max(line.get_ydata()) < 50
+    d = paired.differences(trials, "c_dm", "c_soft", "test_error")
+    assert list(d.index) == SEEDS and abs(d[0]) < 0.1
+
+
+def test_learning_curves_mark_the_lr_steps_and_say_one_trial(tmp_path):
+    trials, epochs = tables()
+    steps = figures.schedule_steps(trials, {"lr_schedule": "thirds", "epochs": 6}, ["c_soft"])
+    assert steps == {"c_soft": [2.0, 4.0]}
+    assert figures.schedule_steps(trials, {"lr_schedule": "cosine", "epochs": 6}, ["c_soft"]) == {"c_soft": []}
+    fig = learning_curves.draw(trials, epochs, ["c_soft"], steps=steps)
+    ax = fig.axes[0]
+    vlines = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    assert sorted(ln.get_xdata()[0] for ln in vlines) == [2.0, 4.0]
+    assert "lr step (x0.1)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "mean over seeds" in ax.get_title()
+    assert set(figures.trial_figures(trials, epochs, "c_dm_1", tmp_path)) == {"learning curve", "reliability diagram"}
+    single = learning_curves.draw(trials[trials.trial_id == "c_dm_1"], epochs, ["c_dm"])
+    assert "one trial" in single.axes[0].get_title() and "mean over seeds" not in single.axes[0].get_title()
+    assert single.axes[0].get_legend().get_title().get_text() == ""
+
+
+def test_reliability_bars_carry_their_bin_counts():
+    trials, _ = tables()
+    fig = reliability.draw(trials, ["c_soft"])
+    ax = fig.axes[0]
+    counts = sorted(int(t.get_text()) for t in ax.texts)
+    assert counts == sorted([sum(10 + s for s in SEEDS), 60, sum(30 - s for s in SEEDS)])
+    assert "count per bin" in ax.get_title()
+
+
+def test_retain_heatmap_uses_the_data_class_names(tmp_path):
+    trials, _ = tables()
+    dirs = {}
+    for s in SEEDS:
+        d = tmp_path / f"c_dm_{s}"
+        d.mkdir()
+        (d / "dropmax_retain_per_class_test.json").write_text(json.dumps({"all": {"mean_p": np.eye(3).tolist()}}))
+        (d / "classes.json").write_text(json.dumps({"class_names": ["A", "B", "C"]}))
+        dirs[f"c_dm_{s}"] = d
+    ax = retain.draw(trials, dirs, "c_dm").axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "B", "C"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["A", "B", "C"]

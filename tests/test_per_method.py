@@ -51,8 +51,8 @@ def test_each_method_gets_num_samples_configurations_on_every_seed():
     assert all(("regularizer.keep" in c) == (c["regularizer.name"] == "dropout") for c in configs)
     assert all(("regularizer.tau" in c) == (c["regularizer.name"] == "dropmax") for c in configs)
     studies = searcher.searcher.studies  # SeedReplicates -> PerMethodStudies
-    assert {m: len(s._ot_study.trials) for m, s in studies.items()} == {"dropmax": 4, "softmax": 4, "dropout": 4}
-    done = {m: [t.value for t in s._ot_study.trials] for m, s in studies.items()}
+    assert {m: len(s.searcher._ot_study.trials) for m, s in studies.items()} == {"dropmax": 4, "softmax": 4, "dropout": 4}
+    done = {m: [t.value for t in s.searcher._ot_study.trials] for m, s in studies.items()}
     assert done["dropmax"] == [0.1] * 4 and done["softmax"] == [0.5] * 4  # each study saw its own results
 
 

@@ -25,9 +25,10 @@ def test_view_counts_epochs_eta_and_best():
     # done: 4+4+4+1+0+2 = 15; total: ended trials count their epochs done (13), running + pending 4 each,
     # and 3 trials not created yet at the mean budget 4: 13 + 8 + 12 = 33; left 18 at 15 epochs / 65 s
     assert eps == f"  epochs 15/33 · elapsed 1m05s · remaining ~{progress._duration(65.0 * 18 / 15)}"
-    assert best == "  best so far by val_error (min): softmax · 3.50% (1 seed)"
+    # softmax's 3.50 % is one seed: only the configurations with the most finished seeds (2) are ranked
+    assert best == "  best so far by val_error (min): dropmax tau=0.5 · 4.00% (2 seeds; 1 configuration(s) with fewer finished seeds not ranked)"
     text = progress.view("demo", states(), total=10, elapsed_s=65.0, metric="val_error", mode="max")
-    assert "dropmax tau=0.5 · 4.00% (2 seeds)" in text
+    assert "dropmax tau=0.5 · 4.00% (2 seeds; 1 configuration(s)" in text
 
 
 def test_view_before_anything_finished():
@@ -51,3 +52,19 @@ def test_files_view_uses_the_budget_column_and_meta():
     assert "1/2 trials done (1 finished), 1 running" in text
     assert "epochs 3/10 · elapsed 0m30s · remaining ~1m10s" in text  # 30 s x 7 left / 3 done
     assert "softmax epochs=2 · 10.00% (1 seed)" in text
+
+
+def test_searched_epochs_count_the_expected_budget_of_trials_not_created_yet():
+    """train.epochs in [60, 200], 30 trials, the first 3 created at 60: the total is 30 x 130 = 3,900 epochs
+    (not 30 x 60 = 1,800 from the known trials' mean), in the live view and in `sweeper status` alike."""
+    spec = {"train": {"epochs": 60}, "space": {"train.epochs": {"type": "categorical", "choices": [60, 200]}},
+            "search": {"metric": "val_error", "mode": "min"}}
+    assert progress.expected_budget(spec) == 130.0
+    assert progress.expected_budget({"space": {"train.epochs": {"type": "int", "low": 10, "high": 30}}}) == 20.0
+    live = [TrialState("running", 0, 60, f"c{i}", "softmax") for i in range(3)]
+    text = progress.view("t", live, 30, 10.0, "val_error", "min", unknown_budget=progress.expected_budget(spec))
+    assert "epochs 0/3900" in text
+    rows = [{"status": "running", "epochs": 0, "train.epochs": 60, "config_id": f"c{i}", "regularizer": "softmax",
+             "config": "train.epochs=60", "val_error": None} for i in range(3)]
+    meta = {"sweep_id": "t", "started": 100.0, "total_trials": 30, "status": "running"}
+    assert "epochs 0/3900" in progress.files_view("t", meta, spec, rows, now=110.0)

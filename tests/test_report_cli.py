@@ -52,7 +52,8 @@ def test_report_on_a_results_folder(tmp_path):
                     "## Measured vs paper", "Paper: made-up", "exact sign-flip permutation test", "Holm"):
         assert section in rep, section
     csvs = {p.name for p in (d / "report").glob("*.csv")}
-    assert csvs == {"configurations.csv", "methods.csv", "paired_test_error.csv", "paper.csv", "paper_ordering.csv"}
+    assert csvs == {"configurations.csv", "methods.csv", "paired_test_error.csv", "paper.csv", "paper_ordering.csv",
+                    "robustness.csv"}
 
 
 def test_bad_metric_or_sweep_exits_2_without_traceback(tmp_path):

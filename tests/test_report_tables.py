@@ -1,4 +1,7 @@
 """Per-configuration and per-method tables, baseline choice, paired comparisons on a fixed table."""
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -65,7 +68,7 @@ def test_nll_differences_are_in_nats_not_points():
 
 def test_regularizer_metric_with_a_baseline_does_not_crash():
     """`--metric sal_params --baseline softmax` raised KeyError; softmax has no sal_params: nothing to pair."""
-    sw = Sweep("fixture", __import__("pathlib").Path("."), dropmax_like(), pd.DataFrame(), {}, {})
+    sw = Sweep("fixture", Path("."), dropmax_like(), pd.DataFrame(), {}, {})
     rep = writer.build(sw, extra_metrics=("sal_params",), baseline="softmax")
     comp = rep.tables["paired_sal_params"]
     assert (comp["n"] == 0).all() and comp["note"].str.contains("no seed finished in both").all()
@@ -79,3 +82,40 @@ def test_per_seed_values_below_three_seeds():
     c = tables.config_table(t, ["test_error"], OBJ)
     md = tables.render(c, ["test_error"], [("config", "config"), ("seeds", "seeds")])
     assert "seeds: 40.00, 45.00 (n=2)" in md and "seeds: 30.00 (n=1)" in md and "1/2" in md and "±" not in md
+
+
+def _two_seed_sweep() -> Sweep:
+    t = table(rows("softmax", "regularizer.name=softmax", {"val_error": [.30, .32], "test_error": [.30, .31]}, seeds=(0, 1)),
+              rows("dropout", "regularizer.name=dropout", {"val_error": [.25, .27], "test_error": [.265, .285]}, seeds=(0, 1)))
+    return Sweep("two", Path("."), t, pd.DataFrame(), {"search": {"metric": "val_error", "mode": "min"}})
+
+
+def test_no_interval_or_t_test_from_two_paired_seeds_anywhere():
+    """2 paired seeds: the paired table, the summary and the terminal print the per-seed differences, no ±, no t-test p."""
+    p = paired({0: .265, 1: .285}, {0: .30, 1: .31})
+    assert p.n == 2 and np.isnan(p.t_half) and np.isnan(p.t_p) and np.isnan(p.dz)
+    rep = writer.build(_two_seed_sweep(), baseline="softmax")
+    comp = rep.tables["paired_test_error"].iloc[0]
+    assert comp["per_seed_diff"] == "0:-0.035;1:-0.025" and np.isnan(comp["t_p_holm"])
+    for text in (dict(rep.sections)["Summary"], dict(rep.sections)["Paired comparisons of test_error against softmax"], rep.main):
+        assert "seeds: -3.50, -2.50 (n=2)" in text
+        assert not re.search(r"\d ± \d", text) and "0.0345" not in text
+    row = next(x for x in rep.main.splitlines() if x.startswith("| dropout | softmax |"))
+    assert row.split("|")[6].strip() == "-"  # t-test p
+
+
+def test_an_identical_configuration_and_seed_counts_once():
+    """TPE suggested sparsemax twice: each seed ran twice with identical results. Counts, cells and the paired
+    comparison see 2 distinct seeds (no interval), not 4."""
+    sm = rows("softmax", "regularizer.name=softmax", {"val_error": [.2, .3], "test_error": [.2, .3]}, seeds=(0, 1))
+    sp = rows("sparsemax", "regularizer.name=sparsemax", {"val_error": [.1, .5], "test_error": [.1, .5]}, seeds=(0, 1))
+    again = [{**r, "trial_id": r["trial_id"] + "_again"} for r in sp]
+    t = table(sm, sp, again)
+    c = tables.config_table(t, ["test_error"], OBJ).set_index("method")
+    assert c.loc["sparsemax", "seeds"] == "2/2" and c.loc["sparsemax", "test_error_n"] == 2
+    assert c.loc["sparsemax", "n_trials"] == 2
+    assert tables.cell(c.loc["sparsemax"], "test_error") == "seeds: 10.00, 50.00 (n=2)"
+    rep = writer.build(Sweep("dup", Path("."), t, pd.DataFrame(), {"search": {"metric": "val_error", "mode": "min"}}),
+                       baseline="softmax")
+    comp = rep.tables["paired_test_error"].iloc[0]
+    assert comp["n"] == 2 and np.isnan(comp["t_ci95"]) and "33.61" not in rep.main and "4/4" not in rep.main

@@ -156,6 +156,38 @@ def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep):
     assert "never used for selection" not in _invoke("report", "prov", "--out", out).output
 
 
+@pytest.mark.slow
+def test_confirm_per_method_at_twice_the_budget_on_default_fresh_seeds(sweep):
+    """`sweeper confirm SWEEP --epochs 2x`: each method's selected configuration (by validation), 2 x 2 epochs,
+    as many fresh seeds as the search ran (the next after its seeds), and the sign check printed."""
+    out = str(sweep / "sweeps")
+    both = _invoke("confirm", "prov", "--top", "1", "--per-method", "--out", out)
+    assert both.exit_code == 2 and "exclude each other" in both.output
+    bad = _invoke("confirm", "prov", "--epochs", "twice", "--out", out)
+    assert bad.exit_code == 2 and "such as 2x" in bad.output
+    r = _sweeper("confirm", "prov", "--epochs", "2x", "--name", "prov_long", "--num-cpus", "2", "--quiet", cwd=sweep)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    src = pd.read_parquet(sweep / "sweeps" / "prov" / "trials.parquet")
+    best = src.groupby("config_id").val_error.mean().idxmin()
+    conf = pd.read_parquet(sweep / "sweeps" / "prov_long" / "trials.parquet")
+    assert sorted(conf.seed) == [2, 3] and set(conf.config_id) == {best} and (conf.epochs == 4).all()
+    assert "Does the sign of each comparison hold on the fresh seeds?" in r.stdout
+    assert "re-run on seeds 2, 3 at 2x epochs" in r.stdout
+    meta = json.loads((sweep / "sweeps" / "prov_long" / "sweep.json").read_text())["confirms"]
+    assert meta["top"] == "per-method" and meta["epochs"] == "2x"
+
+
+def test_confirm_epochs_parsing():
+    from sweeper.commands.confirm import ConfirmError, budget, fresh_seeds, parse_epochs
+
+    assert budget(60, parse_epochs("2x")) == 120 and budget(60, parse_epochs("1.5x")) == 90
+    assert budget(60, parse_epochs("400")) == 400 and budget(60, None) == 60
+    assert fresh_seeds({0: "a", 1: "a", 5: "b"}, 3) == [6, 7, 8]
+    for bad in ("0x", "-2", "2y", "x"):
+        with pytest.raises(ConfirmError, match="such as 2x"):
+            parse_epochs(bad)
+
+
 def test_code_version_of_a_checkout_and_of_a_plain_folder(tmp_path):
     from sweeper.store.provenance import code_version
 

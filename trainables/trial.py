@@ -126,6 +126,15 @@ def write_final_artifacts(net: torch.nn.Module, directory: Path) -> None:
                 (out / (name if name.endswith(".json") else name + ".json")).write_text(json.dumps(obj, indent=1))
 
 
+def write_class_names(splits, directory: Path) -> None:
+    """``artifacts/classes.json`` ({"class_names": [...]}, index k -> the data's label) when the data has
+    labels of its own (figures label classes with them instead of 0..K-1)."""
+    names = list(getattr(splits, "class_names", ()) or ())
+    if names:
+        (directory / "artifacts").mkdir(exist_ok=True)
+        (directory / "artifacts" / "classes.json").write_text(json.dumps({"class_names": names}))
+
+
 def write_calibration(trainer: Trainer, directory: Path) -> str:
     """The final test calibration bins as ``artifacts/calibration_test.json``; returns the JSON text.
 
@@ -178,6 +187,7 @@ def run_trial(config: dict[str, Any], base: dict[str, Any],
                 if trainer.done and not metrics.get("diverged"):
                     write_final_artifacts(trainer.net, Path(d))
                     metrics[M.TEST_CALIBRATION] = write_calibration(trainer, Path(d))
+                    write_class_names(splits, Path(d))
                     # the regularizer's post-training step (e.g. SAL builds and tests the pruned network)
                     metrics.update(run_finalize(cfg, trainer, Path(d) / "artifacts"))
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))

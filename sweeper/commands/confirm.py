@@ -1,12 +1,20 @@
-"""``sweeper confirm SWEEP --top K --seeds 5,6,7``: the search-then-confirm protocol.
+"""``sweeper confirm SWEEP [--top K | --per-method] [--seeds 5,6,7] [--epochs 2x]``: search, then confirm.
 
 A search picks its best configurations by a validation metric averaged over its
 seeds; their test numbers on those same seeds carry a selection bias (the winner
-is partly the configuration that was lucky on those seeds). The confirm step
-re-runs the K best configurations, ranked exactly as the launch summary ranks
-them (``report.summarize``: the sweep's first objective, mean over the seeds
-that finished, ``search.mode``), on fresh seeds that were never used for
-selection, and reports their test numbers.
+is partly the configuration that was lucky on those seeds), and a single epoch
+budget can decide a comparison by itself (a method that converges slower loses
+at a short budget). The confirm step re-runs, on fresh seeds never used for
+selection, either the K best configurations (``--top K``) or each method's
+selected configuration (``--per-method``, the default without ``--top``),
+both chosen by ``sweeper.store.selection`` (the rule every report uses: the
+sweep's first objective, mean over its distinct finished seeds), optionally at
+another budget (``--epochs 2x``: each configuration's epochs times 2; ``--epochs
+400``: 400 epochs; the lr schedule is relative to the run's length, so it
+stretches with it). Without ``--seeds``, as many fresh seeds as the source ran,
+the next integers after every seed used for selection. ``sweeper report`` of the
+source then states, per comparison, whether its sign held in the confirm sweep
+(``sweeper.report.robustness``).
 
 - Seeds used for selection: the source sweep's ``seeds``, and, when the source is
   itself a confirm sweep, the seeds of every sweep it descends from. Any overlap
@@ -25,9 +33,12 @@ Only ``plan`` and ``run`` import the launcher (and torch); ``report_note`` reads
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sweeper.report.confirm_note import report_note  # noqa: F401  (re-exported)
 
 
 class ConfirmError(ValueError):
@@ -84,8 +95,54 @@ def selection_seeds(sweep_dir: Path, out: str | Path) -> dict[int, str]:
     return used
 
 
-def plan(source: str, top: int, seeds: list[int], out: str | Path = "sweeps", name: str | None = None) -> Plan:
-    """Check the request and build the confirm sweep (no Ray, nothing written)."""
+def parse_epochs(text: str | None) -> tuple[float, str] | None:
+    """``--epochs``: ``"2x"`` -> (2.0, "x") (each configuration's budget times 2), ``"400"`` -> (400.0, "abs")."""
+    if text is None:
+        return None
+    t = str(text).strip().lower()
+    try:
+        v = float(t[:-1]) if t.endswith("x") else int(t)
+    except ValueError:
+        v = -1.0
+    if v <= 0:
+        raise ConfirmError(f"--epochs must be a multiple of each configuration's budget such as 2x, or a number of "
+                           f"epochs such as 400, got {text!r}")
+    return (float(v), "x" if t.endswith("x") else "abs")
+
+
+def budget(old: int, epochs: tuple[float, str] | None) -> int:
+    """The confirm run's epochs for a configuration that ran ``old`` (``parse_epochs``; ceil of a multiple)."""
+    if epochs is None:
+        return int(old)
+    return int(epochs[0]) if epochs[1] == "abs" else max(1, math.ceil(epochs[0] * int(old)))
+
+
+def fresh_seeds(used: dict[int, str], n: int) -> list[int]:
+    """``n`` seeds never used for selection: the next ones after the largest used."""
+    start = max(used, default=-1) + 1
+    return list(range(start, start + n))
+
+
+def _chosen(trials, objective: tuple[str, str], top: int | None) -> list[str]:
+    """config_ids to confirm (``sweeper.store.selection``, the rule every report uses): the top ``top``
+    configurations, or with ``top`` None each method's selected configuration."""
+    from sweeper.store import selection
+
+    scores = selection.scores(trials, objective)
+    ranked = [c for c in selection.ranked(trials, objective) if scores.notna().get(c, False)]
+    if top is None:
+        return list(selection.best_per_method(trials, objective).values())
+    if len(ranked) < top:
+        raise ConfirmError(f"--top {top}: the sweep has {len(ranked)} configuration(s) with a finished "
+                           f"{objective[0]} to rank (of {trials['config_id'].nunique()})")
+    return ranked[:top]
+
+
+def plan(source: str, top: int | None, seeds: list[int] | None, out: str | Path = "sweeps", name: str | None = None,
+         epochs: str | None = None) -> Plan:
+    """Check the request and build the confirm sweep (no Ray, nothing written). ``top`` None: each
+    method's selected configuration (``--per-method``); ``seeds`` None: as many fresh seeds as the
+    source ran; ``epochs``: ``parse_epochs`` (default: the source's budgets)."""
     import yaml
 
     from sweeper import report
@@ -97,48 +154,55 @@ def plan(source: str, top: int, seeds: list[int], out: str | Path = "sweeps", na
         src = sweep_path(source, out)
     except NoSuchSweep as e:
         raise ConfirmError(str(e)) from None
-    if top < 1:
+    if top is not None and top < 1:
         raise ConfirmError(f"--top must be >= 1, got {top}")
+    ep = parse_epochs(epochs)
     used = selection_seeds(src, out)
+    spec_dict = yaml.safe_load((src / "spec.yaml").read_text())
+    seeds = list(seeds) if seeds is not None else fresh_seeds(used, len(spec_dict["seeds"]))
+    _check_fresh(seeds, used)
+    metric, mode = spec_dict["search"]["metric"], spec_dict["search"]["mode"]
+    metric, mode = (metric[0] if isinstance(metric, list) else metric), (mode[0] if isinstance(mode, list) else mode)
+    try:
+        trials = report.load_trials(src)
+    except FileNotFoundError as e:
+        raise ConfirmError(str(e)) from None
+    chosen = _chosen(trials, (metric, mode), top)
+    summary = report.summarize(trials, metric, mode).set_index("config_id")
+    store = tune_state.tune_storage(src)
+    old_epochs = int(spec_dict["train"]["epochs"])
+    points, ranking = [], []
+    for cid in chosen:
+        trial_id = trials.loc[trials.config_id == cid, "trial_id"].iloc[0]
+        params = store.read(f"trial_{trial_id}", "params.json")
+        if params is None:
+            raise ConfirmError(f"sweep {src.name}: trial {trial_id} has no params.json in {store.root}")
+        point = {k: v for k, v in tune_overrides(json.loads(params), spec_dict["seeds"]).items() if k != "seed"}
+        if ep is not None and "train.epochs" in point:
+            point["train.epochs"] = budget(point["train.epochs"], ep)
+        points.append(point)
+        ranking.append({"config_id": cid, "config": summary.at[cid, "config"], "method": summary.at[cid, "method"],
+                        metric: float(summary.at[cid, metric])})
+    what = f"its top {top}" if top is not None else "each method's selected configuration"
+    spec_dict = {**spec_dict, "seeds": list(seeds), "search": {**spec_dict["search"], "scheduler": "fifo"},
+                 "train": {**spec_dict["train"], "epochs": budget(old_epochs, ep)},
+                 "description": f"confirm sweep of {src.name}: {what} by {metric} on fresh seeds"
+                                + (f", at {epochs} epochs" if ep else "")}
+    confirms = {"source": src.name, "source_dir": str(src), "top": top if top is not None else "per-method",
+                "metric": metric, "mode": mode, "selection_seeds": sorted(used), "seeds": list(seeds),
+                "ranking": ranking, **({"epochs": str(epochs)} if ep else {})}
+    return Plan(src.name, name or f"{src.name}_confirm", spec_dict, points, ranking, confirms)
+
+
+def _check_fresh(seeds: list[int], used: dict[int, str]) -> None:
     overlap = sorted(set(seeds) & set(used))
     if overlap:
         raise ConfirmError(
             f"--seeds {', '.join(map(str, overlap))} {'was' if len(overlap) == 1 else 'were'} used for selection "
             f"(sweep {', '.join(sorted({used[s] for s in overlap}))} ran seeds {', '.join(map(str, sorted(used)))}): "
             f"a confirm run needs seeds never used for selection, e.g. "
-            f"{', '.join(str(max(used) + 1 + i) for i in range(len(seeds)))}"
+            f"{', '.join(map(str, fresh_seeds(used, len(seeds))))}"
         )
-    spec_dict = yaml.safe_load((src / "spec.yaml").read_text())
-    metric = spec_dict["search"]["metric"]
-    mode = spec_dict["search"]["mode"]
-    metric, mode = (metric[0] if isinstance(metric, list) else metric), (mode[0] if isinstance(mode, list) else mode)
-    try:
-        trials = report.load_trials(src)
-    except FileNotFoundError as e:
-        raise ConfirmError(str(e)) from None
-    summary = report.summarize(trials, metric, mode)
-    ranked = summary[summary[metric].notna()] if metric in summary else summary.iloc[0:0]
-    if len(ranked) < top:
-        raise ConfirmError(f"--top {top}: sweep {src.name} has {len(ranked)} configuration(s) with a finished "
-                           f"{metric} to rank (of {len(summary)})")
-    ranked = ranked.head(top)
-    store = tune_state.tune_storage(src)
-    points, ranking = [], []
-    for r in ranked.itertuples(index=False):
-        trial_id = trials.loc[trials.config_id == r.config_id, "trial_id"].iloc[0]
-        params = store.read(f"trial_{trial_id}", "params.json")
-        if params is None:
-            raise ConfirmError(f"sweep {src.name}: trial {trial_id} has no params.json in {store.root}")
-        point = {k: v for k, v in tune_overrides(json.loads(params), spec_dict["seeds"]).items() if k != "seed"}
-        points.append(point)
-        ranking.append({"config_id": r.config_id, "config": r.config, metric: float(getattr(r, metric))})
-    sweep_id = name or f"{src.name}_confirm"
-    spec_dict = {**spec_dict, "seeds": list(seeds),
-                 "search": {**spec_dict["search"], "scheduler": "fifo"},
-                 "description": f"confirm sweep of {src.name}: its top {top} by {metric} on fresh seeds"}
-    confirms = {"source": src.name, "source_dir": str(src), "top": top, "metric": metric, "mode": mode,
-                "selection_seeds": sorted(used), "seeds": list(seeds), "ranking": ranking}
-    return Plan(src.name, sweep_id, spec_dict, points, ranking, confirms)
 
 
 def run(p: Plan, **launch_kw: Any):
@@ -154,12 +218,3 @@ def run(p: Plan, **launch_kw: Any):
     return launch_mod.launch(spec, name=p.sweep_id, points=p.points, confirms=p.confirms, **launch_kw)
 
 
-def report_note(sweep_dir: Path) -> str | None:
-    """The sentence a report of a confirm sweep prints (None for any other sweep)."""
-    f = Path(sweep_dir) / "sweep.json"
-    c = json.loads(f.read_text()).get("confirms") if f.exists() else None
-    if not c:
-        return None
-    return (f"Confirm sweep of {c['source']}: its top {c['top']} configuration(s) by {c['metric']} ({c['mode']}, mean "
-            f"over seeds {', '.join(map(str, c['selection_seeds']))}) re-run on seeds {', '.join(map(str, c['seeds']))}; "
-            f"the test numbers above come from seeds never used for selection.")

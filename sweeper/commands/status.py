@@ -84,6 +84,9 @@ def status_text(sweep: str, out: str = "sweeps") -> str:
     df = pd.DataFrame(trials)
     if len(df) and (df["status"] == "finished").any():
         summary = report.summarize(df, metric, mode)
-        lines.append(f"best so far by {metric} ({mode}):")
-        lines.append(report.format_table(summary, metric, top=3))
+        most = int(summary["n_finished"].max())
+        fewer = int((summary["n_finished"] < most).sum())
+        lines.append(f"best so far by {metric} ({mode}), among the configurations with {most} finished seed(s)"
+                     + (f" ({fewer} with fewer not ranked)" if fewer else "") + ":")
+        lines.append(report.format_table(summary[summary["n_finished"] == most], metric, top=3))
     return "\n".join(lines)

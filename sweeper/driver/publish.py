@@ -20,7 +20,6 @@ from pathlib import Path
 import pandas as pd
 
 from sweeper.store import mlflow_runs as tracking
-from sweeper.store.columns import read_trials
 from sweeper.spec.labels import config_name
 from sweeper.figures import trial_worker
 
@@ -78,12 +77,11 @@ def _draw_in_processes(shares: list[dict]) -> list[dict[str, dict[str, str]]]:
 
 
 def log_best(sweep_dir: Path, tracker: tracking.SweepTracker, summary: pd.DataFrame, metric: str) -> None:
-    """The summary's first row (the best configuration by ``metric``) and its per-seed values to the parent run."""
+    """The summary's first row (the selected configuration by ``metric``) and its per-seed values (one per
+    distinct seed) to the parent run; ``sweep_dir`` is unused (kept for the callers)."""
     if not len(summary) or metric not in summary or pd.isna(summary[metric].iloc[0]):
         return
     best = summary.iloc[0]
-    trials = read_trials(Path(sweep_dir) / "trials.parquet")
-    col = metric if metric in trials else f"metric.{metric}"
-    done = trials[(trials["config_id"] == best["config_id"]) & (trials["status"] == "finished")]
+    per_seed = best.get(f"{metric}_seeds")  # its distinct finished seeds (sweeper.store.selection.replicates)
     name = config_name(str(best["regularizer"]), str(best["config"]))
-    tracker.log_best(name, str(best["config_id"]), metric, done[col].dropna().tolist())
+    tracker.log_best(name, str(best["config_id"]), metric, list(per_seed.values()) if isinstance(per_seed, dict) else [])

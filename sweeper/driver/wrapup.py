@@ -150,11 +150,13 @@ def final_tables(sweep_dir: Path, spec: SweepSpec) -> tuple[list[dict], list[dic
 
 
 def summary_metrics(trials: pd.DataFrame, summary: pd.DataFrame, metric: str) -> dict[str, float]:
-    """The parent run's metrics: the best configuration's objective and a count per status
-    (every status, zero included, so a count from an earlier run never goes stale)."""
+    """The parent run's metrics: the selected configuration's objective, mean over its distinct seeds
+    (``selected_<metric>``; not ``best_<metric>``, which every child run logs as its own best epoch's
+    value), and a count per status (every status, zero included, so a count from an earlier run never
+    goes stale)."""
     out = {}
     if len(summary) and metric in summary and pd.notna(summary[metric].iloc[0]):
-        out[f"best_{metric}"] = float(summary[metric].iloc[0])
+        out[f"selected_{metric}"] = float(summary[metric].iloc[0])
     counts = trials["status"].value_counts().to_dict() if len(trials) else {}
     for s in sorted(set(STATUSES) | set(counts)):
         out[f"trials_{s}"] = float(counts.get(s, 0))

@@ -37,16 +37,22 @@ def slug(title: str) -> str:
 
 def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, metric: str = "val_error",
                   mode: str = "min", baseline: str | None = None, test_metric: str = "test_error",
-                  artifacts: dict[str, Path] | None = None, skipped: dict[str, str] | None = None) -> dict[str, Path]:
+                  artifacts: dict[str, Path] | None = None, skipped: dict[str, str] | None = None,
+                  shown: dict[str, list[str]] | None = None, train: dict | None = None) -> dict[str, Path]:
     """Draw every figure the data supports into ``out_dir``; returns ``{title: png path}``.
 
     ``metric``/``mode``: the sweep's validation objective, which ranks and selects
-    configurations (never the test metric). ``baseline``: a config_id, a
-    configuration label or a regularizer name (then its best configuration by
-    ``metric``). ``artifacts``: trial_id -> artifact folder (see
-    :func:`artifact_dirs`), needed by the retain and gate figures. ``skipped``: if given,
-    filled with ``{title: why}`` for each figure that applies to the sweep's methods but
-    was not drawn (e.g. tables recorded before a telemetry column existed, no trial folders).
+    configurations through ``sweeper.store.selection`` (the tables' rule; never the test
+    metric). ``test_metric``: the compared metric, only drawn. ``baseline``: a config_id, a
+    configuration label or a regularizer name (then its selected configuration). With several
+    methods the paired figure compares each method's selected configuration with the baseline,
+    as the paired table does; with one method, the top configurations. ``artifacts``: trial_id ->
+    artifact folder (see :func:`artifact_dirs`), needed by the retain and gate figures.
+    ``skipped``: if given, filled with ``{title: why}`` for each figure that applies to the
+    sweep's methods but was not drawn. ``shown``: if given, filled with ``{title: config_ids
+    drawn}`` (the paired figure's baseline first), for the report's captions. ``train``: the
+    spec's train section (its lr_schedule and epochs mark the learning-rate steps; a searched
+    ``train.lr_schedule`` / ``train.epochs`` column overrides it per configuration).
     """
     out_dir = Path(out_dir)
     dirs = artifacts or {}
@@ -57,24 +63,45 @@ def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, 
     base = C.resolve_baseline(trials, baseline, metric, mode)
     top = ranked[:TOP] + ([base] if base and base not in ranked[:TOP] else [])
     best = list(per_method.values())
-    drawn: dict[str, object] = {}
+    drawn: dict[str, tuple[object, list[str]]] = {}
+    steps = schedule_steps(trials, train or {}, [*best, *top])
     if len(per_method) > 1:
-        drawn["Learning curves, best configuration per method"] = learning_curves.draw(trials, epochs, best)
-    drawn["Learning curves, top configurations"] = learning_curves.draw(trials, epochs, top)
+        drawn["Learning curves, best configuration per method"] = (learning_curves.draw(trials, epochs, best, steps=steps), best)
+    drawn["Learning curves, top configurations"] = (learning_curves.draw(trials, epochs, top, steps=steps), top)
     if base:
-        drawn[f"Paired differences in {test_metric} vs the baseline"] = paired.draw(trials, base, ranked[:TOP * 2], test_metric)
-    drawn["Reliability diagrams, best configuration per method"] = reliability.draw(trials, best)
+        against = [c for c in (best if len(per_method) > 1 else ranked[:TOP * 2]) if c != base]
+        drawn[f"Paired differences in {test_metric} vs the baseline"] = (
+            paired.draw(trials, base, against, test_metric), [base, *against])
+    drawn["Reliability diagrams, best configuration per method"] = (reliability.draw(trials, best), best)
     for reg, cid in per_method.items():
         if reg in RETAIN_METHODS:
-            drawn[f"{reg} retain probabilities per class"] = retain.draw(trials, dirs, cid)
-    drawn["SAL test error vs parameters"] = sal.draw(trials)
+            drawn[f"{reg} retain probabilities per class"] = (retain.draw(trials, dirs, cid), [cid])
+    drawn["SAL test error vs parameters"] = (sal.draw(trials), [])
     md = [c for c in ranked if trials.loc[trials.config_id == c, "regularizer"].iloc[0] == "malicious_dropout"]
-    drawn["Malicious Dropout p_pass per epoch"] = p_pass.draw(trials, epochs, md[:TOP])
-    drawn["Gate value histograms"] = gates.draw(trials, dirs, [c for r, c in per_method.items() if r in gates.PREFIXES])
-    drawn[f"{test_metric} vs epoch budget"] = budget.draw(trials, metric, mode, test_metric)
+    drawn["Malicious Dropout p_pass per epoch"] = (p_pass.draw(trials, epochs, md[:TOP]), md[:TOP])
+    gated = [c for r, c in per_method.items() if r in gates.PREFIXES]
+    drawn["Gate value histograms"] = (gates.draw(trials, dirs, gated), gated)
+    sel = budget.selection(trials, metric, mode, test_metric)
+    drawn[f"{test_metric} vs epoch budget"] = (budget.draw(trials, metric, mode, test_metric),
+                                               list(sel["config_id"]) if len(sel) else [])
     if skipped is not None:
-        skipped.update(_why_not(trials, epochs, dirs, drawn, set(per_method)))
-    return {title: C.save(fig, out_dir / f"{slug(title)}.png") for title, fig in drawn.items() if fig is not None}
+        skipped.update(_why_not(trials, epochs, dirs, {t: f for t, (f, _) in drawn.items()}, set(per_method)))
+    if shown is not None:
+        shown.update({t: ids for t, (f, ids) in drawn.items() if f is not None and ids})
+    return {title: C.save(fig, out_dir / f"{slug(title)}.png") for title, (fig, _) in drawn.items() if fig is not None}
+
+
+def schedule_steps(trials: pd.DataFrame, train: dict, config_ids: list[str]) -> dict[str, list[float]]:
+    """config_id -> the epochs of its learning-rate steps (``learning_curves.lr_steps``)."""
+    first = trials.drop_duplicates("config_id").set_index("config_id")
+    out = {}
+    for cid in dict.fromkeys(config_ids):
+        row = first.loc[cid] if cid in first.index else {}
+        sched = row.get("train.lr_schedule", train.get("lr_schedule"))
+        ep = row.get("train.epochs", train.get("epochs"))
+        out[cid] = learning_curves.lr_steps(sched if isinstance(sched, str) else train.get("lr_schedule"),
+                                            int(ep) if pd.notna(ep) else None)
+    return out
 
 
 def _why_not(trials: pd.DataFrame, epochs: pd.DataFrame, dirs: dict, drawn: dict, methods: set[str]) -> dict[str, str]:

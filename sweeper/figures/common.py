@@ -20,6 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from sweeper.spec.labels import config_name  # noqa: E402
+from sweeper.store import selection  # noqa: E402
 
 FINISHED = "finished"
 DPI = 100
@@ -52,7 +53,8 @@ def band_frame(df: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 
 
 def finished(trials: pd.DataFrame) -> pd.DataFrame:
-    return trials[trials["status"] == FINISHED]
+    """The finished trials, one per distinct (configuration, seed) (``selection.replicates``)."""
+    return selection.replicates(trials)
 
 
 def metric_column(trials: pd.DataFrame, metric: str) -> str | None:
@@ -78,32 +80,22 @@ def config_means(trials: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def ranked_configs(trials: pd.DataFrame, metric: str, mode: str) -> list[str]:
-    """config_ids of finished configurations, best first by the mean of ``metric``."""
-    cm = config_means(trials, metric)
-    return cm.sort_values("mean", ascending=(mode == "min"), kind="stable")["config_id"].tolist()
+    """config_ids of finished configurations, best first by the mean of the validation ``metric``
+    (``selection.ranked``, the tables' order)."""
+    s = selection.scores(trials, (metric, mode))
+    return [c for c in selection.ranked(trials, (metric, mode)) if pd.notna(s.get(c))]
 
 
 def best_per_method(trials: pd.DataFrame, metric: str, mode: str) -> dict[str, str]:
-    """regularizer -> config_id of its best configuration by the mean of ``metric`` (the validation metric)."""
-    cm = config_means(trials, metric)
-    out: dict[str, str] = {}
-    for cid in cm.sort_values("mean", ascending=(mode == "min"), kind="stable")["config_id"]:
-        reg = cm.loc[cm.config_id == cid, "regularizer"].iloc[0]
-        out.setdefault(reg, cid)
-    return out
+    """regularizer -> config_id of its selected configuration (``selection.best_per_method`` on the
+    validation ``metric``)."""
+    return selection.best_per_method(trials, (metric, mode))
 
 
 def resolve_baseline(trials: pd.DataFrame, baseline: str | None, metric: str, mode: str) -> str | None:
-    """A config_id for ``baseline``: a config_id, a config label, or a regularizer name (its best
-    configuration by ``metric``); None when not given or not found."""
-    if not baseline:
-        return None
-    if (trials["config_id"] == baseline).any():
-        return baseline
-    hit = trials.loc[trials["config"] == baseline, "config_id"]
-    if len(hit):
-        return str(hit.iloc[0])
-    return best_per_method(trials, metric, mode).get(baseline)
+    """A config_id for ``baseline`` (``selection.baseline``): a config_id, a config label, or a
+    regularizer name (its selected configuration by ``metric``); None when not given or not found."""
+    return selection.baseline(trials, baseline, (metric, mode))
 
 
 def label(trials: pd.DataFrame, config_id: str) -> str:

@@ -6,6 +6,8 @@ per bin, counts add up, and the mean confidence and accuracy are count-weighted
 means over the seeds. Bars: accuracy per bin; crosses: mean confidence; the
 diagonal is perfect calibration. The title gives the pooled ECE,
 sum_b n_b |acc_b - conf_b| / n (the mean of the seeds' ECEs is not exactly this).
+Each bar is labelled with its bin's count n_b (pooled over seeds), so a nearly empty
+bin does not look as weighty as a full one.
 """
 from __future__ import annotations
 
@@ -63,14 +65,16 @@ def draw_panels(panels: list[tuple[str, dict]]) -> Figure | None:
         ok = np.asarray(b["count"]) > 0
         ax.bar(edges[:-1][ok], np.asarray(b["accuracy"])[ok], width=width[ok], align="edge",
                edgecolor="black", alpha=0.7, label="accuracy")
-        ax.plot(((edges[:-1] + edges[1:]) / 2)[ok], np.asarray(b["confidence"])[ok], "x", color="red",
-                label="mean confidence")
+        centres = (edges[:-1] + edges[1:]) / 2
+        ax.plot(centres[ok], np.asarray(b["confidence"])[ok], "x", color="red", label="mean confidence")
+        for x, acc, n in zip(centres[ok], np.asarray(b["accuracy"])[ok], np.asarray(b["count"])[ok]):
+            ax.text(x, min(acc, 0.9) + 0.02, f"{int(n)}", ha="center", va="bottom", fontsize=5, rotation=90)
         ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_xlabel("confidence")
         ax.set_ylabel("accuracy")
-        ax.set_title(f"{title}\nECE {100 * ece(b):.2f}%, n={int(np.sum(b['count']))}", fontsize=8)
+        ax.set_title(f"{title}\nECE {100 * ece(b):.2f}%, n={int(np.sum(b['count']))} (bar labels: count per bin)", fontsize=8)
     axes.flat[0].legend(fontsize=7, loc="upper left")
     return fig
 
@@ -84,7 +88,7 @@ def draw(trials: pd.DataFrame, config_ids: list[str]) -> Figure | None:
     for cid in config_ids:
         sets = [b for b in map(parse, done.loc[done["config_id"] == cid, COLUMN]) if b]
         if sets:
-            panels.append((f"{C.label(trials, cid)} ({len(sets)} seeds)", pool(sets)))
+            panels.append((f"{C.label(trials, cid)} ({len(sets)} seed{'s' if len(sets) != 1 else ''})", pool(sets)))
     return draw_panels(panels)
 
 

@@ -5,10 +5,12 @@ One concept per module, pure functions on DataFrames, no torch or Ray import:
 - ``units``    display units (errors and ECE in %, NLL in nats, counts) and the per-seed rule for n < 3
 - ``stats``    Student-t intervals, paired comparisons (t, bootstrap, exact sign-flip test, d_z), Holm, Friedman
 - ``data``     a sweep's tables from a sweep or results folder, its objective
+- ``selection`` the selected configuration (validation objective, distinct seeds): every consumer calls it
 - ``tables``   one row per configuration / per method (best by the sweep's objective), baseline choice
 - ``compare``  paired comparisons over shared seeds, Holm-corrected over the family
 - ``budget``   budget-fair comparison over ``train.epochs`` and the not-converged flag
 - ``paper``    the spec's ``paper:`` targets: parse, measured vs paper, ordering agreement
+- ``robustness`` per verdict: checked against the budget, on fresh seeds (confirm sweeps), validation vs test
 - ``across``   several sweeps: average ranks, Friedman, pairwise Wilcoxon + Holm, CD diagram
 - ``writer``   report folder (report.md, CSVs, figures) and MLflow artifacts
 

@@ -11,7 +11,7 @@ When a sweep runs several budgets (``train.epochs`` takes more than one value):
 3. Convergence: per seed, d_i = objective(largest budget) - objective(second largest budget) of the
    method's best configurations there (sign flipped for a max objective, so d < 0 is an improvement).
    "not converged at the budgets tried" when mean(d) < 0 and the 95% t-interval of d excludes 0;
-   "may not be converged" when mean(d) < 0 but the interval includes 0 (or fewer than 2 seeds pair);
+   "may not be converged" when mean(d) < 0 but the interval includes 0 (or fewer than 3 seeds pair: no interval);
    "no gain from the largest budget" otherwise. The flag compares finished runs of different lengths,
    not the last epochs of one run (a step schedule flattens every curve at each learning-rate drop).
 4. The verdict against the baseline depends on the budget when the sign of (method - baseline) test

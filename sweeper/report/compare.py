@@ -2,7 +2,9 @@
 
 The family is every comparison the report makes for one metric: each selected configuration against
 the baseline (``--baseline``), or every pair when no baseline is given. Both p-value columns (paired
-t-test, exact sign-flip test) are Holm-adjusted over that family (``stats.holm``). Differences are
+t-test, exact sign-flip test) are Holm-adjusted over that family (``stats.holm``). Below
+``stats.MIN_PAIRED`` paired seeds a comparison has no interval, t-test or d_z: ``diff_cell`` prints its
+per-seed differences (as the method cells print per-seed values). Differences are
 a - b in the metric's stored unit; the tables print them in the metric's difference unit (pp for
 errors and ECE, nats for NLL).
 """
@@ -13,16 +15,18 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from sweeper.report import markdown, units
-from sweeper.report.data import FINISHED, column
-from sweeper.report.stats import BOOT_MIN_N, EXACT_TEST, T_TEST, holm, paired
+from sweeper.report import markdown, selection, units
+from sweeper.report.data import column
+from sweeper.report.stats import BOOT_MIN_N, EXACT_TEST, MIN_PAIRED, T_TEST, holm, paired
 
 
 def per_seed(trials: pd.DataFrame, config_id: str, metric: str) -> dict[int, float]:
+    """{seed: value} over the configuration's distinct finished seeds (``selection.replicates``)."""
     c = column(trials, metric)
     if c not in trials:
         return {}
-    g = trials[(trials["config_id"] == config_id) & trials["status"].isin(FINISHED)][["seed", c]].dropna()
+    reps = selection.replicates(trials)
+    g = reps[reps["config_id"] == config_id][["seed", c]].dropna()
     return dict(zip(g["seed"].astype(int), g[c].astype(float)))
 
 
@@ -42,6 +46,7 @@ def comparisons(trials: pd.DataFrame, configs: pd.DataFrame, selected: list[str]
             "metric": metric, "a": a, "b": b, "method_a": method.get(a, a), "method_b": method.get(b, b),
             "config_a": label.get(a, a), "config_b": label.get(b, b), "n": p.n,
             "seeds": ",".join(map(str, p.seeds)), "mean_diff": p.mean_diff, "t_ci95": p.t_half,
+            "per_seed_diff": ";".join(f"{s}:{v:.6g}" for s, v in zip(p.seeds, p.diffs)),
             "boot_low": p.boot_low, "boot_high": p.boot_high, "t_stat": p.t_stat, "t_p": p.t_p,
             "exact_p": p.exact_p, "exact_min_p": p.exact_min_p, "cohens_dz": p.dz,
             "t_test": T_TEST, "exact_test": EXACT_TEST, "note": "; ".join(p.notes),
@@ -51,6 +56,19 @@ def comparisons(trials: pd.DataFrame, configs: pd.DataFrame, selected: list[str]
         out["t_p_holm"] = holm(out["t_p"].to_numpy())
         out["exact_p_holm"] = holm(out["exact_p"].to_numpy())
     return out
+
+
+def diff_cell(r: dict, u: units.Unit) -> str:
+    """A comparison's difference: mean ± 95% t-interval from ``MIN_PAIRED`` paired seeds on; with fewer,
+    the per-seed differences (``per_seed_diff``) and n; "-" with none."""
+    if r["n"] == 0:
+        return "-"
+    if r["n"] < MIN_PAIRED or not np.isfinite(r["t_ci95"]):
+        vals = [float(x.split(":")[1]) for x in str(r.get("per_seed_diff") or "").split(";") if ":" in x]
+        if r["n"] < MIN_PAIRED and vals:
+            return "seeds: " + ", ".join(u.fmt(v, True) for v in vals) + f" (n={r['n']})"
+        return u.fmt(r["mean_diff"], signed=True)
+    return u.fmt(r["mean_diff"], signed=True) + f" ± {u.fmt(r['t_ci95'])}"
 
 
 def _p(v: float) -> str:
@@ -65,8 +83,7 @@ def render(comp: pd.DataFrame) -> str:
     u = units.unit_of(metric)
     rows = []
     for r in comp.to_dict("records"):
-        diff = "-" if r["n"] == 0 else u.fmt(r["mean_diff"], signed=True) + (
-            f" ± {u.fmt(r['t_ci95'])}" if np.isfinite(r["t_ci95"]) else "")
+        diff = diff_cell(r, u)
         boot = "-" if not np.isfinite(r["boot_low"]) else f"[{u.fmt(r['boot_low'], True)}, {u.fmt(r['boot_high'], True)}]"
         rows.append([r["method_a"], r["method_b"], r["n"], diff, boot, _p(r["t_p"]), _p(r["t_p_holm"]),
                      _p(r["exact_p"]), _p(r["exact_p_holm"]), _p(r["exact_min_p"]),
@@ -81,7 +98,8 @@ def render(comp: pd.DataFrame) -> str:
         f"{len(comp)} comparison(s) of this table. Bootstrap: paired percentile bootstrap over seeds "
         f"(scipy.stats.bootstrap, 9,999 resamples, seed 0), shown from {BOOT_MIN_N} paired seeds on (with fewer, "
         "a percentile bootstrap has too few distinct resamples to mean anything). "
-        "Effect size: Cohen's d_z = mean(d) / sd(d).",
+        "Effect size: Cohen's d_z = mean(d) / sd(d). "
+        f"With fewer than {MIN_PAIRED} paired seeds no interval, t-test or d_z is given: the per-seed differences are shown.",
     ]
     for n in ns:
         mp = 2.0 / 2.0**n

@@ -14,18 +14,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import yaml
 
-from sweeper.store.columns import is_config_name
-FINISHED = ("finished",)
+from sweeper.store.columns import FINISHED, column, is_config_name  # noqa: F401  (FINISHED, column: re-exported)
 DEFAULT_OBJECTIVE = ("val_error", "min")
 
 
 class NoSweepData(FileNotFoundError):
     """No trials.parquet where the sweep was looked for (the CLI exits 2)."""
-
-
-def column(trials: pd.DataFrame, metric: str) -> str:
-    """The trials-table column of ``metric``: a core column, or ``metric.<name>`` for a regularizer's own."""
-    return metric if metric in trials or f"metric.{metric}" not in trials else f"metric.{metric}"
 
 
 def has_metric(trials: pd.DataFrame, metric: str) -> bool:

@@ -35,19 +35,33 @@ def paper_from_file(path: str | Path) -> dict | None:
     return block
 
 
-def _sweep_figures(sw: data.Sweep, out_dir: Path, metric: str, mode: str, baseline: str | None,
-                   skipped: dict[str, str]) -> dict[str, Path]:
+def _sweep_figures(sw: data.Sweep, out_dir: Path, objective: tuple[str, str], test_metric: str,
+                   baseline: str | None, skipped: dict[str, str], shown: dict[str, list[str]]) -> dict[str, Path]:
     """Figures from ``sweeper.figures.sweep_figures`` when that package is installed, else none.
+
+    ``objective``: the validation objective the tables select on (the figures select on it too);
+    ``test_metric``: the compared metric, only drawn.
 
     A live sweep folder passes its trials' artifact folders (retain and gate figures); a
     committed results folder has none, and the figures drawn from its tables alone are drawn.
-    ``skipped`` receives ``{title: why}`` for the figures that apply but could not be drawn."""
+    ``skipped`` receives ``{title: why}`` for the figures that apply but could not be drawn, ``shown``
+    ``{title: config_ids drawn}``."""
     if importlib.util.find_spec("sweeper.figures") is None:
         return {}
     from sweeper.figures import artifact_dirs, sweep_figures
 
-    return sweep_figures(sw.trials, sw.epochs, out_dir / "figures", metric=metric, mode=mode, baseline=baseline,
-                         artifacts=artifact_dirs(sw.folder) or None, skipped=skipped)
+    return sweep_figures(sw.trials, sw.epochs, out_dir / "figures", metric=objective[0], mode=objective[1],
+                         baseline=baseline, test_metric=test_metric, train=sw.spec.get("train") or {},
+                         artifacts=artifact_dirs(sw.folder) or None, skipped=skipped, shown=shown)
+
+
+def caption(trials, title: str, ids: list[str], objective: tuple[str, str]) -> str:
+    """The sentence under a figure naming the configurations it draws (the paired figure's baseline first)."""
+    first = trials.drop_duplicates("config_id").set_index("config_id")
+    names = [f"{first.at[c, 'regularizer']}: {first.at[c, 'config']} (`{c}`)" for c in ids if c in first.index]
+    if title.startswith("Paired") and names:
+        return f"Baseline {names[0]}; compared: " + ("; ".join(names[1:]) or "none") + f" (selected on {objective[0]})."
+    return f"Configurations drawn (selected on {objective[0]}): " + "; ".join(names) + "."
 
 
 def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", out: str | Path | None = None,
@@ -69,22 +83,27 @@ def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", 
                                     baseline=baseline, all_pairs=all_pairs, paper_block=block))
     figs: dict[str, Path] = {}
     not_drawn: dict[str, str] = {}
+    captions: dict[str, str] = {}
     if figures:
         for sw, r in zip(loaded, reports):
             sub = out / (sw.name if len(loaded) > 1 else "")
             skipped: dict[str, str] = {}
-            for title, p in _sweep_figures(sw, sub, r.metric, units.mode_of(r.metric), baseline, skipped).items():
-                figs[f"{title} ({sw.name})" if len(loaded) > 1 else title] = p
+            shown: dict[str, list[str]] = {}
+            suffix = f" ({sw.name})" if len(loaded) > 1 else ""
+            for title, p in _sweep_figures(sw, sub, r.objective, r.metric, baseline, skipped, shown).items():
+                figs[title + suffix] = p
+                if title in shown:
+                    captions[title + suffix] = caption(sw.trials, title, shown[title], r.objective)
             for title, why in skipped.items():
-                not_drawn[f"{title} ({sw.name})" if len(loaded) > 1 else title] = why
+                not_drawn[title + suffix] = why
     across = None
     if len(reports) > 1:
         across = writer.build_across(reports, reports[0].metric, units.mode_of(reports[0].metric), out)
-    md = writer.write(reports, out, figs, across, not_drawn)
+    md = writer.write(reports, out, figs, across, not_drawn, captions)
     runs = []
     if log_mlflow:
-        for sw in loaded:
-            rid = writer.log_to_mlflow(out, sw)
+        for sw, r in zip(loaded, reports):
+            rid = writer.log_to_mlflow(out, sw, r.robustness)
             if rid:
                 runs.append(rid)
     main = "\n\n".join(r.main for r in reports) + (f"\n\nAcross sweeps:\n{across[0]}" if across else "")

@@ -4,7 +4,9 @@ Seeds are a blocking factor: two configurations run on the same seeds (same data
 so configurations are compared seed by seed on d_i = a_i - b_i over the seeds both finished.
 
 - ``t_interval``: mean ± t_{0.975, n-1} * s / sqrt(n) (Student t, s the sample sd with ddof 1).
-- ``paired``: for d_i, i = 1..n:
+- ``paired``: for d_i, i = 1..n (from ``MIN_PAIRED`` = 3 paired seeds on for the interval, the t-test and
+  d_z: with 2 seeds t_{0.975,1} = 12.7 and the t-test has 1 degree of freedom, so neither tells a reader
+  anything; below 3 the report prints the per-seed differences instead):
   * mean difference with the Student-t 95% interval above, and a paired (percentile) bootstrap 95%
     interval (``scipy.stats.bootstrap`` over the seeds, 9,999 resamples, fixed seed 0) from
     ``BOOT_MIN_N`` = 8 paired seeds on (fewer seeds give too few distinct resamples to mean anything);
@@ -35,6 +37,7 @@ BOOT_SEED = 0
 # 126 for n = 5) and under-covers badly at such n; below this many paired seeds ``paired`` reports no
 # bootstrap interval rather than one that means little (the Student-t interval is always given).
 BOOT_MIN_N = 8
+MIN_PAIRED = 3  # fewer paired seeds: no interval, t-test or d_z (the per-seed differences are reported)
 EXACT_TEST = "exact sign-flip permutation test (two-sided, all 2^n sign assignments)"
 T_TEST = "paired t-test (two-sided)"
 
@@ -137,9 +140,9 @@ def paired(a: dict, b: dict, level: float = LEVEL) -> Paired:
     if n == 0:
         return Paired(0, notes=("no seed finished in both",))
     mean = float(d.mean())
-    if n < 2:
+    if n < MIN_PAIRED:
         return Paired(n, seeds, tuple(map(float, d)), mean, exact_p=sign_flip_p(d), exact_min_p=min_exact_p(n),
-                      notes=("one paired seed: no interval or t-test",))
+                      notes=(f"{n} paired seed{'s' if n > 1 else ''}: no interval or t-test below {MIN_PAIRED}",))
     sd = float(d.std(ddof=1))
     half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
     lo, hi = bootstrap_ci(d, level) if n >= BOOT_MIN_N else (float("nan"), float("nan"))

@@ -1,20 +1,20 @@
 """Per-configuration and per-method tables of a sweep (pure functions on the trials DataFrame).
 
 - ``config_table``: one row per configuration (config_id: the searched values, seed excluded), for each
-  metric the mean, the half-width of the 95% Student-t interval and n over the seeds that finished,
-  and the per-seed values; rows ranked by the sweep's own objective (mean over seeds), as the launch
-  summary ranks them.
-- ``method_table``: per regularizer, its best configuration by that objective (selection on validation;
-  the test columns are then only read), with how many configurations and trials the method got.
-- ``pick_baseline``: a config_id, or a regularizer name whose best configuration by the objective is
-  used (and the report says which, and out of how many).
+  metric the mean, the half-width of the 95% Student-t interval and n over the distinct seeds that
+  finished, and the per-seed values; rows in ``selection.ranked`` order (the sweep's validation
+  objective, mean over seeds; ties by config_id), as the launch summary ranks them.
+- ``method_table``: per regularizer, its selected configuration (``selection.best_per_method``: on the
+  validation objective; the test columns are then only read), with how many configurations and trials it got.
+- ``pick_baseline``: a config_id, or a regularizer name whose selected configuration is used
+  (``selection.baseline``; the report says which, and out of how many).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from sweeper.report import markdown, units
+from sweeper.report import markdown, selection, units
 from sweeper.report.data import FINISHED, column
 from sweeper.report.stats import t_interval
 
@@ -32,11 +32,16 @@ def metric_list(trials: pd.DataFrame, extra: tuple[str, ...] = (), objective: st
 
 
 def config_table(trials: pd.DataFrame, metrics: list[str], objective: tuple[str, str] = ("val_error", "min")) -> pd.DataFrame:
-    """One row per configuration; columns ``<m>``, ``<m>_ci95``, ``<m>_n``, ``<m>_seeds`` ({seed: value})."""
-    obj, mode = objective
+    """One row per configuration; columns ``<m>``, ``<m>_ci95``, ``<m>_n``, ``<m>_seeds`` ({seed: value}).
+
+    Values are over the configuration's distinct finished seeds and ``seeds`` counts distinct seeds
+    (``selection.replicates``); rows are in ``selection.ranked`` order."""
+    obj, _ = objective
+    reps, runs = selection.replicates(trials), selection.distinct_runs(trials)
     rows = []
-    for cid, g in trials.groupby("config_id", sort=False):
-        done = g[g["status"].isin(FINISHED)].sort_values("seed")
+    for cid in selection.ranked(trials, objective):
+        g = runs[runs["config_id"] == cid]
+        done = reps[reps["config_id"] == cid].sort_values("seed")
         row = {"config_id": cid, "method": g["regularizer"].iloc[0], "config": g["config"].iloc[0],
                "seeds": f"{len(done)}/{len(g)}", "n_finished": len(done), "n_trials": len(g)}
         for m in dict.fromkeys([*metrics, obj]):
@@ -50,14 +55,12 @@ def config_table(trials: pd.DataFrame, metrics: list[str], objective: tuple[str,
         failed = g[~g["status"].isin(FINISHED)]
         row["not_finished"] = ", ".join(f"{s}:{st}" for s, st in zip(failed["seed"], failed["status"]))
         rows.append(row)
-    out = pd.DataFrame(rows)
-    if obj in out:
-        out = out.sort_values(obj, ascending=(mode == "min"), na_position="last", kind="stable")
-    return out.reset_index(drop=True)
+    return pd.DataFrame(rows).reset_index(drop=True)
 
 
 def method_table(configs: pd.DataFrame, objective: tuple[str, str]) -> pd.DataFrame:
-    """Per method: its best configuration by the objective (``configs`` is already ranked by it)."""
+    """Per method: its selected configuration, the first of the method in ``configs`` (``config_table``'s
+    ``selection.ranked`` order) with a finished objective: ``selection.best_per_method``'s choice."""
     obj, _ = objective
     rows = []
     for method, g in configs.groupby("method", sort=False):

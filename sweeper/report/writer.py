@@ -13,8 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeper.report import across, budget, compare, paper, tables
+from sweeper.report import across, budget, compare, paper, robustness, tables
+from sweeper.report.confirm_note import report_note
 from sweeper.report.data import Sweep, column, numeric_metrics
+
+
+ROBUSTNESS_HEAD = "Robustness of the verdicts (sweeper report):"
+NOTE_TAG = "mlflow.note.content"  # the run's description (sweeper.store.mlflow_runs.NOTE_TAG)
 
 
 class ReportInputError(ValueError):
@@ -28,7 +33,9 @@ class SweepReport:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # csv name -> table
     main: str = ""  # what the terminal prints
     method_table: pd.DataFrame | None = None
-    metric: str = "test_error"
+    metric: str = "test_error"  # the compared (reported) metric
+    objective: tuple[str, str] = ("val_error", "min")  # the validation objective that selects
+    robustness: str = ""  # the robustness lines as plain text (the MLflow parent run's description)
 
 
 def _provenance(sw: Sweep) -> str:
@@ -45,6 +52,8 @@ def _provenance(sw: Sweep) -> str:
         lines.append(f"- packages: `{sw.provenance['versions']}`")
     if "written" in sw.provenance:
         lines.append(f"- tables written: {sw.provenance['written']}")
+    if note := report_note(sw.folder):
+        lines.append(f"- {note}")
     if sw.meta.get("mlflow_parent_run"):
         lines.append(f"- MLflow parent run: `{sw.meta['mlflow_parent_run']}` ({sw.meta.get('mlflow_uri', '')})")
     return "\n".join(lines)
@@ -62,7 +71,7 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
     if column(trials, objective[0]) not in trials:
         objective = ("val_error", "min")
     metrics = tables.metric_list(trials, tuple(extra_metrics) + (metric,), objective[0])
-    rep = SweepReport(sw, metric=metric)
+    rep = SweepReport(sw, metric=metric, objective=objective)
     configs = tables.config_table(trials, metrics, objective)
     methods = tables.method_table(configs, objective)
     rep.method_table = methods
@@ -77,24 +86,9 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
         except KeyError as e:
             raise ReportInputError(str(e.args[0])) from None
     several = methods["method"].nunique() > 1
-    n_note = (f"Cells: mean ± 95% Student-t interval over the seeds that finished; with fewer than "
-              f"{tables.MIN_SEEDS_FOR_CI} finished seeds the per-seed values are shown instead (n given).")
-    method_md = tables.render(methods, metrics, [("method", "method"), ("configs", "configs"), ("trials", "trials"),
-                                                 ("selected configuration", "config"), ("seeds", "seeds")])
-    method_text = (f"Each method's best configuration by {objective[0]} ({objective[1]}), ranked by it; "
-                   f"then its test metrics. {n_note}\n\n{method_md}")
-    if several:
-        rep.sections.append(("Which method is best", method_text))
-    config_md = tables.render(configs, metrics, [("method", "method"), ("configuration", "config"), ("seeds", "seeds")])
-    rep.sections.append(("All configurations", f"Ranked by {objective[0]} ({objective[1]}). {n_note}\n\n{config_md}"))
-
-    if budget.has_budgets(trials):
-        bres = budget.analyse(trials, metric, objective, baseline if base_id and baseline in set(configs["method"]) else None)
-        rep.tables["budget"] = tables.csv_frame(bres.table, [metric, objective[0]])
-        rep.tables["budget_selected"] = bres.selected
-        rep.sections.append(("Budget-fair comparison", budget.render(bres, metric, objective,
-                                                                     baseline if baseline in set(configs["method"]) else None)))
-
+    method_text, config_md = _ranking_sections(rep, configs, methods, metrics, several)
+    base_method = baseline if base_id and baseline in set(configs["method"]) else None
+    bres = _budget_section(rep, metric, base_method)
     selected = list(methods["config_id"]) if several else list(configs["config_id"])
     if base_id is not None and base_id not in selected:
         selected.append(base_id)
@@ -104,31 +98,90 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
         rep.tables[f"paired_{metric}"] = comp
         title = f"Paired comparisons of {metric}" + (f" against {baseline}" if base_id else " (all pairs)")
         rep.sections.append((title, (base_note + "\n\n" if base_note else "") + compare.render(comp)))
-
-    pc = pd.DataFrame()
-    if paper_block:
-        pc = paper.compare(paper_block, configs)
-        order = paper.ordering(pc)
-        rep.tables["paper"] = pc
-        rep.tables["paper_ordering"] = order
-        rep.sections.append(("Measured vs paper", paper.render(paper_block, pc, order)))
+    verdicts = robustness.verdicts(sw, robustness.pairs_of(comp, list(methods["method"])), metric, objective, bres)
+    pc = _paper_section(rep, paper_block, configs)
     if several and (len(comp) or len(pc)):
         summary_md = _summary(methods, metrics, metric, comp, pc, baseline)
-        rep.sections.insert(1, ("Summary", f"One row per method (its configuration selected on {objective[0]}). {n_note}\n\n{summary_md}"))
+        rep.sections.insert(1, ("Summary", f"One row per method (its configuration selected on {objective[0]}). "
+                                           f"{N_NOTE}\n\n{summary_md}"))
         method_text = summary_md
-
-    main = [f"{sw.name}: {len(trials)} trials, {len(configs)} configurations, {methods['method'].nunique()} method(s)"]
-    main.append(method_text if several else config_md)
-    if base_id is not None:
-        main += ["", base_note, "", compare.render(comp)]
-    rep.main = "\n".join(main)
+    signs = _confirm_signs(sw, metric, objective)
+    if signs[0]:
+        rep.sections.append(signs)
+    if len(verdicts):
+        rep.tables["robustness"] = verdicts
+        rep.robustness = robustness.plain(verdicts)
+        rep.sections.insert(2 if several and (len(comp) or len(pc)) else 1,
+                            ("Robustness of the verdicts", robustness.render(verdicts)))
+    main = [f"{sw.name}: {len(trials)} trials, {len(configs)} configurations, {methods['method'].nunique()} method(s)",
+            method_text if several else config_md]
+    main += ["", base_note, "", compare.render(comp)] if base_id is not None else []
+    main += ["", "Robustness of the verdicts:", robustness.render(verdicts)] if len(verdicts) else []
+    rep.main = "\n".join(main + (["", *signs] if signs[0] else []))
     return rep
+
+
+N_NOTE = (f"Cells: mean ± 95% Student-t interval over the seeds that finished; with fewer than "
+          f"{tables.MIN_SEEDS_FOR_CI} finished seeds the per-seed values are shown instead (n given).")
+
+
+def _ranking_sections(rep: SweepReport, configs: pd.DataFrame, methods: pd.DataFrame, metrics: list[str],
+                      several: bool) -> tuple[str, str]:
+    """"Which method is best" (several methods) and "All configurations"; returns their markdown tables."""
+    obj, mode = rep.objective
+    method_md = tables.render(methods, metrics, [("method", "method"), ("configs", "configs"), ("trials", "trials"),
+                                                 ("selected configuration", "config"), ("seeds", "seeds")])
+    method_text = (f"Each method's best configuration by {obj} ({mode}), ranked by it; "
+                   f"then its test metrics. {N_NOTE}\n\n{method_md}")
+    if several:
+        rep.sections.append(("Which method is best", method_text))
+    config_md = tables.render(configs, metrics, [("method", "method"), ("configuration", "config"), ("seeds", "seeds")])
+    rep.sections.append(("All configurations", f"Ranked by {obj} ({mode}). {N_NOTE}\n\n{config_md}"))
+    return method_text, config_md
+
+
+def _budget_section(rep: SweepReport, metric: str, base_method: str | None) -> budget.BudgetResult | None:
+    """The budget-fair comparison when the sweep searched ``train.epochs`` (None otherwise)."""
+    trials = rep.sweep.trials
+    if not budget.has_budgets(trials):
+        return None
+    bres = budget.analyse(trials, metric, rep.objective, base_method)
+    rep.tables["budget"] = tables.csv_frame(bres.table, [metric, rep.objective[0]])
+    rep.tables["budget_selected"] = bres.selected
+    rep.sections.append(("Budget-fair comparison", budget.render(bres, metric, rep.objective, base_method)))
+    return bres
+
+
+def _paper_section(rep: SweepReport, paper_block: dict | None, configs: pd.DataFrame) -> pd.DataFrame:
+    """Measured vs the spec's paper targets (an empty frame without a paper block)."""
+    if not paper_block:
+        return pd.DataFrame()
+    pc = paper.compare(paper_block, configs)
+    order = paper.ordering(pc)
+    rep.tables["paper"] = pc
+    rep.tables["paper_ordering"] = order
+    rep.sections.append(("Measured vs paper", paper.render(paper_block, pc, order)))
+    return pc
+
+
+def _confirm_signs(sw: Sweep, metric: str, objective: tuple[str, str]) -> tuple[str, str]:
+    """(title, table) of a confirm sweep whose source folder is still there: does the sign of each
+    comparison hold on the fresh seeds? ("", "") for any other sweep."""
+    c = sw.meta.get("confirms") or {}
+    src = Path(c["source_dir"]) if c.get("source_dir") else None
+    if src is None or not (src / "trials.parquet").is_file():
+        return "", ""
+    from sweeper.report.data import load
+
+    return (f"Does each comparison of {c['source']} hold on fresh seeds?",
+            robustness.sign_table(load(src).trials, sw.trials, metric, objective, c["source"]))
 
 
 def _summary(methods: pd.DataFrame, metrics: list[str], metric: str, comp: pd.DataFrame, pc: pd.DataFrame,
              baseline: str | None) -> str:
-    """The paper-style table: per method its metrics, the paper's value of ``metric`` and the paired
-    difference to the baseline (mean ± 95% t-interval over shared seeds, in the metric's difference unit)."""
+    """The paper-style table: per method its metrics, the paper's value of ``metric``, the paired
+    difference to the baseline (mean ± 95% t-interval over shared seeds, in the metric's difference unit)
+    and, last, the configuration the numbers are of (selected on the validation objective)."""
     from sweeper.report import markdown, units
 
     u = units.unit_of(metric)
@@ -144,7 +197,7 @@ def _summary(methods: pd.DataFrame, metrics: list[str], metric: str, comp: pd.Da
     if base_cfg is not None:
         header.append(f"paired diff to {baseline} ({u.diff_label})")
     others = [m for m in metrics if m != metric]
-    header += [units.header(m) for m in others]
+    header += [units.header(m) for m in others] + ["selected configuration"]
     rows = []
     for r in methods.to_dict("records"):
         row = [r["method"], r["configs"], r["trials"], r["seeds"], tables.cell(r, metric)]
@@ -153,10 +206,8 @@ def _summary(methods: pd.DataFrame, metrics: list[str], metric: str, comp: pd.Da
             row.append("-" if t is None else paper._fmt(t["paper"], t["paper_ci95"], u))
         if base_cfg is not None:
             d = diff_by_cfg.get(r["config_id"])
-            row.append("–" if r["config_id"] == base_cfg else "-" if d is None or d["n"] == 0 else
-                       u.fmt(d["mean_diff"], True) + (f" ± {u.fmt(d['t_ci95'])}" if pd.notna(d["t_ci95"]) else "")
-                       + (f" (n={d['n']})" if d["n"] < tables.MIN_SEEDS_FOR_CI else ""))
-        row += [tables.cell(r, m) for m in others]
+            row.append("–" if r["config_id"] == base_cfg else "-" if d is None else compare.diff_cell(d, u))
+        row += [tables.cell(r, m) for m in others] + [r["config"]]
         rows.append(row)
     return markdown.table(header, rows)
 
@@ -176,9 +227,10 @@ def build_across(reports: list[SweepReport], metric: str, mode: str, out_dir: Pa
 
 def write(reports: list[SweepReport], out_dir: Path, figures: dict[str, Path] | None = None,
           across_section: tuple[str, dict[str, pd.DataFrame], dict[str, Path]] | None = None,
-          not_drawn: dict[str, str] | None = None) -> Path:
+          not_drawn: dict[str, str] | None = None, captions: dict[str, str] | None = None) -> Path:
     """Write report.md, one CSV per table and the figures into ``out_dir``; returns report.md's path.
-    ``not_drawn``: ``{figure title: why}`` for figures that apply but were not drawn (listed, not hidden)."""
+    ``not_drawn``: ``{figure title: why}`` for figures that apply but were not drawn (listed, not hidden);
+    ``captions``: ``{figure title: sentence under it}`` (which configurations it draws)."""
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     figs = dict(figures or {})
@@ -207,6 +259,8 @@ def write(reports: list[SweepReport], out_dir: Path, figures: dict[str, Path] | 
                 rel = Path("figures") / f"{i:02d}_{src.name}"
                 shutil.copyfile(src, out_dir / rel)
             md += [f"### {title}", "", f"![{title}]({rel.as_posix()})", ""]
+            if (captions or {}).get(title):
+                md += [captions[title], ""]
     if not_drawn:
         md += ["## Figures not drawn", ""] + [f"- {title}: {why}." for title, why in not_drawn.items()] + [""]
     csvs = sorted(p.name for p in out_dir.glob("*.csv"))
@@ -217,9 +271,10 @@ def write(reports: list[SweepReport], out_dir: Path, figures: dict[str, Path] | 
     return f
 
 
-def log_to_mlflow(out_dir: Path, sweep: Sweep) -> str | None:
-    """Log ``out_dir`` as artifacts (``report/``) of the sweep's MLflow parent run; the run id, or None if
-    the sweep has no parent run on record (a committed results folder)."""
+def log_to_mlflow(out_dir: Path, sweep: Sweep, robustness_text: str = "") -> str | None:
+    """Log ``out_dir`` as artifacts (``report/``) of the sweep's MLflow parent run, and ``robustness_text``
+    (the robustness lines) into its description, replacing the lines of an earlier report; the run id,
+    or None if the sweep has no parent run on record (a committed results folder)."""
     run_id, uri = sweep.meta.get("mlflow_parent_run"), sweep.meta.get("mlflow_uri")
     if not run_id or not uri:
         return None
@@ -229,7 +284,11 @@ def log_to_mlflow(out_dir: Path, sweep: Sweep) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        MlflowClient(tracking_uri=uri).log_artifacts(run_id, str(out_dir), artifact_path="report")
+        client = MlflowClient(tracking_uri=uri)
+        client.log_artifacts(run_id, str(out_dir), artifact_path="report")
+        if robustness_text:
+            note = client.get_run(run_id).data.tags.get(NOTE_TAG, "").split(ROBUSTNESS_HEAD)[0].rstrip()
+            client.set_tag(run_id, NOTE_TAG, f"{note}\n\n{ROBUSTNESS_HEAD}\n{robustness_text}".strip())
     except (MlflowException, OSError) as e:  # the report itself is written; say why it is not in MLflow
         logging.getLogger(__name__).warning("report written to %s but not logged to MLflow run %s in %s: %s",
                                             out_dir, run_id, uri, str(e).splitlines()[0][:300])

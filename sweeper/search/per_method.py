@@ -49,11 +49,23 @@ def method_space(space: tuple[Param, ...], method: str) -> tuple[Param, ...]:
 
 def trial_count(spec: SweepSpec, points: list | None = None) -> int:
     """Trials a sweep runs: configurations (explicit ``points``, the grid, or ``num_samples`` per
-    method study) times seeds. The one count that ``validate``, ``launch`` and the progress view use."""
+    method study, fewer where a study's space has fewer points) times seeds. The one count that ``validate``, ``launch`` and the progress view use."""
     if points is not None:
         configs = len(points)
     elif spec.search.sampler == "grid":
         configs = len(spec.grid())  # exact (duplicates removed); validation already bounded its size
+    elif methods(spec):
+        configs = sum(distinct_samples(spec, method_space(spec.space, m)) for m in methods(spec))
     else:
-        configs = spec.search.num_samples * max(len(methods(spec)), 1)
+        configs = distinct_samples(spec, spec.space)
     return configs * len(spec.seeds)
+
+
+def distinct_samples(spec: SweepSpec, space: tuple[Param, ...]) -> int:
+    """Configurations one study trains: ``num_samples``, or the number of points of ``space`` when every
+    parameter is discrete (fixed, categorical, or stepped) and there are fewer (a repeated suggestion is
+    not trained again: sweeper/distinct_configs.py)."""
+    discrete = all(p.type in ("fixed", "categorical") or p.step for p in space)
+    if not discrete:
+        return spec.search.num_samples
+    return min(spec.search.num_samples, dataclasses.replace(spec, space=space).grid_size())

@@ -13,7 +13,8 @@ class PerMethodStudies(Searcher):
     """Round-robin over one searcher per method, ``per_method`` suggestions each, then FINISHED.
 
     ``make(method)`` builds a method's searcher (an ``OptunaSearch`` over :func:`method_space`).
-    Results go back to the study that suggested the trial. Saved and restored with pickle
+    A study that is FINISHED early (its space has no new configuration, ``DistinctConfigs``) leaves
+    its turns to the others. Results go back to the study that suggested the trial. Saved and restored with pickle
     (``sweeper resume``), like ``OptunaSearch``."""
 
     def __init__(self, method_names: list[str], make: Callable[[str], Searcher], per_method: int,
@@ -30,12 +31,16 @@ class PerMethodStudies(Searcher):
         return all(ok)
 
     def suggest(self, trial_id: str) -> dict | str | None:
-        open_ = [m for m in self.methods if self.suggested[m] < self.per_method]
-        if not open_:
-            return Searcher.FINISHED
-        method = min(open_, key=lambda m: self.suggested[m])  # first in YAML order among the least served
-        config = self.studies[method].suggest(trial_id)
-        if config is None or config == Searcher.FINISHED:
+        while True:
+            open_ = [m for m in self.methods if self.suggested[m] < self.per_method]
+            if not open_:
+                return Searcher.FINISHED
+            method = min(open_, key=lambda m: self.suggested[m])  # first in YAML order among the least served
+            config = self.studies[method].suggest(trial_id)
+            if config != Searcher.FINISHED:
+                break
+            self.suggested[method] = self.per_method  # that study has no new configuration left: the others go on
+        if config is None:
             return config
         self.suggested[method] += 1
         self.owner[trial_id] = method

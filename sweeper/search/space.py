@@ -8,6 +8,9 @@
   suggests runs once per seed (``SeedReplicates``), and Optuna is told the mean
   of the objective(s) over the seeds that finished. A configuration whose every
   seed raised or diverged is told to Optuna as FAIL.
+- A configuration is trained at most once per seed: a study that suggests a configuration again is
+  told the earlier result instead (``DistinctConfigs``, sweeper/distinct_configs.py); the repeat counts
+  against ``num_samples``, so a small space ends its study early.
 - A searched ``regularizer.name`` gets one Optuna study per method, ``num_samples``
   configurations each (``search.per_method``, default true; ``sweeper/search/per_method.py``).
 - ``grid`` sampler: Tune's own grid over ``spec.grid()`` x seeds (every
@@ -29,6 +32,7 @@ from ray.tune.search import ConcurrencyLimiter, Repeater, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeper.search import per_method
+from sweeper.search.distinct_configs import DistinctConfigs
 from sweeper.search.per_method_searcher import PerMethodStudies
 from sweeper.spec import Param, SweepSpec
 
@@ -143,12 +147,14 @@ def search_setup(spec: SweepSpec, points: list[dict[str, Any]] | None = None) ->
         return {POINT: tune.grid_search(points)}, None, 1
     methods = per_method.methods(spec)  # equal budget per method (sweeper/search/per_method.py)
     searcher: Searcher
+    n = spec.search.num_samples
     if methods:
-        searcher = PerMethodStudies(methods, lambda m: OptunaSearch(
+        searcher = PerMethodStudies(methods, lambda m: DistinctConfigs(OptunaSearch(
             space=DefineByRun(per_method.method_space(spec.space, m)), metric=metric, mode=mode,
-            sampler=make_sampler(spec)), spec.search.num_samples, metric=metric, mode=mode)
+            sampler=make_sampler(spec)), n), n, metric=metric, mode=mode)
     else:
-        searcher = OptunaSearch(space=define_by_run(spec), metric=metric, mode=mode, sampler=make_sampler(spec))
+        searcher = DistinctConfigs(OptunaSearch(space=define_by_run(spec), metric=metric, mode=mode,
+                                                sampler=make_sampler(spec)), n)
     searcher = SeedReplicates(searcher, repeat=n_seeds, set_index=True)
     if spec.search.max_concurrent:
         searcher = ConcurrencyLimiter(searcher, max_concurrent=spec.search.max_concurrent)

@@ -47,3 +47,11 @@ def upgrade(trials: pd.DataFrame, fmt: int) -> pd.DataFrame:
 def read_trials(path: str | Path) -> pd.DataFrame:
     """``trials.parquet`` as a DataFrame under today's column names (see the module docstring)."""
     return upgrade(pd.read_parquet(path), file_format(path))
+
+
+FINISHED = ("finished",)  # the statuses whose metrics the report compares
+
+
+def column(trials: pd.DataFrame, metric: str) -> str:
+    """The trials-table column of ``metric``: a core column, or ``metric.<name>`` for a regularizer's own."""
+    return metric if metric in trials or f"metric.{metric}" not in trials else f"metric.{metric}"

@@ -187,12 +187,12 @@ class SweepTracker:
         if not v:
             return
         mean = sum(v) / len(v)
-        metrics = {f"best_{metric}_mean": mean}
+        metrics = {f"selected_{metric}_mean": mean}  # child runs log best_<metric>: their best epoch
         if len(v) >= 3:
             sd = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1))
             half = float(stats.t.ppf(0.975, len(v) - 1)) * sd / math.sqrt(len(v))
             text = f"{metric} {mean:.4g} ± {half:.2g} (95% t-CI over {len(v)} seeds)"
-            metrics[f"best_{metric}_ci95"] = half
+            metrics[f"selected_{metric}_ci95"] = half
         else:
             text = f"{metric} {mean:.4g} (mean of {len(v)} seed{'s' if len(v) > 1 else ''}: " + ", ".join(f"{x:.4g}" for x in v) + ")"
         tags = {"sweeper.best_config": config, "sweeper.best_config_id": config_id,

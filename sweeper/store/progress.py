@@ -5,11 +5,17 @@
       best so far by val_error (min): dropmax epochs=4 · 3.12% (3 seeds)
 
 "done" counts trials that ended: finished, stopped early by the scheduler,
-diverged or failed. Epochs count the trials' epoch budgets, trials not yet
-created at the mean budget of the known ones. The estimate of the remaining time
-is elapsed x (epochs left / epochs done) — the pace so far, so it is rough
-while few epochs are done and says so ("~"). The best configuration is the
-best mean of the validation metric over its finished seeds.
+diverged or failed. Epochs count the trials' epoch budgets; trials not yet
+created make up the rest of the expected total, total trials x the spec's
+expected budget (``expected_budget``: the mean of a searched ``train.epochs``'
+values, else ``train.epochs``) minus the known trials' budgets: the trials created
+so far are no guide when a grid or the per-method round-robin starts with the
+short budgets. The estimate of the remaining time is elapsed x
+(epochs left / epochs done) — the pace so far, so it is rough while few epochs
+are done and says so ("~"). The best configuration is the best mean of the
+validation metric over its finished seeds, among the configurations with the
+most finished seeds (a 1-seed mean is not ranked above 5-seed ones; the line
+says how many configurations with fewer seeds were left out).
 
 ``sweeper.driver.callbacks.progress.ProgressCallback`` replaces Ray Tune's boxed table: it prints this view
 at most every ``every_s`` seconds (and once at the end), never once per result.
@@ -45,23 +51,42 @@ def _duration(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def best_config(states: Iterable[TrialState], mode: str) -> tuple[str, float, int] | None:
-    """(name, mean validation metric, seeds) of the best configuration over finished trials."""
+def best_config(states: Iterable[TrialState], mode: str) -> tuple[str, float, int, int] | None:
+    """(name, mean validation metric, seeds, configurations left out) of the best configuration over
+    finished trials, among those with the most finished seeds (the others are counted, not ranked)."""
     groups: dict[str, list[TrialState]] = {}
     for s in states:
         if s.status == "finished" and s.value is not None and math.isfinite(s.value):
             groups.setdefault(s.config_id, []).append(s)
     if not groups:
         return None
-    means = {cid: sum(s.value for s in g) / len(g) for cid, g in groups.items()}
-    cid = (min if mode == "min" else max)(means, key=means.get)
-    return groups[cid][0].name, means[cid], len(groups[cid])
+    most = max(len(g) for g in groups.values())
+    means = {cid: sum(s.value for s in g) / len(g) for cid, g in groups.items() if len(g) == most}
+    cid = (min if mode == "min" else max)(sorted(means), key=means.get)
+    return groups[cid][0].name, means[cid], most, len(groups) - len(means)
+
+
+def expected_budget(spec: SweepSpec) -> float | None:
+    """The mean epoch budget of a trial of this spec: a searched ``train.epochs``' mean value (its
+    choices, its range's midpoint), else ``train.epochs``; None when the spec does not say."""
+    for p in spec.space:
+        if p.path != "train.epochs":
+            continue
+        if p.type == "categorical" and p.choices:
+            return sum(float(c) for c in p.choices) / len(p.choices)
+        if p.type in ("int", "float"):
+            return (float(p.low) + float(p.high)) / 2.0
+        if p.type == "fixed":
+            return float(p.value)
+    e = spec.base["train"].get("epochs")
+    return float(e) if e is not None else None
 
 
 def view(name: str, states: list[TrialState], total: int | None, elapsed_s: float, metric: str, mode: str,
-         epochs_done_here: int | None = None) -> str:
+         epochs_done_here: int | None = None, unknown_budget: float | None = None) -> str:
     """The progress text. ``epochs_done_here``: epochs run since ``elapsed_s`` started counting
-    (defaults to all epochs done; a resumed sweep passes only its own)."""
+    (defaults to all epochs done; a resumed sweep passes only its own). ``unknown_budget``: the epochs
+    of a trial not created yet (``expected_budget``; default: the mean budget of the known trials)."""
     total = max(total or 0, len(states))
     count = {k: sum(s.status == k for s in states) for k in ("pending", "running", *ENDED)}
     done = sum(count[k] for k in ENDED)
@@ -73,7 +98,10 @@ def view(name: str, states: list[TrialState], total: int | None, elapsed_s: floa
     mean_budget = sum(budgets) / len(budgets) if budgets else 0.0
     # an ended trial needs no more epochs, whatever its budget
     ep_total = sum(s.epochs_done if s.status in ENDED else s.epochs_total for s in states)
-    ep_total += round(mean_budget * (total - len(states)))
+    if unknown_budget and total > len(states):  # the not-created trials make up the expected sum of budgets
+        ep_total += round(max(unknown_budget * total - sum(budgets), 0.0))
+    else:
+        ep_total += round(mean_budget * (total - len(states)))
     ep_done = sum(s.epochs_done for s in states)
     here = ep_done if epochs_done_here is None else epochs_done_here
     line2 = f"  epochs {ep_done}/{ep_total} · elapsed {_duration(elapsed_s)}"
@@ -90,7 +118,8 @@ def view(name: str, states: list[TrialState], total: int | None, elapsed_s: floa
         line3 = f"  best so far by {metric} ({mode}): none finished yet"
     else:
         value = f"{100 * best[1]:.2f}%" if pct else f"{best[1]:.4g}"
-        line3 = f"  best so far by {metric} ({mode}): {best[0]} · {value} ({best[2]} seed{'s' if best[2] != 1 else ''})"
+        fewer = f"; {best[3]} configuration(s) with fewer finished seeds not ranked" if best[3] else ""
+        line3 = f"  best so far by {metric} ({mode}): {best[0]} · {value} ({best[2]} seed{'s' if best[2] != 1 else ''}{fewer})"
     return "\n".join([head, line2, line3])
 
 
@@ -110,4 +139,5 @@ def files_view(sweep_dir, meta: dict, spec: SweepSpec, trial_rows: list[dict], n
     end = float(end) if end is not None else (now or time.time())
     start = meta.get("started")
     elapsed = max(0.0, end - float(start)) if start is not None else 0.0  # no start time on record: 0
-    return view(str(meta.get("sweep_id", sweep_dir)), states, meta.get("total_trials"), elapsed, metric, mode)
+    return view(str(meta.get("sweep_id", sweep_dir)), states, meta.get("total_trials"), elapsed, metric, mode,
+                unknown_budget=expected_budget(spec))

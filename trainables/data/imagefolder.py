@@ -205,7 +205,7 @@ def load(params: Params, root: Path | None, seed: int) -> Splits | StreamedSplit
         for t in (x, xva, xte):  # in place: every split is its own tensor by now
             t.sub_(mean).div_(std)
     return Splits(x, y, xva, yva, xte, yte, len(classes), augment="crop_flip" if params.augment else None,
-                  description=desc.format(len(y), len(yva), len(yte)))
+                  description=desc.format(len(y), len(yva), len(yte)), class_names=tuple(map(str, classes)))
 
 
 def _streamed(folders: dict, parts: dict, classes: list[str], params: Params, desc: str) -> StreamedSplits:

@@ -25,6 +25,7 @@ class Splits:
     num_classes: int
     augment: str | None = None  # name of an on-device batch augmentation ("crop_flip") or None
     description: str = ""
+    class_names: tuple[str, ...] = ()  # the data's own label of class index k, where it has labels (tabular)
 
     @property
     def in_shape(self) -> tuple[int, ...]:

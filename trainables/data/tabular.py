@@ -69,4 +69,5 @@ def load(params: Params, root: Path | None, seed: int) -> Splits:
         description=f"tabular {path}: {x.shape[1]} features, {len(classes)} classes {list(classes)[:10]}, "
         f"{len(tr)}/{len(va)}/{len(te)} train/val/test (stratified, split_seed={params.split_seed})"
         f"{', standardised with train statistics' if params.standardize else ''}",
+        class_names=tuple(str(c) for c in classes),
     )

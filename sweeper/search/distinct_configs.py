@@ -1,0 +1,115 @@
+"""A searcher that never hands Tune the same configuration twice: an identical (configuration, seed)
+pair is never trained twice in one sweep.
+
+Samplers repeat themselves: TPE over a categorical-only space suggested ``sparsemax`` twice, and a
+space with nothing to search suggests ``{}`` every time; each suggestion then ran once per seed
+(``SeedReplicates``), so the same configuration was trained twice on every seed and the report counted
+the copies as seeds. ``DistinctConfigs`` wraps one study's searcher (an ``OptunaSearch``) inside the
+seed replicator and, when the study suggests a configuration it suggested before:
+
+- **reuses the result**: the repeated point is not trained; the study is told the earlier point's
+  result (its mean objective over seeds, or FAIL) as this suggestion's value, as soon as the earlier
+  point has finished (until then the told value waits), and the study is asked again. Chosen over
+  steering the sampler away (e.g. refusing the point as FAIL): a FAIL would teach TPE that a good
+  point is bad, while the real result is exactly what a re-run on the same seeds would report
+  (bit for bit on CPU, where training is deterministic per seed), so the study's model stays true.
+- **counts the repeat against the budget**: ``budget`` (``search.num_samples``) bounds the study's
+  suggestions, repeats included. A sampler that has converged, or a space with fewer points than
+  ``num_samples``, therefore ends the study early with fewer distinct configurations instead of
+  asking forever (an empty space with ``num_samples: 2`` trains its one configuration once per seed).
+
+Saved and restored with pickle (``sweeper resume``), like ``OptunaSearch``.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+from typing import Any
+
+from ray.tune.search import Searcher
+
+MAX_REPEATS_PER_CALL = 1000  # a suggest call asks the study at most this often before giving up for now
+_FAILED = "failed"
+
+
+def config_key(config: dict) -> str:
+    """The identity of a suggested configuration (its values, in a canonical order)."""
+    return json.dumps(config, sort_keys=True, default=repr)
+
+
+class DistinctConfigs(Searcher):
+    """``searcher`` with repeated suggestions answered from the earlier result (module docstring)."""
+
+    def __init__(self, searcher: Searcher, budget: int):
+        super().__init__(metric=searcher.metric, mode=searcher.mode)
+        self.searcher = searcher
+        self.budget = budget
+        self.used = 0  # suggestions taken from the study, repeats included
+        self.first: dict[str, str] = {}  # config key -> the trial id that trains it
+        self.results: dict[str, Any] = {}  # trained trial id -> result dict, or _FAILED
+        self.waiting: list[tuple[str, str]] = []  # (repeat's study trial id, trained trial id) not yet told
+        self.repeats = 0
+
+    @property
+    def metric(self):
+        return self.searcher.metric
+
+    @property
+    def mode(self):
+        return self.searcher.mode
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return self.searcher.set_search_properties(metric, mode, config, **spec)
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        self._tell_waiting()
+        for k in range(MAX_REPEATS_PER_CALL):
+            if self.used >= self.budget:
+                return Searcher.FINISHED
+            sid = trial_id if k == 0 else f"{trial_id}_repeat{k}"
+            config = self.searcher.suggest(sid)
+            if config is None or config == Searcher.FINISHED:
+                return config
+            self.used += 1
+            key = config_key(config)
+            if key not in self.first:
+                self.first[key] = trial_id
+                return config
+            self.repeats += 1
+            self.waiting.append((sid, self.first[key]))
+            self._tell_waiting()
+        return None  # the study keeps repeating points still running: ask again later
+
+    def _tell_waiting(self) -> None:
+        left = []
+        for sid, trained in self.waiting:
+            res = self.results.get(trained)
+            if res is None:
+                left.append((sid, trained))
+            elif res == _FAILED:
+                self.searcher.on_trial_complete(sid, result=None, error=True)
+            else:
+                self.searcher.on_trial_complete(sid, result=res)
+        self.waiting = left
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self.searcher.on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        self.results[trial_id] = _FAILED if error or not result else dict(result)
+        self.searcher.on_trial_complete(trial_id, result=result, error=error)
+        self._tell_waiting()
+
+    def get_state(self) -> dict:
+        return dict(self.__dict__)
+
+    def set_state(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.__dict__, f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as f:
+            self.__dict__.update(pickle.load(f))
