@@ -20,6 +20,7 @@ from sweeper.driver.callbacks.progress import ProgressCallback
 from sweeper.driver.callbacks.watchdog import TrialWatchdog
 from sweeper.store.mlflow_runs import SweepTracker
 from sweeper.spec import SweepSpec
+from sweeper.store.progress import expected_budget
 from trainables.config import TrainConfig
 
 
@@ -30,7 +31,7 @@ def sweep_callbacks(sweep_dir: Path, spec: SweepSpec, tracker: SweepTracker, der
     search = spec.search
     metric, mode = search.objective
     epochs = int(spec.base["train"].get("epochs", TrainConfig.epochs))
-    live = [ProgressCallback(sweep_dir.name, total, metric, mode, epochs)] if verbose else []
+    live = [ProgressCallback(sweep_dir.name, total, metric, mode, epochs, unknown_budget=expected_budget(spec))] if verbose else []
     return live + [
         *logger_callbacks(),
         LedgerCallback(sweep_dir, spec),

@@ -44,8 +44,9 @@ class ProgressCallback(Callback):
     counted with a placeholder (``placeholder``)."""
 
     def __init__(self, name: str, total: int, metric: str, mode: str, default_epochs: int,
-                 every_s: float = 20.0, stream=None):
+                 every_s: float = 20.0, stream=None, unknown_budget: float | None = None):
         self.name, self.total, self.metric, self.mode = name, total, metric, mode
+        self.unknown_budget = unknown_budget  # epochs of a trial not created yet (store.progress.expected_budget)
         self.default_epochs, self.every_s = default_epochs, every_s
         self.stream = stream
         self._ids: dict[str, dict] = {}
@@ -71,7 +72,8 @@ class ProgressCallback(Callback):
         if self._start is None:
             self._start, self._start_epochs = now, sum(s.epochs_done for s in states)
         here = sum(s.epochs_done for s in states) - self._start_epochs
-        return view(self.name, states, self.total, now - self._start, self.metric, self.mode, here)
+        return view(self.name, states, self.total, now - self._start, self.metric, self.mode, here,
+                    getattr(self, "unknown_budget", None))
 
     def _print(self, trials) -> None:
         print(self.text(trials), file=self.stream or sys.stdout, flush=True)
