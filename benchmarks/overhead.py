@@ -131,6 +131,26 @@ def _driver_spans(mlflow_uri: str, experiment: str) -> tuple[dict[str, tuple[flo
     return spans, first
 
 
+def _restore_env(old: dict[str, str | None]) -> None:
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _fixed_costs(spans: dict, pids: dict, compute_by_trial: dict) -> tuple[list[float], list[float]]:
+    """(warm, cold) fixed cost per trial in ms: span minus compute, warm when its process ran a trial before."""
+    seen: set[int] = set()
+    warm, cold = [], []
+    for tid, (start, end) in sorted(spans.items(), key=lambda kv: kv[1][0]):
+        pid = pids.get(tid)
+        fixed = end - start - compute_by_trial.get(tid, 0.0)
+        (warm if pid in seen else cold).append(fixed * 1e3)
+        seen.add(pid)
+    return warm, cold
+
+
 def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
     """One sweep through ``sweeper.driver.launch.launch`` in a fresh folder and a fresh Ray instance."""
     import pandas as pd
@@ -165,11 +185,7 @@ def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
         finally:
             os.chdir(cwd)
             ray.shutdown()
-            for k, v in env_old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            _restore_env(env_old)
         ep = pd.read_parquet(res.sweep_dir / "epochs.parquet")
         tr = res.trials
         n_ckpt = sum(1 for _ in (res.sweep_dir / "tune").glob("trial_*/checkpoint_*"))
@@ -178,13 +194,7 @@ def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
         folder = _folder_bytes(res.sweep_dir)
     compute_by_trial = ep.groupby("trial_id")["seconds"].sum().to_dict()
     compute = float(sum(compute_by_trial.values()))
-    seen: set[int] = set()
-    warm, cold = [], []
-    for tid, (start, end) in sorted(spans.items(), key=lambda kv: kv[1][0]):
-        pid = pids.get(tid)
-        fixed = end - start - compute_by_trial.get(tid, 0.0)
-        (warm if pid in seen else cold).append(fixed * 1e3)
-        seen.add(pid)
+    warm, cold = _fixed_costs(spans, pids, compute_by_trial)
     return {
         "mode": mode, "trials": len(tr), "finished": int((tr.status == "finished").sum()), "epochs": epochs,
         "concurrency": concurrency, "ray_start_s": ray_start, "wall_s": wall, "compute_s": compute,

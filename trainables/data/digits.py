@@ -26,7 +26,7 @@ def load(params: Params, root: Path | None, seed: int) -> Splits:
     rest, test = train_test_split(idx, test_size=params.test_fraction, stratify=d.target, random_state=params.split_seed)
     val_share = params.val_fraction / (1 - params.test_fraction)
     train, val = train_test_split(rest, test_size=val_share, stratify=d.target[rest], random_state=params.split_seed)
-    t = lambda a: torch.as_tensor(a)
+    t = torch.as_tensor
     return Splits(
         x[t(train)], y[t(train)], x[t(val)], y[t(val)], x[t(test)], y[t(test)], 10,
         description=f"sklearn digits 8x8: {len(train)} train / {len(val)} val / {len(test)} test (split_seed={params.split_seed})",
