@@ -15,7 +15,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from sweeper.report import markdown, selection, units
+from sweeper.report import markdown, units
+from sweeper.store import selection
 from sweeper.report.data import column
 from sweeper.report.stats import BOOT_MIN_N, EXACT_TEST, MIN_PAIRED, T_TEST, holm, paired
 

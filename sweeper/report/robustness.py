@@ -25,7 +25,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from sweeper.report import markdown, selection, units
+from sweeper.report import markdown, units
+from sweeper.store import selection
 from sweeper.report.budget import BUDGET, MAYBE, NOT_CONVERGED, BudgetResult
 from sweeper.report.compare import per_seed
 from sweeper.report.data import Sweep, load

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sweeper.report import markdown, selection, units
+from sweeper.report import markdown, units
+from sweeper.store import selection
 from sweeper.report.data import FINISHED, column
 from sweeper.report.stats import t_interval
 
