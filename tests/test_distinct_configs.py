@@ -24,6 +24,9 @@ BASE = {
 CATEGORICAL = {**BASE, "space": {"regularizer.name": {"type": "categorical", "choices": ["softmax", "sparsemax"]}},
                "search": {"sampler": "tpe", "num_samples": 3, "sampler_seed": 0, "per_method": False}}
 EMPTY = {**BASE, "search": {"sampler": "tpe", "num_samples": 2, "sampler_seed": 0}}
+# one searched value: the sampler can only repeat it (an empty space's num_samples collapses to 1 at validation)
+SINGLE = {**BASE, "space": {"regularizer.name": {"type": "categorical", "choices": ["softmax"]}},
+          "search": {"sampler": "tpe", "num_samples": 2, "sampler_seed": 0, "per_method": False}}
 INDEX = "__trial_index__"
 
 
@@ -75,15 +78,17 @@ def test_a_repeated_categorical_suggestion_is_not_trained_again():
 
 def test_an_empty_space_with_two_samples_trains_its_configuration_once_per_seed():
     pairs, _, n = _pairs(EMPTY)
-    assert n == 2 * 2 and pairs == [("{}", 0), ("{}", 1)]
+    assert n == 1 * 2 and pairs == [("{}", 0), ("{}", 1)]  # validation collapsed num_samples to 1
+    pairs, _, n = _pairs(SINGLE)
+    assert n == 2 * 2 and pairs == [('{"regularizer.name": "softmax"}', 0), ('{"regularizer.name": "softmax"}', 1)]
     # what validate, launch and the progress view count
     assert per_method.trial_count(spec.from_dict(EMPTY)) == 2 and per_method.trial_count(spec.from_dict(CATEGORICAL)) == 2 * 2
 
 
 def test_a_repeat_of_a_running_configuration_waits_for_its_result():
     """The earlier point still running: the repeat is not handed out; its value is told when the first finishes."""
-    pairs, searcher, _ = _pairs(EMPTY, complete_at_once=False)
-    assert pairs == [("{}", 0), ("{}", 1)]
+    pairs, searcher, _ = _pairs(SINGLE, complete_at_once=False)
+    assert pairs == [('{"regularizer.name": "softmax"}', 0), ('{"regularizer.name": "softmax"}', 1)]
     st = _study(searcher)
     assert st.waiting == [] and [t.value for t in st.searcher._ot_study.trials] == [0.2, 0.2]
 

@@ -57,10 +57,12 @@ def test_files_view_uses_the_budget_column_and_meta():
 def test_searched_epochs_count_the_expected_budget_of_trials_not_created_yet():
     """train.epochs in [60, 200], 30 trials, the first 3 created at 60: the total is 30 x 130 = 3,900 epochs
     (not 30 x 60 = 1,800 from the known trials' mean), in the live view and in `sweeper status` alike."""
-    spec = {"train": {"epochs": 60}, "space": {"train.epochs": {"type": "categorical", "choices": [60, 200]}},
-            "search": {"metric": "val_error", "mode": "min"}}
+    base = {"name": "t", "dataset": {"name": "digits"}, "model": {"name": "mlp"}, "regularizer": {"name": "softmax"},
+            "train": {"epochs": 60}, "search": {"metric": "val_error", "mode": "min"}}
+    spec = from_dict({**base, "space": {"train.epochs": {"type": "categorical", "choices": [60, 200]}}})
     assert progress.expected_budget(spec) == 130.0
-    assert progress.expected_budget({"space": {"train.epochs": {"type": "int", "low": 10, "high": 30}}}) == 20.0
+    ranged = from_dict({**base, "space": {"train.epochs": {"type": "int", "low": 10, "high": 30}}})
+    assert progress.expected_budget(ranged) == 20.0
     live = [TrialState("running", 0, 60, f"c{i}", "softmax") for i in range(3)]
     text = progress.view("t", live, 30, 10.0, "val_error", "min", unknown_budget=progress.expected_budget(spec))
     assert "epochs 0/3900" in text
