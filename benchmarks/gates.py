@@ -21,11 +21,11 @@ import time
 
 import torch
 
+from trainables.contract import BuildContext
 from trainables.data.splits import Splits
 from trainables.loop import Net, TrainConfig, Trainer
 from trainables.models import lenet
 from trainables.regularizers import dropout, dropout_pp, sal, softmax
-from trainables.contract import BuildContext
 
 TARGET = 1.05
 

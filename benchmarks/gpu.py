@@ -37,9 +37,9 @@ import torch
 
 from benchmarks import Unavailable
 from trainables import regularizers as reg_registry
+from trainables.config import Section
 from trainables.data.splits import Splits
 from trainables.loop import TrainConfig, Trainer
-from trainables.config import Section
 from trainables.resolve import trial_config
 from trainables.trial import build
 

@@ -19,9 +19,9 @@ import time
 
 import torch
 
+from trainables.config import Section
 from trainables.data.splits import Splits
 from trainables.loop import TrainConfig, make_optimizer
-from trainables.config import Section
 from trainables.resolve import trial_config
 from trainables.trial import build
 
@@ -71,7 +71,8 @@ def run(quick: bool = False) -> list[dict]:
             ms = statistics.median(times[n])
             rows.append({"name": n, "baseline": "softmax", "ms": round(ms, 3), "baseline_ms": round(base, 3),
                          "ratio": round(ms / base, 3), "target": TARGET,
-                         "setup": f"LeNet 20-50-500, batch 100x1x28x28, CPU 1 thread, thread CPU time, median of {rounds} rounds x {steps} steps"})
+                         "setup": f"LeNet 20-50-500, batch 100x1x28x28, CPU 1 thread, thread CPU time, "
+                                  f"median of {rounds} rounds x {steps} steps"})
         return rows
     finally:
         torch.set_num_threads(threads)

@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from trainables.config import Section
 from trainables.data.splits import Splits
 from trainables.loop import TrainConfig, Trainer
-from trainables.config import Section
 from trainables.resolve import trial_config
 from trainables.trial import build
 
@@ -87,7 +87,8 @@ def run(quick: bool = False) -> list[dict]:
         return [{
             "name": "loop_epoch_lenet_mnist1k", "baseline": "hand-written torch loop",
             "ms": round(ms, 2), "baseline_ms": round(base, 2), "ratio": round(ms / base, 3), "target": TARGET,
-            "setup": f"{data_desc}; LeNet 20-50-500 + softmax, batch 100, Adam, CPU 1 thread, median of {repeats} interleaved epochs",
+            "setup": f"{data_desc}; LeNet 20-50-500 + softmax, batch 100, Adam, CPU 1 thread, "
+                     f"median of {repeats} interleaved epochs",
         }]
     finally:
         torch.set_num_threads(threads)

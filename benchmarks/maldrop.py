@@ -28,11 +28,12 @@ import time
 
 import torch
 
-from trainables.data.splits import Splits
-from trainables.loop import make_optimizer, TrainConfig
-from trainables.regularizers import malicious_dropout as md, softmax
-from trainables.contract import BuildContext, OnBatchStart, implementers
 from trainables.config import Section
+from trainables.contract import BuildContext, OnBatchStart, implementers
+from trainables.data.splits import Splits
+from trainables.loop import TrainConfig, make_optimizer
+from trainables.regularizers import malicious_dropout as md
+from trainables.regularizers import softmax
 from trainables.resolve import trial_config
 from trainables.trial import build
 

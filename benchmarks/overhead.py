@@ -92,8 +92,8 @@ def floor(trials: int, epochs: int) -> dict:
     """The same training in a plain loop in this process (data loaded once, one thread)."""
     import torch
 
-    from trainables.loop import TrainConfig, Trainer
     from trainables.config import Section
+    from trainables.loop import TrainConfig, Trainer
     from trainables.resolve import trial_config
     from trainables.trial import build, load_splits
 
@@ -156,9 +156,9 @@ def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
     import pandas as pd
     import ray
 
+    from sweeper import spec as spec_mod
     from sweeper.driver import launch as launch_mod
     from sweeper.driver import local_ray
-    from sweeper import spec as spec_mod
 
     search, reuse = MODES[mode]
     env_old = {k: os.environ.get(k) for k in ("SWEEPER_REUSE_PROCESSES", "MLFLOW_TRACKING_URI")}

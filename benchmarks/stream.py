@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from trainables.config import Section
 from trainables.data import imagefolder
 from trainables.loop import TrainConfig, Trainer
-from trainables.config import Section
 from trainables.resolve import trial_config
 from trainables.trial import build
 

@@ -33,9 +33,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sweeper.driver import preflight
 from sweeper import spec
-from sweeper.driver import wrapup
+from sweeper.driver import preflight, wrapup
 
 GOOD = """\
 name: t

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from trainables import metric_names as M
-from trainables.loop import TrainConfig, Trainer
 from trainables.config import Section
+from trainables.loop import TrainConfig, Trainer
 from trainables.resolve import trial_config
 from trainables.trial import build, load_splits
 

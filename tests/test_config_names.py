@@ -20,10 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from sweeper.store import columns
-from sweeper.store import provenance
 from sweeper import spec
 from sweeper.report import data
+from sweeper.store import columns, provenance
 from trainables.config import Section, TrialConfig, flatten, is_config_name, merge
 from trainables.registry import UnknownName
 from trainables.resolve import from_dict, resolve, trial_config

@@ -6,7 +6,6 @@ import collections
 import json
 
 import pytest
-
 from ray.tune.search import Searcher
 
 from sweeper import spec

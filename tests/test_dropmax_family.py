@@ -7,10 +7,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from trainables.loop import TrainConfig, make_optimizer
-from trainables.regularizers import det_attention, det_dropmax, dropmax, dropmax_qp, random_dropmax
-from trainables.regularizers import sampled_softmax, softmax, sparsemax
 from trainables.contract import BuildContext
+from trainables.loop import TrainConfig, make_optimizer
+from trainables.regularizers import (
+    det_attention,
+    det_dropmax,
+    dropmax,
+    dropmax_qp,
+    random_dropmax,
+    sampled_softmax,
+    softmax,
+    sparsemax,
+)
 
 B, K, D = 6, 5, 7
 CTX = BuildContext(n_train=100, num_classes=K)
@@ -286,8 +294,8 @@ def test_params_validation_names_field():
 def test_dropmax_learns_digits(tmp_path):
     """A short real training run: DropMax on sklearn digits with an MLP gets well below chance."""
     from trainables import data as data_registry
-    from trainables.loop import Trainer
     from trainables.config import Section
+    from trainables.loop import Trainer
     from trainables.resolve import trial_config
     from trainables.trial import build, run_finalize
 

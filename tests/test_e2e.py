@@ -115,8 +115,8 @@ def test_end_to_end_sweep(tmp_path):
 def test_asha_stops_trials_early_and_optuna_sees_every_result(tmp_path, monkeypatch):
     """Random search + ASHA through the Python API, with Tune storage behind a file:// URI: some
     trials are stopped early (recorded as `stopped` with fewer epochs), the rest finish."""
-    from sweeper.driver import launch
     from sweeper import spec
+    from sweeper.driver import launch
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")

@@ -169,8 +169,8 @@ def test_stale_lock_is_taken_over_and_racing_drivers_get_one_lock(tmp_path):
 
 def test_damaged_sweep_files_and_edited_spec_exit_2(tmp_path):
     from sweeper import spec as spec_mod
-    from sweeper.store import sweepdir
     from sweeper.driver import wrapup
+    from sweeper.store import sweepdir
 
     src = write_spec(tmp_path, "dm")
     s = spec_mod.load(str(src))
@@ -265,10 +265,8 @@ def _tune_like_rewrite(path: Path, stop: threading.Event, errors: list) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_rebuild_never_mislabels_during_tune_rewrites(done_sweep, tmp_path):
-    from sweeper.store import identity
     from sweeper.spec import from_dict
-    from sweeper.store import tables
-    from sweeper.store import sweepdir
+    from sweeper.store import identity, sweepdir, tables
 
     cwd = _copy(done_sweep, tmp_path)
     sweep = cwd / "sweeps" / "ok"

@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from trainables.config import Section
+from trainables.contract import BuildContext
 from trainables.loop import TrainConfig, Trainer
 from trainables.regularizers import dropout_pp as D
 from trainables.regularizers import sal as S
-from trainables.contract import BuildContext
-from trainables.config import Section
 from trainables.resolve import trial_config
 from trainables.trial import build, load_splits
 

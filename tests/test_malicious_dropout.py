@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from trainables.contract import BuildContext
 from trainables.regularizers import malicious_dropout as md
 from trainables.regularizers import softmax
-from trainables.contract import BuildContext
 
 CTX = BuildContext(n_train=100, num_classes=5)
 

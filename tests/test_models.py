@@ -10,7 +10,6 @@ from torch import nn
 from trainables import models
 from trainables.weight_init import glorot_
 
-
 # name -> (in_shape, params): small inputs keep the deep nets fast
 CASES = {
     "mlp": ((1, 8, 8), {"widths": (16, 12)}),
@@ -224,9 +223,9 @@ def test_same_seed_same_numbers(device):
 
 
 def test_augmented_epochs_follow_the_seed():
+    from trainables.config import Section
     from trainables.data.splits import Splits
     from trainables.loop import TrainConfig, Trainer
-    from trainables.config import Section
     from trainables.resolve import trial_config
     from trainables.trial import build
 

@@ -5,9 +5,8 @@ import collections
 
 from ray.tune.search import Searcher
 
-from sweeper.search import per_method
-from sweeper.search import space
 from sweeper import spec
+from sweeper.search import per_method, space
 from sweeper.search.per_method_searcher import PerMethodStudies
 
 RAW = {

@@ -8,13 +8,13 @@ import pytest
 import torch
 from torch import nn
 
+from trainables.config import Section
+from trainables.contract import BuildContext
 from trainables.loop import Net, TrainConfig, Trainer
 from trainables.models import lenet, mlp
 from trainables.regularizers import sal, softmax
 from trainables.regularizers import sal_prune as P
-from trainables.contract import BuildContext
 from trainables.regularizers.dropout_pp import GDGate
-from trainables.config import Section
 from trainables.resolve import trial_config
 from trainables.trial import build, load_splits, run_finalize
 

@@ -22,12 +22,12 @@ import pytest
 import torch
 from torch import nn
 
+from trainables import contract as C
 from trainables import regularizers as reg_registry
+from trainables.config import Section, TrialConfig
+from trainables.contract import HeadOutput
 from trainables.data.splits import Splits
 from trainables.loop import TrainConfig, Trainer
-from trainables import contract as C
-from trainables.contract import HeadOutput
-from trainables.config import Section, TrialConfig
 from trainables.resolve import trial_config
 from trainables.trial import build, read_state, regularizer_params, run_finalize
 

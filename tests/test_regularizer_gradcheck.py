@@ -22,9 +22,20 @@ from torch import nn
 from torch.autograd import gradcheck
 
 from trainables import regularizers as R
-from trainables.regularizers import det_attention, det_dropmax, dropmax, dropmax_qp, dropout_pp
-from trainables.regularizers import malicious_dropout, random_dropmax, sal, sampled_softmax, softmax, sparsemax
 from trainables.contract import BuildContext, OnBatchStart, Penalty
+from trainables.regularizers import (
+    det_attention,
+    det_dropmax,
+    dropmax,
+    dropmax_qp,
+    dropout_pp,
+    malicious_dropout,
+    random_dropmax,
+    sal,
+    sampled_softmax,
+    softmax,
+    sparsemax,
+)
 
 B, K, D = 6, 5, 7
 HEAD_D = 32  # the built heads' width: Malicious Dropout's default rho (1/16 of D) drops 2 units

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 from report_fixtures import rows, table
 
 from sweeper import report
-from sweeper.store import selection
 from sweeper.report.run import make_report
+from sweeper.store import selection
 
 SPEC = "name: disagree\nsearch: {metric: val_error, mode: min}\n"
 SEEDS = (0, 1, 2)

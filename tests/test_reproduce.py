@@ -213,8 +213,8 @@ def test_resolved_config_and_data_fingerprint():
     import torch
 
     from trainables.data.splits import Splits
-    from trainables.resolve import from_dict
     from trainables.provenance import data_fingerprint
+    from trainables.resolve import from_dict
 
     cfg = from_dict({"dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [8]}},
                                  "regularizer": {"name": "malicious_dropout", "params": {"rho": 0.2}},

@@ -7,9 +7,8 @@ import optuna
 import pytest
 import yaml
 
-from sweeper.search import per_method
-from sweeper.search import space
 from sweeper import spec
+from sweeper.search import per_method, space
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = {

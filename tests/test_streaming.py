@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from trainables import data
-from trainables.data.splits import Splits, StreamedSplits
-from trainables.data.sources import make_sources
-from trainables.loop import TrainConfig, Trainer
 from trainables.config import Section
+from trainables.data.sources import make_sources
+from trainables.data.splits import Splits, StreamedSplits
+from trainables.loop import TrainConfig, Trainer
 from trainables.resolve import trial_config
 from trainables.trial import build
 
@@ -121,8 +121,8 @@ def test_streamed_resume_from_a_checkpoint_and_worker_processes(folder):
 @pytest.mark.slow
 def test_a_sweep_streams_a_folder_inside_ray_trials(folder, tmp_path, monkeypatch):
     """Through launch(): a real local Ray instance, DataLoader worker processes inside the trial actors."""
-    from sweeper.driver import launch
     from sweeper import spec
+    from sweeper.driver import launch
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")

@@ -28,9 +28,9 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from trainables import regularizers as reg_registry
+from trainables.config import Section
 from trainables.data.splits import Splits
 from trainables.loop import TrainConfig, Trainer
-from trainables.config import Section
 from trainables.resolve import trial_config
 from trainables.trial import build
 

@@ -16,8 +16,8 @@ from sweeper import spec as spec_mod
 from sweeper.store import identity
 from trainables import identity as trial_identity
 from trainables.config import flatten
-from trainables.resolve import resolve
 from trainables.overrides import tune_overrides
+from trainables.resolve import resolve
 
 SPEC = {
     "name": "ident", "dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [16]}},

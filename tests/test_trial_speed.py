@@ -12,8 +12,8 @@ import torch
 import yaml
 
 from trainables import reuse
-from trainables.loop import TrainConfig, Trainer
 from trainables.config import Section, TrialConfig
+from trainables.loop import TrainConfig, Trainer
 from trainables.resolve import trial_config
 from trainables.trial import build, load_splits
 
@@ -114,8 +114,9 @@ def test_reset_gives_a_fresh_process_state_whatever_ran_before():
         torch.set_default_dtype(torch.float64)
         torch.set_grad_enabled(False)
         torch.manual_seed(123)
-        import numpy as np
         import random
+
+        import numpy as np
 
         np.random.seed(5), random.seed(5)
         again = _one_epoch(_cfg(0))
@@ -187,8 +188,8 @@ def test_reused_processes_give_the_same_results_and_checkpoint_by_time(tmp_path,
     import pandas as pd
     import ray
 
-    from sweeper.driver import launch, local_ray
     from sweeper import spec
+    from sweeper.driver import launch, local_ray
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
@@ -276,8 +277,8 @@ def test_tpe_options_are_explicit_and_suggestions_do_not_depend_on_optuna_defaul
 
     import optuna
 
-    from sweeper.search import space
     from sweeper import spec
+    from sweeper.search import space
 
     d = json.loads(json.dumps(SPEC))
     d["search"] = {"sampler": "tpe", "sampler_seed": 7, "num_samples": 18}

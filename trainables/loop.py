@@ -38,13 +38,19 @@ from torch import nn
 
 from trainables import metric_names as M
 from trainables import metrics
-from trainables.data.augment import AUGMENTATIONS
-from trainables.data.splits import Splits, StreamedSplits
-from trainables.data.sources import make_sources
 from trainables.config import TrainConfig
 from trainables.contract import (
-    AfterOptimizerStep, EpochMetrics, HeadOutput, NoWeightDecay, OnBatchStart, Penalty, implementers,
+    AfterOptimizerStep,
+    EpochMetrics,
+    HeadOutput,
+    NoWeightDecay,
+    OnBatchStart,
+    Penalty,
+    implementers,
 )
+from trainables.data.augment import AUGMENTATIONS
+from trainables.data.sources import make_sources
+from trainables.data.splits import Splits, StreamedSplits
 
 
 class Net(nn.Module):

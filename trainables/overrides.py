@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 TRIAL_INDEX = "__trial_index__"  # set by the replicate searcher: index into base["seeds"]
 POINT = "point"  # grid sweeps: the whole configuration (seed included) under this key
 CHECKPOINT_EVERY_S = "checkpoint_every_s"  # base key: the spec's search.checkpoint_every_s (set by the launcher)

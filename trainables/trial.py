@@ -27,11 +27,10 @@ from typing import Any
 import torch
 
 from trainables import data as data_registry
+from trainables import identity, provenance, reuse
 from trainables import metric_names as M
 from trainables import models as model_registry
-from trainables import identity, provenance
 from trainables import regularizers as reg_registry
-from trainables import reuse
 from trainables.config import TrialConfig, flatten
 from trainables.contract import BuildContext, FinalArtifacts, ResetGates, implementers
 from trainables.data.splits import Splits

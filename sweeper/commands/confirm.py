@@ -146,8 +146,8 @@ def plan(source: str, top: int | None, seeds: list[int] | None, out: str | Path 
     import yaml
 
     from sweeper import report
-    from sweeper.store import tune_state
     from sweeper.driver.launch import NoSuchSweep, sweep_path
+    from sweeper.store import tune_state
     from trainables.overrides import tune_overrides
 
     try:

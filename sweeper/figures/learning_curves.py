@@ -66,7 +66,8 @@ def draw(trials: pd.DataFrame, epochs: pd.DataFrame, config_ids: list[str],
                 # that matter at the end; the axis stops at CLIP x the highest final mean, and says so.
                 ax.set_ylim(0, top)
                 clipped = f"\naxis clipped at {top:.3g}% (early epochs reach {peak:.3g}%)"
-        ax.set_title(f"{metric} per epoch, {'mean over seeds' if most > 1 else 'one trial' + (' each' if len(config_ids) > 1 else '')}{clipped}")
+        what = "mean over seeds" if most > 1 else "one trial" + (" each" if len(config_ids) > 1 else "")
+        ax.set_title(f"{metric} per epoch, {what}{clipped}")
         if metric.endswith("loss") and (ep[metric] > 0).all():  # some heads' losses go below zero (DropMax)
             ax.set_yscale("log")
         ax.grid(alpha=0.3)

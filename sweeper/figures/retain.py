@@ -51,5 +51,6 @@ def draw(trials: pd.DataFrame, dirs: dict, config_id: str) -> Figure | None:
         ax.set_ylabel("true class c")
         ax.set_title(title, fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.suptitle(f"{C.label(trials, config_id)}: mean retain probability per class ({len(rows)} seed{'s' if len(rows) != 1 else ''})", fontsize=9)
+    seeds = f"{len(rows)} seed{'s' if len(rows) != 1 else ''}"
+    fig.suptitle(f"{C.label(trials, config_id)}: mean retain probability per class ({seeds})", fontsize=9)
     return fig

@@ -20,8 +20,8 @@ def draw_share(sweep_dir: str, trial_ids: list[str], out_dir: str) -> dict[str, 
     """trial id -> {figure title: PNG path} for ``trial_ids`` (paths under ``out_dir``)."""
     import pandas as pd
 
-    from sweeper.store.columns import read_trials
     from sweeper.figures import trial_figures
+    from sweeper.store.columns import read_trials
 
     trials = read_trials(Path(sweep_dir) / "trials.parquet")
     epochs = pd.read_parquet(Path(sweep_dir) / "epochs.parquet")

@@ -23,12 +23,12 @@ from pathlib import Path
 import pandas as pd
 
 from sweeper import spec
-from sweeper.store import sweepdir
-from sweeper.store import tables as store_tables
-from sweeper.store.columns import read_trials
 from sweeper.report import tables
 from sweeper.report.data import FINISHED, column  # noqa: F401
 from sweeper.report.stats import mean_ci  # noqa: F401
+from sweeper.store import sweepdir
+from sweeper.store import tables as store_tables
+from sweeper.store.columns import read_trials
 
 
 def load_trials(sweep_dir: Path) -> pd.DataFrame:

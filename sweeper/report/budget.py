@@ -117,12 +117,14 @@ def render(res: BudgetResult, metric: str, objective: tuple[str, str], baseline_
             f" ± {u_obj.fmt(r['objective_change_ci95'])}" if np.isfinite(r.get("objective_change_ci95", np.nan)) else "")
         srows.append([r["method"], r["budgets_tried"], r["selected_budget"], r.get("last_budgets", "-"),
                       chs + (f" {u_obj.diff_label}" if chs != "-" and u_obj.diff_label else ""), r["convergence"]])
-    lines.append(markdown.table(["method", "budgets tried", "selected budget", "largest two", f"{objective[0]} change", "convergence"], srows))
+    head = ["method", "budgets tried", "selected budget", "largest two", f"{objective[0]} change", "convergence"]
+    lines.append(markdown.table(head, srows))
     if baseline_method is not None:
         lines.append("")
         if res.depends_on_budget:
             lines.append(f"The verdict against {baseline_method} depends on the budget for: {', '.join(res.depends_on_budget)} "
                          f"(the sign of the mean {metric} difference changes across budgets).")
         else:
-            lines.append(f"No method's verdict against {baseline_method} (sign of the mean {metric} difference) changes across the budgets tried.")
+            lines.append(f"No method's verdict against {baseline_method} (sign of the mean {metric} difference) "
+                         "changes across the budgets tried.")
     return "\n".join(lines)

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from sweeper.report import markdown, units
-from sweeper.store import selection
 from sweeper.report.data import column
 from sweeper.report.stats import BOOT_MIN_N, EXACT_TEST, MIN_PAIRED, T_TEST, holm, paired
+from sweeper.store import selection
 
 
 def per_seed(trials: pd.DataFrame, config_id: str, metric: str) -> dict[int, float]:

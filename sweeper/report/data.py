@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from sweeper.store.columns import FINISHED, column, is_config_name  # noqa: F401  (FINISHED, column: re-exported)
+
 DEFAULT_OBJECTIVE = ("val_error", "min")
 
 

@@ -26,8 +26,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sweeper.spec.paper import parse  # noqa: F401  (the block's syntax and validation; re-exported)
 from sweeper.report import markdown, units
+from sweeper.spec.paper import parse  # noqa: F401  (the block's syntax and validation; re-exported)
+
+
+def _delta(delta: float, u) -> str:
+    """measured - paper in the metric's unit (``-`` when either is missing)."""
+    if not np.isfinite(delta):
+        return "-"
+    return f"{delta:+,.0f}" if u.decimals == 0 else f"{delta:+.{u.decimals or 3}f}"
 
 
 def _norm(v: str) -> str:
@@ -113,10 +120,11 @@ def render(block: dict, comp: pd.DataFrame, order: pd.DataFrame) -> str:
         u = units.unit_of(r["metric"])
         rows.append([r["target"], units.header(r["metric"]), _fmt(r["measured"], r["measured_ci95"], u), r["n"],
                      _fmt(r["paper"], r["paper_ci95"], u),
-                     "-" if not np.isfinite(r["delta"]) else (f"{r['delta']:+,.0f}" if u.decimals == 0 else f"{r['delta']:+.{u.decimals or 3}f}"),
+                     _delta(r["delta"], u),
                      r["note"]])
     out = [f"Paper: {block['source']}", "",
-           markdown.table(["target", "metric", "measured (mean ± 95% CI)", "n", "paper", "delta (measured - paper)", "note"], rows)]
+           markdown.table(["target", "metric", "measured (mean ± 95% CI)", "n", "paper", "delta (measured - paper)",
+                           "note"], rows)]
     for o in order.to_dict("records"):
         rho = "-" if not np.isfinite(o["spearman_rho"]) else f"{o['spearman_rho']:+.2f} (p = {o['spearman_p']:.3g})"
         out.append(f"\nOrdering of {o['metric']} over {o['targets']} targets: Spearman rho {rho}, Kendall tau "

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 
 from sweeper.report import markdown, units
-from sweeper.store import selection
 from sweeper.report.budget import BUDGET, MAYBE, NOT_CONVERGED, BudgetResult
 from sweeper.report.compare import per_seed
 from sweeper.report.data import Sweep, load
 from sweeper.report.stats import paired
+from sweeper.store import selection
 
 
 def confirm_sweeps(sw: Sweep) -> list[Sweep]:

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from sweeper.report import markdown, units
-from sweeper.store import selection
 from sweeper.report.data import FINISHED, column
 from sweeper.report.stats import t_interval
+from sweeper.store import selection
 
 DEFAULT_METRICS = ("test_error", "test_nll", "test_ece", "val_error")
 BEST_EPOCH_METRICS = ("best_test_error", "best_epoch")  # test metrics at the best validation epoch, when trials report them
@@ -80,7 +80,8 @@ def pick_baseline(configs: pd.DataFrame, baseline: str, objective: tuple[str, st
         return baseline, f"baseline: configuration {by_id['config'].iloc[0]} ({baseline})"
     cand = configs[configs["method"] == baseline]
     if cand.empty:
-        raise KeyError(f"baseline {baseline!r} matches no config_id or method; methods: {', '.join(sorted(configs['method'].unique()))}")
+        methods = ", ".join(sorted(configs["method"].unique()))
+        raise KeyError(f"baseline {baseline!r} matches no config_id or method; methods: {methods}")
     best = cand.iloc[0]  # configs are ranked by the objective
     if len(cand) == 1:
         return best["config_id"], f"baseline: {baseline} ({best['config']})"

@@ -17,7 +17,6 @@ from sweeper.report import across, budget, compare, paper, robustness, tables
 from sweeper.report.confirm_note import report_note
 from sweeper.report.data import Sweep, column, numeric_metrics
 
-
 ROBUSTNESS_HEAD = "Robustness of the verdicts (sweeper report):"
 NOTE_TAG = "mlflow.note.content"  # the run's description (sweeper.store.mlflow_runs.NOTE_TAG)
 
@@ -212,7 +211,8 @@ def _summary(methods: pd.DataFrame, metrics: list[str], metric: str, comp: pd.Da
     return markdown.table(header, rows)
 
 
-def build_across(reports: list[SweepReport], metric: str, mode: str, out_dir: Path) -> tuple[str, dict[str, pd.DataFrame], dict[str, Path]]:
+def build_across(reports: list[SweepReport], metric: str, mode: str,
+                 out_dir: Path) -> tuple[str, dict[str, pd.DataFrame], dict[str, Path]]:
     per = {r.sweep.name: r.method_table for r in reports if r.method_table is not None}
     res = across.analyse(per, metric, mode)
     figs = {}

@@ -49,7 +49,8 @@ def method_space(space: tuple[Param, ...], method: str) -> tuple[Param, ...]:
 
 def trial_count(spec: SweepSpec, points: list | None = None) -> int:
     """Trials a sweep runs: configurations (explicit ``points``, the grid, or ``num_samples`` per
-    method study, fewer where a study's space has fewer points) times seeds. The one count that ``validate``, ``launch`` and the progress view use."""
+    method study, fewer where a study's space has fewer points) times seeds. The one count that ``validate``,
+    ``launch`` and the progress view use."""
     if points is not None:
         configs = len(points)
     elif spec.search.sampler == "grid":

@@ -18,8 +18,8 @@ from sweeper.spec import SweepSpec
 from sweeper.spec.model import BASE_SECTIONS
 from trainables import identity as trial_id
 from trainables.config import SECTIONS, Scalar, TrainConfig, TrialConfig, flatten, merge, scalar
-from trainables.resolve import resolve
 from trainables.overrides import tune_overrides
+from trainables.resolve import resolve
 
 
 def trial_base(spec: SweepSpec) -> dict[str, Any]:

@@ -27,11 +27,9 @@ import time
 from dataclasses import dataclass
 from typing import Iterable
 
-
 from sweeper.spec import SweepSpec
 from sweeper.spec.labels import config_name
 from sweeper.store.trial_status import ENDED
-
 
 
 @dataclass(frozen=True)

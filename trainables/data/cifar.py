@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from trainables.data import DatasetNotFound, default_root
-from trainables.data.splits import Splits
 from trainables.data.params import CifarParams as Params
+from trainables.data.splits import Splits
 
 LAYOUT = {
     "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], 10, "CIFAR10"),

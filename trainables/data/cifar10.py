@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trainables.data.splits import Splits
 from trainables.data.cifar import Params, load_cifar
+from trainables.data.splits import Splits
 
 __all__ = ["Params", "load"]
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trainables.data.splits import Splits
 from trainables.data.cifar import Params as _Base
 from trainables.data.cifar import load_cifar
 from trainables.data.params import Cifar100Params as Params
+from trainables.data.splits import Splits
 
 
 def load(params: Params, root: Path | None, seed: int) -> Splits:

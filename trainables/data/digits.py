@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from trainables.data.splits import Splits
 from trainables.data.params import DigitsParams as Params
+from trainables.data.splits import Splits
 
 
 def load(params: Params, root: Path | None, seed: int) -> Splits:
@@ -29,5 +29,6 @@ def load(params: Params, root: Path | None, seed: int) -> Splits:
     t = torch.as_tensor
     return Splits(
         x[t(train)], y[t(train)], x[t(val)], y[t(val)], x[t(test)], y[t(test)], 10,
-        description=f"sklearn digits 8x8: {len(train)} train / {len(val)} val / {len(test)} test (split_seed={params.split_seed})",
+        description=f"sklearn digits 8x8: {len(train)} train / {len(val)} val / {len(test)} test "
+                    f"(split_seed={params.split_seed})",
     )

@@ -45,8 +45,8 @@ import numpy as np
 import torch
 
 from trainables.data import DatasetNotFound, default_root
-from trainables.data.splits import Splits, StreamedSplits
 from trainables.data.params import ImagefolderParams as Params
+from trainables.data.splits import Splits, StreamedSplits
 
 
 class Annotated(torch.utils.data.Dataset):
@@ -130,7 +130,8 @@ def _discover(params: Params, root: Path | None):
     """The split folders under ``root/subdir`` as torchvision datasets (uint8 images), and the class names."""
     if root is None:
         raise DatasetNotFound(
-            "imagefolder has no default location: set the dataset root (YAML dataset.root) to the folder holding the class folders."
+            "imagefolder has no default location: set the dataset root (YAML dataset.root) to the folder holding "
+            "the class folders."
         )
     base = Path(root) / params.subdir
     split_layout = (base / "train").is_dir()

@@ -25,9 +25,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from trainables.data import DatasetNotFound, default_root
-from trainables.data.splits import Splits
 from trainables.data.idx import check_per_class, find_file, load_pair, per_class_split
 from trainables.data.params import MnistParams as Params
+from trainables.data.splits import Splits
 
 HOW_TO_GET = (
     "Get the four IDX files from http://yann.lecun.com/exdb/mnist/ (or any mirror) into the data root, "
@@ -60,7 +60,8 @@ def load(params: Params, root: Path | None, seed: int) -> Splits:
     if params.protocol == "per_class":
         check_per_class(ytr, params.n_per_class, need_rest=False, where=f"the MNIST training file in {root}")
         tr, va, _ = per_class_split(ytr, params.n_per_class)
-        desc = f"MNIST per-class: first {params.n_per_class}/class train ({len(tr)}), next {params.n_per_class}/class val ({len(va)}), test {len(yte)}"
+        n = params.n_per_class
+        desc = f"MNIST per-class: first {n}/class train ({len(tr)}), next {n}/class val ({len(va)}), test {len(yte)}"
     else:
         if params.val_size >= len(ytr):
             raise ValueError(f"val_size={params.val_size} must be below the {len(ytr)} training images in {root}")

@@ -21,9 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from trainables.data import DatasetNotFound
-from trainables.data.splits import Splits
 from trainables.data.idx import check_per_class, load_pair, per_class_split
 from trainables.data.params import MnistT10kParams as Params
+from trainables.data.splits import Splits
 
 HOW_TO_GET = (
     "Set the dataset root (YAML dataset.root / --data-root) to a folder holding the official MNIST test files "

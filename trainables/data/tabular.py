@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from trainables.data import DatasetNotFound
-from trainables.data.splits import Splits
 from trainables.data.params import TabularParams as Params
+from trainables.data.splits import Splits
 
 
 def _read(path: Path):
@@ -41,7 +41,8 @@ def load(params: Params, root: Path | None, seed: int) -> Splits:
         path = Path(root) / path
     if not path.is_file():
         raise DatasetNotFound(f"tabular: file {path.resolve()} not found (path={params.path!r}, root={root}). "
-                              f"Point dataset.params.path at your CSV/Parquet file (relative paths are resolved against dataset.root).")
+                              "Point dataset.params.path at your CSV/Parquet file (relative paths are resolved "
+                              "against dataset.root).")
     df = _read(path)
     if params.label_column not in df.columns:
         raise ValueError(f"tabular: label_column {params.label_column!r} is not a column of {path}; columns: {list(df.columns)}")
@@ -58,7 +59,8 @@ def load(params: Params, root: Path | None, seed: int) -> Splits:
     x = feats.to_numpy(dtype=np.float32)
     idx = np.arange(len(y))
     rest, te = train_test_split(idx, test_size=params.test_fraction, stratify=y, random_state=params.split_seed)
-    tr, va = train_test_split(rest, test_size=params.val_fraction / (1 - params.test_fraction), stratify=y[rest], random_state=params.split_seed)
+    tr, va = train_test_split(rest, test_size=params.val_fraction / (1 - params.test_fraction), stratify=y[rest],
+                              random_state=params.split_seed)
     x, y = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     if params.standardize:
         mean, std = x[tr].mean(0), x[tr].std(0)

@@ -13,7 +13,6 @@ same before or after a max-pool). ``widths = (c1, c2, fc)`` defaults to
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -8,7 +8,6 @@ BatchNorm is the seed's.
 """
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 

@@ -10,7 +10,6 @@ keeps torchvision's stem for larger images. The final ``fc`` is the
 """
 from __future__ import annotations
 
-
 from torch import nn
 from torchvision.models import resnet18, resnet34
 

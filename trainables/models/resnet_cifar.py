@@ -13,7 +13,6 @@ is one ``drop_layer(C, "conv")`` after the stem and after every residual block
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

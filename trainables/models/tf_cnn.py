@@ -9,7 +9,6 @@ before the last FC is the "penultimate" position (a gate regularizer, or none).
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -14,7 +14,6 @@ dropout is whatever gate the regularizer injects. With ``gate_every_layer`` a
 """
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers

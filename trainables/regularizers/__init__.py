@@ -9,8 +9,8 @@ from __future__ import annotations
 from types import ModuleType
 
 from trainables.contract import Regularizer
-from trainables.regularizers import params as P
 from trainables.registry import Entry, entry, lookup
+from trainables.regularizers import params as P
 
 REGULARIZERS: dict[str, Entry] = {
     # output side (heads); the DropMax family of paper 000, Table 1

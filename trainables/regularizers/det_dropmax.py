@@ -16,7 +16,6 @@ gives a BCE term of 46 instead of 7.
 """
 from __future__ import annotations
 
-
 import torch
 
 from trainables.contract import BuildContext, NoWeightDecay, Regularizer

@@ -71,7 +71,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables.contract import (
-    BuildContext, FinalArtifacts, HeadOutput, NoWeightDecay, OnBatchStart, Regularizer,
+    BuildContext,
+    FinalArtifacts,
+    HeadOutput,
+    NoWeightDecay,
+    OnBatchStart,
+    Regularizer,
     SplitBatches,
 )
 from trainables.regularizers.fp32 import fp32

@@ -33,11 +33,20 @@ import torch
 from torch import nn
 
 from trainables.contract import (
-    BuildContext, FinalArtifacts, NoWeightDecay, OnBatchStart, Regularizer,
+    BuildContext,
+    FinalArtifacts,
+    NoWeightDecay,
+    OnBatchStart,
+    Regularizer,
     SplitBatches,
 )
 from trainables.regularizers.dropmax import (
-    DropMaxHead, concrete_mask, retain_on_test, log_eps, masked_cross_entropy, neg_entropy,
+    DropMaxHead,
+    concrete_mask,
+    log_eps,
+    masked_cross_entropy,
+    neg_entropy,
+    retain_on_test,
 )
 from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import DropmaxQpParams as Params

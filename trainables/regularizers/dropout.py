@@ -10,7 +10,6 @@ Convolution positions drop whole feature maps (``nn.Dropout2d``) when
 """
 from __future__ import annotations
 
-
 from torch import nn
 
 from trainables.contract import BuildContext, DropLayer, Regularizer

@@ -68,8 +68,15 @@ from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
 from trainables.contract import (
-    AfterOptimizerStep, BuildContext, DropLayer, EpochMetrics, FinalArtifacts, NoWeightDecay,
-    Penalty, Regularizer, ResetGates,
+    AfterOptimizerStep,
+    BuildContext,
+    DropLayer,
+    EpochMetrics,
+    FinalArtifacts,
+    NoWeightDecay,
+    Penalty,
+    Regularizer,
+    ResetGates,
 )
 from trainables.regularizers.params import DropoutPpParams as Params
 

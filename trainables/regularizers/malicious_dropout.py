@@ -61,7 +61,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainables.contract import (
-    BuildContext, EpochMetrics, HeadOutput, OnBatchStart, Regularizer,
+    BuildContext,
+    EpochMetrics,
+    HeadOutput,
+    OnBatchStart,
+    Regularizer,
 )
 from trainables.regularizers.fp32 import fp32
 from trainables.regularizers.params import MaliciousDropoutParams as Params

@@ -13,7 +13,6 @@ by ``masked_cross_entropy``), also under bf16 autocast.
 """
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 

@@ -40,13 +40,21 @@ from torch import nn
 
 from trainables import metrics as M
 from trainables.contract import (
-    AfterOptimizerStep, BuildContext, DropLayer, EpochMetrics, FinalArtifacts, NoWeightDecay,
-    Penalty, Regularizer, ResetGates, SplitBatches,
+    AfterOptimizerStep,
+    BuildContext,
+    DropLayer,
+    EpochMetrics,
+    FinalArtifacts,
+    NoWeightDecay,
+    Penalty,
+    Regularizer,
+    ResetGates,
+    SplitBatches,
 )
+from trainables.regularizers import sal_prune as P
 from trainables.regularizers.dropout_pp import make_gate
 from trainables.regularizers.params import SalParams as Params
 from trainables.regularizers.params import sal_alpha_beta
-from trainables.regularizers import sal_prune as P
 
 
 def layer_factory(params: Params, ctx: BuildContext) -> DropLayer:

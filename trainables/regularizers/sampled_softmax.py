@@ -25,7 +25,6 @@ the cross-entropy is computed from o taken to float32, also under bf16 autocast.
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -71,7 +70,10 @@ class SampledSoftmaxHead(nn.Module):
         o = self.o(h)
         if target is None:
             return HeadOutput(o, None, {})
-        keep = sample_keep_mask(target, o.shape[-1], self.fraction, count_over=self.count_over) if self.training else torch.ones_like(o, dtype=torch.bool)
+        if self.training:
+            keep = sample_keep_mask(target, o.shape[-1], self.fraction, count_over=self.count_over)
+        else:
+            keep = torch.ones_like(o, dtype=torch.bool)
         return HeadOutput(o.detach(), sampled_softmax_loss(o, target, keep), {})
 
 

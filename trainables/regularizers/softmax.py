@@ -8,7 +8,6 @@ computed from the logits taken to float32 (``fp32.fp32``), also under bf16 autoc
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

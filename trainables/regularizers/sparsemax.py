@@ -21,7 +21,6 @@ bf16), so under bf16 autocast only the linear layer runs in bf16.
 """
 from __future__ import annotations
 
-
 import torch
 from entmax import sparsemax as _sparsemax
 from entmax import sparsemax_loss as _sparsemax_loss

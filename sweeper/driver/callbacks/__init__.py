@@ -18,8 +18,8 @@ from sweeper.driver.callbacks.loggers import callbacks as logger_callbacks
 from sweeper.driver.callbacks.mlflow import MLflowTrialCallback
 from sweeper.driver.callbacks.progress import ProgressCallback
 from sweeper.driver.callbacks.watchdog import TrialWatchdog
-from sweeper.store.mlflow_runs import SweepTracker
 from sweeper.spec import SweepSpec
+from sweeper.store.mlflow_runs import SweepTracker
 from sweeper.store.progress import expected_budget
 from trainables.config import TrainConfig
 
@@ -31,7 +31,8 @@ def sweep_callbacks(sweep_dir: Path, spec: SweepSpec, tracker: SweepTracker, der
     search = spec.search
     metric, mode = search.objective
     epochs = int(spec.base["train"].get("epochs", TrainConfig.epochs))
-    live = [ProgressCallback(sweep_dir.name, total, metric, mode, epochs, unknown_budget=expected_budget(spec))] if verbose else []
+    progress = ProgressCallback(sweep_dir.name, total, metric, mode, epochs, unknown_budget=expected_budget(spec))
+    live = [progress] if verbose else []
     return live + [
         *logger_callbacks(),
         LedgerCallback(sweep_dir, spec),

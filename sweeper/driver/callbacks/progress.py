@@ -13,7 +13,6 @@ from sweeper.store.trial_status import ended_status
 from trainables import identity as trial_identity
 from trainables.overrides import POINT
 
-
 _TUNE_STATUS = {"PENDING": "pending", "PAUSED": "pending", "RUNNING": "running", "ERROR": "error"}
 
 
