@@ -212,37 +212,46 @@ def _table_columns(path: Path) -> list[str]:
     return [c.strip() for c in row]
 
 
+def _tabular_problem(params: dict, r: Path | None) -> str | None:
+    path = str(params.get("path") or "")
+    if not path:
+        return "dataset.params.path: not set; point it at your CSV or Parquet file"
+    if "://" in path:
+        return None
+    p = Path(path).expanduser()
+    if not p.is_absolute() and r is not None:
+        p = r / p
+    if not p.is_file():
+        return f"dataset.params.path: no such file {p.resolve()}"
+    label = params.get("label_column", "label")
+    try:
+        cols = _table_columns(p)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is one clear message
+        return f"dataset.params.path: cannot read the header of {p}: {type(e).__name__}: {excerpt(str(e), 200)}"
+    if label not in cols:
+        return (f"dataset.params.label_column: {excerpt(label)} is not a column of {p}; "
+                f"columns: {excerpt(', '.join(cols), 300)}")
+    return None
+
+
+def _mnist_t10k_problem(r: Path | None) -> str | None:
+    if r is None:
+        return "dataset.root: mnist_t10k has no default location; set dataset.root or --data-root to the MNIST test files"
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        if not any((d / f).is_file() for d in (r, r / "MNIST" / "raw") for f in (stem, stem + ".gz")):
+            return f"dataset.root: {stem}[.gz] not found in {r} or {r / 'MNIST' / 'raw'}"
+    return None
+
+
 def _dataset_problem(name: str, params: dict, root: str | None) -> str | None:
+    """What is missing on this machine for dataset ``name`` with ``params`` under ``root`` (None: nothing)."""
     if root is not None and "://" in root:
         return None
     r = Path(root) if root else None
     if name == "tabular":
-        path = str(params.get("path") or "")
-        if not path:
-            return "dataset.params.path: not set; point it at your CSV or Parquet file"
-        if "://" in path:
-            return None
-        p = Path(path).expanduser()
-        if not p.is_absolute() and r is not None:
-            p = r / p
-        if not p.is_file():
-            return f"dataset.params.path: no such file {p.resolve()}"
-        label = params.get("label_column", "label")
-        try:
-            cols = _table_columns(p)
-        except Exception as e:  # noqa: BLE001 - any unreadable file is one clear message
-            return f"dataset.params.path: cannot read the header of {p}: {type(e).__name__}: {excerpt(str(e), 200)}"
-        if label not in cols:
-            return (f"dataset.params.label_column: {excerpt(label)} is not a column of {p}; "
-                    f"columns: {excerpt(', '.join(cols), 300)}")
-        return None
+        return _tabular_problem(params, r)
     if name == "mnist_t10k":
-        if r is None:
-            return "dataset.root: mnist_t10k has no default location; set dataset.root or --data-root to the MNIST test files"
-        for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-            if not any((d / f).is_file() for d in (r, r / "MNIST" / "raw") for f in (stem, stem + ".gz")):
-                return f"dataset.root: {stem}[.gz] not found in {r} or {r / 'MNIST' / 'raw'}"
-        return None
+        return _mnist_t10k_problem(r)
     if name == "imagefolder":
         if r is None:
             return "dataset.root: imagefolder has no default location; set dataset.root or --data-root"
