@@ -34,12 +34,12 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from sweeper import report
-from sweeper.driver.publish import log_best, publish_trial_figures
-from sweeper.report.run import make_report
 from sweeper.driver import local_ray, oom_kill, pickle_compat, preflight, process_setup, wrapup
 from sweeper.driver.callbacks import sweep_callbacks
 from sweeper.driver.interrupt import SignalGuard, SweepInterrupted  # noqa: F401  (SweepInterrupted: for the CLI)
 from sweeper.driver.preflight import SweepExists  # noqa: F401  (part of this module's API)
+from sweeper.driver.publish import log_best, publish_trial_figures
+from sweeper.report.run import make_report
 from sweeper.search import per_method, space
 from sweeper.spec import Resources, SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
@@ -128,7 +128,21 @@ def launch(
 def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, storage: str | None,
             points: list[dict[str, Any]] | None = None,
             confirms: dict[str, Any] | None = None) -> mlflow_runs.SweepTracker:
-    """The sweep folder, spec.yaml, sweep.json and a new MLflow parent run (after every check passed)."""
+    """The sweep folder, spec.yaml, sweep.json and a new MLflow parent run (after every check passed).
+
+    A failure before sweep.json exists removes spec.yaml again: the folder is then empty but for the
+    lock, and ``wrapup.locked`` removes it, so the same command can simply be run again."""
+    try:
+        return _create_files(spec, sweep_dir, sweep_id, overwrite, storage, points, confirms)
+    except BaseException:
+        if not (sweep_dir / sweepdir.META).exists():
+            (sweep_dir / sweepdir.SPEC).unlink(missing_ok=True)
+        raise
+
+
+def _create_files(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, storage: str | None,
+                  points: list[dict[str, Any]] | None,
+                  confirms: dict[str, Any] | None) -> mlflow_runs.SweepTracker:
     if overwrite and (sweep_dir / sweepdir.META).exists():
         # preflight.check_target accepted it; the folder itself stays: it holds our driver.lock
         logging.getLogger(__name__).warning(wrapup.clear_sweep_dir(sweep_dir) + f" of sweep {sweep_id!r}")

@@ -43,12 +43,14 @@ any node need no tracking credentials.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import math
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
@@ -85,6 +87,32 @@ def tracking_uri() -> str:
     if uri.startswith(prefix) and not uri.startswith(prefix + "/") and uri != prefix + ":memory:":
         return prefix + str(Path(uri[len(prefix):]).resolve())
     return uri
+
+
+@contextlib.contextmanager
+def first_use_lock(uri: str) -> Iterator[None]:
+    """Serialise the opening of a local SQLite store between the processes of this machine.
+
+    MLflow creates (and migrates) the schema of a new ``mlflow.db`` on its first use, and two
+    processes doing so at once fail (``table _alembic_tmp_latest_metrics already exists``). Every
+    driver holds an exclusive ``flock`` on the folder of the database file while it opens the store
+    and its parent run (about a second), so the first one creates the schema and the others find
+    it. No extra file is created; other URIs (a tracking server) need no lock."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or uri == prefix + ":memory:":
+        yield
+        return
+    folder = Path(uri[len(prefix):].split("?", 1)[0]).parent
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # no such folder: MLflow's own error says it better
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def child_run(sweep_id: str, parent_id: str, trial_id: str, ident: dict[str, Any] | None) -> tuple[str, dict[str, str]]:
@@ -133,8 +161,9 @@ class SweepTracker:
         id is retagged ``<id>~replaced~<run>`` and ended as KILLED, and a new parent run is created."""
         self.uri = tracking_uri()
         self.sweep_id = sweep_id
-        retry(lambda: self._open(experiment, run_name, fresh), what="opening the MLflow parent run",
-              budget_s=FINAL_BUDGET_S)
+        with first_use_lock(self.uri):
+            retry(lambda: self._open(experiment, run_name, fresh), what="opening the MLflow parent run",
+                  budget_s=FINAL_BUDGET_S)
 
     def _open(self, experiment: str, run_name: str, fresh: bool) -> None:
         exp = self.client.get_experiment_by_name(experiment)
