@@ -138,6 +138,8 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
         _fail(str(e))
     except launch_mod.SweepInterrupted as e:
         _interrupted(e)
+    except launch_mod.RayStartError as e:
+        _ray_did_not_start(e)
     _print_result(res)
     _exit_unless_finished(res)
 
@@ -147,6 +149,12 @@ def _exit_unless_finished(res) -> None:
     if "status" not in res.trials or not (res.trials["status"] == "finished").any():
         click.echo(f"error: no trial of {res.sweep_dir.name} finished; see `sweeper status {res.sweep_dir.name}`", err=True)
         sys.exit(1)
+
+
+def _ray_did_not_start(e) -> None:
+    """Ray's local start timed out, twice (sweeper.driver.local_ray): one message, exit 1."""
+    click.echo(f"error: {e}", err=True)
+    sys.exit(1)
 
 
 def _interrupted(e) -> None:
@@ -186,6 +194,8 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
         _fail(str(e))
     except launch_mod.SweepInterrupted as e:
         _interrupted(e)
+    except launch_mod.RayStartError as e:
+        _ray_did_not_start(e)
     _print_result(res)
     _exit_unless_finished(res)
 

@@ -11,7 +11,8 @@ raises or its node dies. A trial's process is reused for the next trial
 
 ``resume(sweep_dir)`` continues a sweep whose driver died: Tune restores the
 experiment (finished trials are kept, unfinished ones continue from their
-checkpoints, errored ones are retried) and the Optuna searcher state saved
+checkpoints; errored ones, by the sweep's own records, only with ``retry_errored``:
+sweeper/driver/skip_errored.py) and the Optuna searcher state saved
 with it; MLflow runs and Parquet rows are keyed by trial id, so nothing is
 duplicated. Resuming a finished sweep only rewrites its tables.
 """
@@ -34,9 +35,10 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from sweeper import report
-from sweeper.driver import local_ray, oom_kill, pickle_compat, preflight, process_setup, wrapup
+from sweeper.driver import build_check, local_ray, oom_kill, pickle_compat, preflight, process_setup, skip_errored, wrapup
 from sweeper.driver.callbacks import sweep_callbacks
 from sweeper.driver.interrupt import SignalGuard, SweepInterrupted  # noqa: F401  (SweepInterrupted: for the CLI)
+from sweeper.driver.local_ray import RayStartError  # noqa: F401  (for the CLI)
 from sweeper.driver.preflight import SweepExists  # noqa: F401  (part of this module's API)
 from sweeper.driver.publish import log_best, publish_trial_figures
 from sweeper.report.run import make_report
@@ -114,9 +116,15 @@ def launch(
         if (sweep_dir / sweepdir.META).exists() and not overwrite:  # another driver created it meanwhile
             raise SweepExists(f"sweep {sweep_id!r} already exists in {sweep_dir}: continue it with "
                               f"`sweeper resume {sweep_id}`, or start another with --name NEW_NAME (nothing was changed)")
-        started = local_ray.start_or_join(address, num_cpus)
+        networks = None if address else build_check.start(spec)  # runs while Ray starts
+        try:
+            started = local_ray.start_or_join(address, num_cpus)
+        except BaseException:
+            build_check.stop(networks)
+            raise
         try:
             preflight.check_cluster(cpu, gpu)
+            build_check.wait(networks, spec)
             tracker = _create(spec, sweep_dir, sweep_id, overwrite, storage, points, confirms)
         except BaseException:
             if started:
@@ -251,6 +259,8 @@ def _tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.Sw
     known = tune_state.known_trial_ids(tune_state.tune_storage(sweep_dir))
     if known is not None:
         tracker.drop_orphans(known)  # runs of trials created after Tune's last snapshot
+    # trials the sweep's records say ended in error stay errored unless --retry-errored (skip_errored.py)
+    skip_errored.install(set() if retry_errored else skip_errored.ended_in_error(sweep_dir, base))
     return tune.Tuner.restore(tune_path, trainable=_trainable(base, spec.resources), resume_unfinished=True,
                               resume_errored=retry_errored)
 
