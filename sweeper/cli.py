@@ -94,7 +94,10 @@ def _print_result(res) -> None:
     click.echo("trials: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     click.echo(f"best configurations by {res.metric} ({res.mode}), mean ± 95% CI over seeds:")
     click.echo(report.format_table(res.summary, res.metric, top=10))
-    click.echo(f"\nMLflow: mlflow ui --backend-store-uri {os.environ.get('MLFLOW_TRACKING_URI', 'sqlite:///mlflow.db')}  (parent run {res.mlflow_parent_run})")
+    from sweeper.store.mlflow_runs import runs_url
+
+    click.echo(f"\nMLflow: sweeper ui, then open {runs_url('http://127.0.0.1:5000', res.mlflow_experiment_id)}"
+               f"  (parent run {res.mlflow_parent_run})")
     rep = res.sweep_dir / "report" / "report.md"
     click.echo(f"report: {rep}" if rep.exists() else f"report: sweeper report {res.sweep_dir.name}")
 
@@ -200,6 +203,21 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
     _exit_unless_finished(res)
 
 
+def _rebuild_missing_tables(sweeps, sweeps_dir: str) -> None:
+    """A sweep folder (sweep.json, trial folders) whose trials.parquet was deleted gets its tables
+    rebuilt from the trial folders first, as ``status`` and ``resume`` do (else: "no sweep")."""
+    from sweeper import spec as spec_mod
+    from sweeper.store import sweepdir, tables
+
+    for s in sweeps:
+        try:
+            d = sweepdir.sweep_path(s, sweeps_dir)
+        except sweepdir.NoSuchSweep:
+            continue  # a results folder, or no sweep at all: the report says which
+        if not (d / "trials.parquet").exists():
+            tables.write_tables(d, spec_mod.from_dict(sweepdir.read_spec(d), source=str(d / sweepdir.SPEC)))
+
+
 @main.command()
 @click.argument("sweep")
 @click.option("--out", default="sweeps", show_default=True)
@@ -230,6 +248,7 @@ def report(sweeps, sweeps_dir, out, metrics, baseline, all_pairs, paper_file, no
     from sweeper.store import sweepdir
 
     try:
+        _rebuild_missing_tables(sweeps, sweeps_dir)
         w = report_run.make_report(list(sweeps), sweeps_dir=sweeps_dir, out=out, metrics=tuple(metrics), baseline=baseline,
                                    all_pairs=all_pairs, paper_file=paper_file, log_mlflow=not no_mlflow)
     except (report_data.NoSweepData, report_run.ReportInputError, sweepdir.SweepError) as e:
@@ -338,6 +357,9 @@ def ui(port) -> None:
 
     uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
     try:
+        ui_mod.check_port(port)
+        for line in ui_mod.runs_links(port, uri):
+            click.echo(line)
         sys.exit(ui_mod.serve(port, uri))
     except ui_mod.UIError as e:
         _fail(str(e))

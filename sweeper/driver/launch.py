@@ -59,6 +59,7 @@ class SweepResult:
     metric: str
     mode: str
     mlflow_parent_run: str
+    mlflow_experiment_id: str = ""
 
 
 def _trainable(base: dict[str, Any], resources: Resources):
@@ -318,4 +319,4 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
     finally:
         guard.__exit__()
     _write_report(sweep_dir)
-    return SweepResult(sweep_dir, trials, summary, metric, mode, tracker.parent_id)
+    return SweepResult(sweep_dir, trials, summary, metric, mode, tracker.parent_id, tracker.experiment_id)

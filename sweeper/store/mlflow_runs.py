@@ -115,6 +115,12 @@ def first_use_lock(uri: str) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+def runs_url(server: str, experiment_id: str) -> str:
+    """The experiment's runs table in the MLflow UI at ``server``. MLflow 3.17 opens an experiment on
+    its GenAI overview whatever its ``mlflow.experimentKind`` tag; this route opens the runs table."""
+    return f"{server.rstrip('/')}/#/experiments/{experiment_id}/runs"
+
+
 def child_run(sweep_id: str, parent_id: str, trial_id: str, ident: dict[str, Any] | None) -> tuple[str, dict[str, str]]:
     """(run name, tags) of a trial's child run, the same whether the live callback or
     :meth:`SweepTracker.reconcile` creates it. ``ident``: the trial's ``regularizer``, ``config``
@@ -243,7 +249,10 @@ class SweepTracker:
         for k, val in tags.items():
             self.client.set_tag(self.parent_id, k, val)
         ts = int(time.time() * 1000)
-        self.client.log_batch(self.parent_id, metrics=[Metric(k, val, ts, 0) for k, val in metrics.items()])
+        latest = self.client.get_run(self.parent_id).data.metrics
+        todo = [Metric(k, val, ts, 0) for k, val in metrics.items() if latest.get(k) != val]
+        if todo:  # only what changed: a resume of a finished sweep adds no second point
+            self.client.log_batch(self.parent_id, metrics=todo)
         note = self.client.get_run(self.parent_id).data.tags.get(NOTE_TAG, "").split("\n\nBest configuration")[0]
         self.client.set_tag(self.parent_id, NOTE_TAG, f"{note}\n\nBest configuration by {metric}: {tags['sweeper.best']}".strip())
 
