@@ -102,3 +102,4 @@ def test_descheduled_lock_creator_keeps_its_lock(tmp_path, monkeypatch):
     creator.join(10)
     assert sorted(results.values()) == ["refused", "won"], results
     assert sweepdir.read_lock(sweep)["pid"] > 0
+
