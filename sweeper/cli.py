@@ -171,8 +171,10 @@ def _interrupted(e) -> None:
 @click.option("--num-cpus", type=int, default=None)
 @click.option("--out", default="sweeps", show_default=True)
 @click.option("--retry-errored", is_flag=True, help="Also rerun trials that ended in error (from their last checkpoint).")
+@click.option("--restart-errored", is_flag=True,
+              help="Also rerun trials that ended in error, from scratch (e.g. every checkpoint of theirs is damaged).")
 @click.option("--quiet", is_flag=True)
-def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
+def resume(sweep, address, num_cpus, out, retry_errored, restart_errored, quiet) -> None:
     """Continue SWEEP (an id under --out, or a folder) after its driver stopped.
 
     Finished trials are kept, unfinished ones continue from their last checkpoint; running it
@@ -192,6 +194,7 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
 
     try:
         res = launch_mod.resume(sweep, address=address, num_cpus=num_cpus, out=out, retry_errored=retry_errored,
+                                restart_errored=restart_errored,
                                 verbose=0 if quiet else 1)
     except (launch_mod.NoSuchSweep, PreflightError, SweepError) as e:  # no such sweep, locked, damaged, spec edited
         _fail(str(e))

@@ -190,8 +190,13 @@ def _publish(sweep_dir: Path, tracker: mlflow_runs.SweepTracker, summary: pd.Dat
 
 
 def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | None = None,
-           out: str | Path = DEFAULT_OUT, retry_errored: bool = False, verbose: int = 1) -> SweepResult:
-    """Continue sweep ``sweep`` from its folder: the stored spec is validated once and passed on."""
+           out: str | Path = DEFAULT_OUT, retry_errored: bool = False, verbose: int = 1,
+           restart_errored: bool = False) -> SweepResult:
+    """Continue sweep ``sweep`` from its folder: the stored spec is validated once and passed on.
+
+    Trials that ended in error stay so, unless ``retry_errored`` (continued from their last checkpoint)
+    or ``restart_errored`` (run again from scratch, as new Tune trials that replace them: for a trial
+    whose every checkpoint is damaged)."""
     sweep_dir = sweep_path(sweep, out)
     preflight.check_flags(num_cpus, 1.0, 0.0, local=False)
     preflight.check_address(address)
@@ -207,7 +212,7 @@ def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | Non
         provenance.record(sweep_dir, tracker.client, tracker.parent_id)
         pickle_compat.install()  # a sweep launched with the flat layout pickled its callbacks under older names
         return _run(sweep_dir, spec, tracker, address, num_cpus, restore=True, verbose=verbose,
-                    retry_errored=retry_errored)
+                    retry_errored=retry_errored, restart_errored=restart_errored)
 
 
 def _write_report(sweep_dir: Path) -> None:
@@ -252,7 +257,7 @@ def _new_tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_run
 
 
 def _tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.SweepTracker, base: dict,
-           verbose: int, restore: bool, retry_errored: bool) -> tune.Tuner:
+           verbose: int, restore: bool, retry_errored: bool, restart_errored: bool = False) -> tune.Tuner:
     """Tune's experiment: restored from the sweep's storage on resume (when there is one), else new."""
     tune_path = str(meta["storage"]).rstrip("/") + "/tune"
     if not (restore and tune.Tuner.can_restore(tune_path)):
@@ -261,9 +266,10 @@ def _tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.Sw
     if known is not None:
         tracker.drop_orphans(known)  # runs of trials created after Tune's last snapshot
     # trials the sweep's records say ended in error stay errored unless --retry-errored (skip_errored.py)
-    skip_errored.install(set() if retry_errored else skip_errored.ended_in_error(sweep_dir, base))
+    rerun = retry_errored or restart_errored
+    skip_errored.install(set() if rerun else skip_errored.ended_in_error(sweep_dir, base))
     return tune.Tuner.restore(tune_path, trainable=_trainable(base, spec.resources), resume_unfinished=True,
-                              resume_errored=retry_errored)
+                              resume_errored=retry_errored, restart_errored=restart_errored and not retry_errored)
 
 
 def _start(sweep_dir: Path, tracker: mlflow_runs.SweepTracker, guard: SignalGuard, address: str | None,
@@ -286,7 +292,7 @@ def _start(sweep_dir: Path, tracker: mlflow_runs.SweepTracker, guard: SignalGuar
 
 
 def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, address: str | None,
-         num_cpus: int | None, restore: bool, verbose: int, retry_errored: bool = False,
+         num_cpus: int | None, restore: bool, verbose: int, retry_errored: bool = False, restart_errored: bool = False,
          ray_started: bool | None = None) -> SweepResult:
     base = {**identity.trial_base(spec), CHECKPOINT_EVERY_S: spec.search.checkpoint_every_s}
     meta = sweepdir.read_meta(sweep_dir)
@@ -298,9 +304,13 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
     guard = SignalGuard(on_abort=functools.partial(wrapup.abort, sweep_dir))
     started = _start(sweep_dir, tracker, guard, address, num_cpus, ray_started)
     try:
-        tuner = _tuner(spec, sweep_dir, meta, tracker, base, verbose, restore, retry_errored)
+        tuner = _tuner(spec, sweep_dir, meta, tracker, base, verbose, restore, retry_errored, restart_errored)
         oom_kill.install()  # an OOM-killed trial fails alone (Ray 2.60's Tune would stop the sweep)
         tuner.fit()
+        if restart_errored:  # the restarted trials (new ids) replaced the errored ones: so do their runs
+            known = tune_state.known_trial_ids(tune_state.tune_storage(sweep_dir))
+            if known is not None:
+                tracker.drop_orphans(known)
     except SweepInterrupted:
         pass  # before Tune's loop ran: nothing to stop; recorded below
     except BaseException as e:
