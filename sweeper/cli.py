@@ -94,7 +94,7 @@ def _print_result(res) -> None:
     click.echo("trials: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     click.echo(f"best configurations by {res.metric} ({res.mode}), mean ± 95% CI over seeds:")
     click.echo(report.format_table(res.summary, res.metric, top=10))
-    from sweeper.store.mlflow_runs import runs_url
+    from sweeper.commands.ui import runs_url
 
     click.echo(f"\nMLflow: sweeper ui, then open {runs_url('http://127.0.0.1:5000', res.mlflow_experiment_id)}"
                f"  (parent run {res.mlflow_parent_run})")

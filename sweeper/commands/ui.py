@@ -47,16 +47,20 @@ def check_port(port: int) -> None:
             raise UIError(f"port {port} on {HOST} is not free ({e.strerror}); pick another with --port") from None
 
 
+def runs_url(server: str, experiment_id: str) -> str:
+    """The experiment's runs table in the MLflow UI at ``server``. MLflow 3.17 opens an experiment on
+    its GenAI overview whatever its ``mlflow.experimentKind`` tag; this route opens the runs table."""
+    return f"{server.rstrip('/')}/#/experiments/{experiment_id}/runs"
+
+
 def runs_links(port: int, uri: str, limit: int = 20) -> list[str]:
     """One line per experiment of the store (newest first, at most ``limit``): its runs-table URL
-    (``mlflow_runs.runs_url``; MLflow 3.17 would open the GenAI overview). Empty for a SQLite store
+    (``runs_url``; MLflow 3.17 would open the GenAI overview). Empty for a SQLite store
     that does not exist yet."""
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not Path(uri[len(prefix):]).exists():
         return []
     from mlflow import MlflowClient
-
-    from sweeper.store.mlflow_runs import runs_url
 
     exps = [e for e in MlflowClient(uri).search_experiments(max_results=limit, order_by=["creation_time DESC"])
             if e.name != "Default"]

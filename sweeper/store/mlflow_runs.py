@@ -115,12 +115,6 @@ def first_use_lock(uri: str) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def runs_url(server: str, experiment_id: str) -> str:
-    """The experiment's runs table in the MLflow UI at ``server``. MLflow 3.17 opens an experiment on
-    its GenAI overview whatever its ``mlflow.experimentKind`` tag; this route opens the runs table."""
-    return f"{server.rstrip('/')}/#/experiments/{experiment_id}/runs"
-
-
 def child_run(sweep_id: str, parent_id: str, trial_id: str, ident: dict[str, Any] | None) -> tuple[str, dict[str, str]]:
     """(run name, tags) of a trial's child run, the same whether the live callback or
     :meth:`SweepTracker.reconcile` creates it. ``ident``: the trial's ``regularizer``, ``config``
