@@ -265,9 +265,9 @@ def _tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.Sw
     known = tune_state.known_trial_ids(tune_state.tune_storage(sweep_dir))
     if known is not None:
         tracker.drop_orphans(known)  # runs of trials created after Tune's last snapshot
-    # trials the sweep's records say ended in error stay errored unless --retry-errored (skip_errored.py)
-    rerun = retry_errored or restart_errored
-    skip_errored.install(set() if rerun else skip_errored.ended_in_error(sweep_dir, base))
+    # the trials the sweep's records say ended in error are ERROR for Tune, whatever its last snapshot
+    # said: skipped, continued (--retry-errored) or restarted (--restart-errored) as such (skip_errored.py)
+    skip_errored.install(skip_errored.ended_in_error(sweep_dir, base))
     return tune.Tuner.restore(tune_path, trainable=_trainable(base, spec.resources), resume_unfinished=True,
                               resume_errored=retry_errored, restart_errored=restart_errored and not retry_errored)
 

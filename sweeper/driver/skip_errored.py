@@ -10,9 +10,10 @@ limit, or a near-OOM of the node, again.
 The sweep's own records decide instead: before Tune requeues the restored trials
 (``TuneController._requeue_restored_trials``), every trial that the status rule
 (``sweeper.store.trial_status``, over the trial folders, the ledger and the snapshot; the rule
-the tables use) calls ``error`` is given Tune's status ERROR. ``resume_errored`` then decides
-for them as for any errored trial: skipped by a plain ``resume``, continued from their last
-checkpoint with ``--retry-errored``. ``install(ids)`` sets the ids for the next restore in this
+the tables use) calls ``error`` is given Tune's status ERROR. Tune's ``resume_errored`` /
+``restart_errored`` then decide for them as for any errored trial: skipped by a plain ``resume``,
+continued from their last checkpoint with ``--retry-errored``, run again from scratch with
+``--restart-errored`` (which Tune applies to ERROR trials only). ``install(ids)`` sets the ids for the next restore in this
 process; idempotent.
 """
 from __future__ import annotations
@@ -48,8 +49,7 @@ def install(errored: set[str]) -> None:
     def _requeue_restored_trials(self, trials, resume_config):
         for t in trials:
             if t.trial_id in _ERRORED and t.status not in (Trial.ERROR, Trial.TERMINATED):
-                log.info("trial %s ended in error (Tune's snapshot said %s): not run again; "
-                         "`sweeper resume --retry-errored` reruns it", t.trial_id, t.status)
+                log.info("trial %s ended in error (Tune's snapshot said %s)", t.trial_id, t.status)
                 t.set_status(Trial.ERROR)
         return original(self, trials, resume_config)
 
