@@ -128,6 +128,7 @@ def launch(
             build_check.wait(networks, spec)
             tracker = _create(spec, sweep_dir, sweep_id, overwrite, storage, points, confirms)
         except BaseException:
+            build_check.stop(networks)
             if started:
                 ray.shutdown()
             raise
