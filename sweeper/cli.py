@@ -311,6 +311,8 @@ def confirm(sweep, top, seeds, name, out, address, num_cpus, quiet) -> None:
         res = confirm_mod.run(plan, address=address, num_cpus=num_cpus, out=out, verbose=0 if quiet else 1)
     except (confirm_mod.ConfirmError, launch_mod.SweepExists, PreflightError) as e:
         _fail(str(e))
+    except launch_mod.RayStartError as e:
+        _ray_did_not_start(e)
     _print_result(res)
     metric = "test_error"
     click.echo(f"\n{metric} of the confirmed configurations (mean ± 95% CI over seeds {seeds}):")
