@@ -362,6 +362,7 @@ def ui(port) -> None:
 
     uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
     try:
+        ui_mod.command(port, uri)  # mlflow on PATH?
         ui_mod.check_port(port)
         for line in ui_mod.runs_links(port, uri):
             click.echo(line)

@@ -27,3 +27,16 @@ def test_resume_report_and_links_of_a_finished_sweep(tmp_path):
     r = ok(sweeper(tmp_path, "report", "fin", "--no-mlflow", timeout=600))
     assert (sweep / "trials.parquet").exists() and "no sweep" not in r.stderr, r.stderr[-2000:]
     assert (sweep / "report" / "report.md").exists()
+
+
+def test_ui_lists_each_experiments_runs_table(tmp_path):
+    """`sweeper ui` prints the runs-table URL of each experiment (MLflow 3.17 opens the GenAI overview)."""
+    from mlflow import MlflowClient
+
+    from sweeper.commands import ui
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert ui.runs_links(5001, uri) == []  # no store yet: nothing to list, nothing created
+    assert not (tmp_path / "mlflow.db").exists()
+    exp = MlflowClient(uri).create_experiment("e1")
+    assert ui.runs_links(5001, uri) == [f"e1: http://127.0.0.1:5001/#/experiments/{exp}/runs"]
