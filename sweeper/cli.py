@@ -110,14 +110,16 @@ def schema(output: str | None) -> None:
 
 def _print_result(res) -> None:
     from sweeper import report
-    from sweeper.store.mlflow_uri import tracking_uri
 
     click.echo(f"\nsweep folder: {res.sweep_dir}")
     counts = res.trials["status"].value_counts().to_dict()
     click.echo("trials: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     click.echo(f"best configurations by {res.metric} ({res.mode}), mean ± 95% CI over seeds:")
     click.echo(report.format_table(res.summary, res.metric, top=10))
-    click.echo(f"\nMLflow: mlflow ui --backend-store-uri {tracking_uri()}  (parent run {res.mlflow_parent_run})")
+    from sweeper.commands.ui import runs_url
+
+    click.echo(f"\nMLflow: sweeper ui, then open {runs_url('http://127.0.0.1:5000', res.mlflow_experiment_id)}"
+               f"  (parent run {res.mlflow_parent_run})")
     rep = res.sweep_dir / "report" / "report.md"
     _print_robustness(res.sweep_dir / "report" / "robustness.csv")
     click.echo(f"report: {rep}" if rep.exists() else f"report: sweeper report {res.sweep_dir.name}")
@@ -178,6 +180,8 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
         _fail(str(e))
     except launch_mod.SweepInterrupted as e:
         _interrupted(e)
+    except launch_mod.RayStartError as e:
+        _ray_did_not_start(e)
     _print_result(res)
     _exit_unless_finished(res)
 
@@ -187,6 +191,12 @@ def _exit_unless_finished(res) -> None:
     if "status" not in res.trials or not (res.trials["status"] == "finished").any():
         click.echo(f"error: no trial of {res.sweep_dir.name} finished; see `sweeper status {res.sweep_dir.name}`", err=True)
         sys.exit(1)
+
+
+def _ray_did_not_start(e) -> None:
+    """Ray's local start timed out, twice (sweeper.driver.local_ray): one message, exit 1."""
+    click.echo(f"error: {e}", err=True)
+    sys.exit(1)
 
 
 def _interrupted(e) -> None:
@@ -200,8 +210,10 @@ def _interrupted(e) -> None:
 @click.option("--num-cpus", type=int, default=None)
 @click.option("--out", default="sweeps", show_default=True)
 @click.option("--retry-errored", is_flag=True, help="Also rerun trials that ended in error (from their last checkpoint).")
+@click.option("--restart-errored", is_flag=True,
+              help="Also rerun trials that ended in error, from scratch (e.g. every checkpoint of theirs is damaged).")
 @click.option("--quiet", is_flag=True)
-def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
+def resume(sweep, address, num_cpus, out, retry_errored, restart_errored, quiet) -> None:
     """Continue SWEEP (an id under --out, or a folder) after its driver stopped.
 
     Finished trials are kept, unfinished ones continue from their last checkpoint; running it
@@ -221,13 +233,31 @@ def resume(sweep, address, num_cpus, out, retry_errored, quiet) -> None:
 
     try:
         res = launch_mod.resume(sweep, address=address, num_cpus=num_cpus, out=out, retry_errored=retry_errored,
+                                restart_errored=restart_errored,
                                 verbose=0 if quiet else 1)
     except (launch_mod.NoSuchSweep, PreflightError, SweepError) as e:  # no such sweep, locked, damaged, spec edited
         _fail(str(e))
     except launch_mod.SweepInterrupted as e:
         _interrupted(e)
+    except launch_mod.RayStartError as e:
+        _ray_did_not_start(e)
     _print_result(res)
     _exit_unless_finished(res)
+
+
+def _rebuild_missing_tables(sweeps, sweeps_dir: str) -> None:
+    """A sweep folder (sweep.json, trial folders) whose trials.parquet was deleted gets its tables
+    rebuilt from the trial folders first, as ``status`` and ``resume`` do (else: "no sweep")."""
+    from sweeper import spec as spec_mod
+    from sweeper.store import sweepdir, tables
+
+    for s in sweeps:
+        try:
+            d = sweepdir.sweep_path(s, sweeps_dir)
+        except sweepdir.NoSuchSweep:
+            continue  # a results folder, or no sweep at all: the report says which
+        if not (d / "trials.parquet").exists():
+            tables.write_tables(d, spec_mod.from_dict(sweepdir.read_spec(d), source=str(d / sweepdir.SPEC)))
 
 
 @main.command()
@@ -260,6 +290,7 @@ def report(sweeps, sweeps_dir, out, metrics, baseline, all_pairs, paper_file, no
     from sweeper.store import sweepdir
 
     try:
+        _rebuild_missing_tables(sweeps, sweeps_dir)
         w = report_run.make_report(list(sweeps), sweeps_dir=sweeps_dir, out=out, metrics=tuple(metrics), baseline=baseline,
                                    all_pairs=all_pairs, paper_file=paper_file, log_mlflow=not no_mlflow)
     except (report_data.NoSweepData, report_run.ReportInputError, sweepdir.SweepError) as e:
@@ -328,6 +359,8 @@ def confirm(sweep, top, per_method, seeds, epochs, name, out, address, num_cpus,
         res = confirm_mod.run(plan, address=address, num_cpus=num_cpus, out=out, verbose=0 if quiet else 1)
     except (confirm_mod.ConfirmError, launch_mod.SweepExists, PreflightError) as e:
         _fail(str(e))
+    except launch_mod.RayStartError as e:
+        _ray_did_not_start(e)
     _print_result(res)
     metric, objective = "test_error", (plan.confirms["metric"], plan.confirms["mode"])
     click.echo(f"\n{metric} of the confirmed configurations (seeds {', '.join(map(str, plan.confirms['seeds']))}):")
@@ -381,6 +414,10 @@ def ui(port) -> None:
 
     uri = tracking_uri()
     try:
+        ui_mod.command(port, uri)  # mlflow on PATH?
+        ui_mod.check_port(port)
+        for line in ui_mod.runs_links(port, uri):
+            click.echo(line)
         sys.exit(ui_mod.serve(port, uri))
     except ui_mod.UIError as e:
         _fail(str(e))

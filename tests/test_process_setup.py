@@ -81,3 +81,24 @@ def test_importing_the_driver_changes_no_process_state():
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout.strip().splitlines()[-1]) == {"changed": [], "verbosity_same": True}
+
+
+def test_ray_token_auth_reaches_an_already_imported_ray(monkeypatch, tmp_path):
+    """Ray caches RAY_AUTH_MODE when it is imported; the launcher imports it before joining a cluster by
+    --address. Setting the variable alone left Ray's config 'disabled' (InvalidAuthToken against a
+    token cluster); ray_token_auth() also refreshes the cached config."""
+    from ray._raylet import AuthenticationMode, Config, get_authentication_mode
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for v in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE"):
+        monkeypatch.delenv(v, raising=False)
+    Config.initialize("")
+    assert get_authentication_mode() != AuthenticationMode.TOKEN
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("x" * 64)
+    try:
+        process_setup.ray_token_auth()
+        assert get_authentication_mode() == AuthenticationMode.TOKEN
+    finally:
+        monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+        Config.initialize("")

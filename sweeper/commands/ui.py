@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+from pathlib import Path
 
 HOST = "127.0.0.1"
 GRACE_S = 10.0
@@ -44,6 +45,26 @@ def check_port(port: int) -> None:
             s.bind((HOST, port))
         except OSError as e:
             raise UIError(f"port {port} on {HOST} is not free ({e.strerror}); pick another with --port") from None
+
+
+def runs_url(server: str, experiment_id: str) -> str:
+    """The experiment's runs table in the MLflow UI at ``server``. MLflow 3.17 opens an experiment on
+    its GenAI overview whatever its ``mlflow.experimentKind`` tag; this route opens the runs table."""
+    return f"{server.rstrip('/')}/#/experiments/{experiment_id}/runs"
+
+
+def runs_links(port: int, uri: str, limit: int = 20) -> list[str]:
+    """One line per experiment of the store (newest first, at most ``limit``): its runs-table URL
+    (``runs_url``; MLflow 3.17 would open the GenAI overview). Empty for a SQLite store
+    that does not exist yet."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not Path(uri[len(prefix):]).exists():
+        return []
+    from mlflow import MlflowClient
+
+    exps = [e for e in MlflowClient(uri).search_experiments(max_results=limit, order_by=["creation_time DESC"])
+            if e.name != "Default"]
+    return [f"{e.name}: {runs_url(f'http://{HOST}:{port}', e.experiment_id)}" for e in exps]
 
 
 def serve(port: int, uri: str) -> int:

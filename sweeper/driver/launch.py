@@ -11,7 +11,8 @@ raises or its node dies. A trial's process is reused for the next trial
 
 ``resume(sweep_dir)`` continues a sweep whose driver died: Tune restores the
 experiment (finished trials are kept, unfinished ones continue from their
-checkpoints, errored ones are retried) and the Optuna searcher state saved
+checkpoints; errored ones, by the sweep's own records, only with ``retry_errored``:
+sweeper/driver/skip_errored.py) and the Optuna searcher state saved
 with it; MLflow runs and Parquet rows are keyed by trial id, so nothing is
 duplicated. Resuming a finished sweep only rewrites its tables.
 """
@@ -35,12 +36,13 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from sweeper import report
-from sweeper.driver.publish import log_best, publish_trial_figures
-from sweeper.report.run import make_report
-from sweeper.driver import local_ray, oom_kill, pickle_compat, preflight, process_setup, wrapup
+from sweeper.driver import build_check, local_ray, oom_kill, pickle_compat, preflight, process_setup, skip_errored, wrapup
 from sweeper.driver.callbacks import sweep_callbacks
 from sweeper.driver.interrupt import SignalGuard, SweepInterrupted  # noqa: F401  (SweepInterrupted: for the CLI)
+from sweeper.driver.local_ray import RayStartError  # noqa: F401  (for the CLI)
 from sweeper.driver.preflight import SweepExists  # noqa: F401  (part of this module's API)
+from sweeper.driver.publish import log_best, publish_trial_figures
+from sweeper.report.run import make_report
 from sweeper.search import per_method, space
 from sweeper.spec import Resources, SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
@@ -63,6 +65,7 @@ class SweepResult:
     metric: str
     mode: str
     mlflow_parent_run: str
+    mlflow_experiment_id: str = ""
 
 
 def trial_function():
@@ -134,11 +137,18 @@ def launch(
         if (sweep_dir / sweepdir.META).exists() and not overwrite:  # another driver created it meanwhile
             raise SweepExists(f"sweep {sweep_id!r} already exists in {sweep_dir}: continue it with "
                               f"`sweeper resume {sweep_id}`, or start another with --name NEW_NAME (nothing was changed)")
-        started = local_ray.start_or_join(address, num_cpus)
+        networks = None if address else build_check.start(spec)  # runs while Ray starts
+        try:
+            started = local_ray.start_or_join(address, num_cpus)
+        except BaseException:
+            build_check.stop(networks)
+            raise
         try:
             preflight.check_cluster(cpu, gpu)
+            build_check.wait(networks, spec)
             tracker = _create(spec, sweep_dir, sweep_id, overwrite, storage, points, confirms)
         except BaseException:
+            build_check.stop(networks)
             if started:
                 ray.shutdown()
             raise
@@ -148,7 +158,21 @@ def launch(
 def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, storage: str | None,
             points: list[dict[str, Any]] | None = None,
             confirms: dict[str, Any] | None = None) -> mlflow_runs.SweepTracker:
-    """The sweep folder, spec.yaml, sweep.json and a new MLflow parent run (after every check passed)."""
+    """The sweep folder, spec.yaml, sweep.json and a new MLflow parent run (after every check passed).
+
+    A failure before sweep.json exists removes spec.yaml again: the folder is then empty but for the
+    lock, and ``wrapup.locked`` removes it, so the same command can simply be run again."""
+    try:
+        return _create_files(spec, sweep_dir, sweep_id, overwrite, storage, points, confirms)
+    except BaseException:
+        if not (sweep_dir / sweepdir.META).exists():
+            (sweep_dir / sweepdir.SPEC).unlink(missing_ok=True)
+        raise
+
+
+def _create_files(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, storage: str | None,
+                  points: list[dict[str, Any]] | None,
+                  confirms: dict[str, Any] | None) -> mlflow_runs.SweepTracker:
     if overwrite and (sweep_dir / sweepdir.META).exists():
         # preflight.check_target accepted it; the folder itself stays: it holds our driver.lock
         logging.getLogger(__name__).warning(wrapup.clear_sweep_dir(sweep_dir) + f" of sweep {sweep_id!r}")
@@ -187,8 +211,13 @@ def _publish(sweep_dir: Path, tracker: mlflow_runs.SweepTracker, summary: pd.Dat
 
 
 def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | None = None,
-           out: str | Path = DEFAULT_OUT, retry_errored: bool = False, verbose: int = 1) -> SweepResult:
-    """Continue sweep ``sweep`` from its folder: the stored spec is validated once and passed on."""
+           out: str | Path = DEFAULT_OUT, retry_errored: bool = False, verbose: int = 1,
+           restart_errored: bool = False) -> SweepResult:
+    """Continue sweep ``sweep`` from its folder: the stored spec is validated once and passed on.
+
+    Trials that ended in error stay so, unless ``retry_errored`` (continued from their last checkpoint)
+    or ``restart_errored`` (run again from scratch, as new Tune trials that replace them: for a trial
+    whose every checkpoint is damaged)."""
     sweep_dir = sweep_path(sweep, out)
     preflight.check_flags(num_cpus, 1.0, 0.0, local=False)
     preflight.check_address(address)
@@ -204,7 +233,7 @@ def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | Non
         provenance.record(sweep_dir, tracker.client, tracker.parent_id)
         pickle_compat.install()  # a sweep launched with the flat layout pickled its callbacks under older names
         return _run(sweep_dir, spec, tracker, address, num_cpus, restore=True, verbose=verbose,
-                    retry_errored=retry_errored)
+                    retry_errored=retry_errored, restart_errored=restart_errored)
 
 
 def _write_report(sweep_dir: Path) -> None:
@@ -249,7 +278,7 @@ def _new_tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_run
 
 
 def _tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.SweepTracker, base: dict,
-           verbose: int, restore: bool, retry_errored: bool) -> tune.Tuner:
+           verbose: int, restore: bool, retry_errored: bool, restart_errored: bool = False) -> tune.Tuner:
     """Tune's experiment: restored from the sweep's storage on resume (when there is one), else new."""
     tune_path = str(meta["storage"]).rstrip("/") + "/tune"
     if not (restore and tune.Tuner.can_restore(tune_path)):
@@ -257,8 +286,11 @@ def _tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.Sw
     known = tune_state.known_trial_ids(tune_state.tune_storage(sweep_dir))
     if known is not None:
         tracker.drop_orphans(known)  # runs of trials created after Tune's last snapshot
+    # the trials the sweep's records say ended in error are ERROR for Tune, whatever its last snapshot
+    # said: skipped, continued (--retry-errored) or restarted (--restart-errored) as such (skip_errored.py)
+    skip_errored.install(skip_errored.ended_in_error(sweep_dir, base))
     return tune.Tuner.restore(tune_path, trainable=_trainable(base, spec.resources), resume_unfinished=True,
-                              resume_errored=retry_errored)
+                              resume_errored=retry_errored, restart_errored=restart_errored and not retry_errored)
 
 
 def _start(sweep_dir: Path, tracker: mlflow_runs.SweepTracker, guard: SignalGuard, address: str | None,
@@ -281,7 +313,7 @@ def _start(sweep_dir: Path, tracker: mlflow_runs.SweepTracker, guard: SignalGuar
 
 
 def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, address: str | None,
-         num_cpus: int | None, restore: bool, verbose: int, retry_errored: bool = False,
+         num_cpus: int | None, restore: bool, verbose: int, retry_errored: bool = False, restart_errored: bool = False,
          ray_started: bool | None = None) -> SweepResult:
     base = {**identity.trial_base(spec), CHECKPOINT_EVERY_S: spec.search.checkpoint_every_s}
     meta = sweepdir.read_meta(sweep_dir)
@@ -293,9 +325,13 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
     guard = SignalGuard(on_abort=functools.partial(wrapup.abort, sweep_dir))
     started = _start(sweep_dir, tracker, guard, address, num_cpus, ray_started)
     try:
-        tuner = _tuner(spec, sweep_dir, meta, tracker, base, verbose, restore, retry_errored)
+        tuner = _tuner(spec, sweep_dir, meta, tracker, base, verbose, restore, retry_errored, restart_errored)
         oom_kill.install()  # an OOM-killed trial fails alone (Ray 2.60's Tune would stop the sweep)
         tuner.fit()
+        if restart_errored:  # the restarted trials (new ids) replaced the errored ones: so do their runs
+            known = tune_state.known_trial_ids(tune_state.tune_storage(sweep_dir))
+            if known is not None:
+                tracker.drop_orphans(known)
     except SweepInterrupted:
         pass  # before Tune's loop ran: nothing to stop; recorded below
     except BaseException as e:
@@ -314,4 +350,4 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
     finally:
         guard.__exit__()
     _write_report(sweep_dir)
-    return SweepResult(sweep_dir, trials, summary, metric, mode, tracker.parent_id)
+    return SweepResult(sweep_dir, trials, summary, metric, mode, tracker.parent_id, tracker.experiment_id)

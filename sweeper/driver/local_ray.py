@@ -23,8 +23,10 @@ token authentication is switched off (``RAY_AUTH_MODE=disabled``).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
+import signal
 import stat
 from pathlib import Path
 from typing import Iterator
@@ -35,6 +37,7 @@ from ray._raylet import AuthenticationTokenLoader  # Ray's own token cache (ray/
 
 from sweeper.driver import process_setup
 
+log = logging.getLogger("sweeper")
 SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
@@ -83,6 +86,14 @@ def loopback_only() -> Iterator[None]:
             os.environ[SINGLE_MACHINE_ENV] = old_env
 
 
+class RayStartError(RuntimeError):
+    """The local Ray instance did not start (the CLI: one message, exit 1)."""
+
+
+START_ATTEMPTS = 2  # Ray 2.60 waits a fixed 30 s for its raylet to register (ray/_private/node.py)
+START_TIMEOUT_TEXT = "timed out during startup"
+
+
 def start_or_join(address: str | None, num_cpus: int | None, num_gpus: float | None = None) -> bool:
     """Start a local Ray instance (loopback only, private token) or join ``address``; True when this
     call started Ray (the caller shuts it down), False when Ray was already initialised here."""
@@ -94,7 +105,53 @@ def start_or_join(address: str | None, num_cpus: int | None, num_gpus: float | N
         ray.init(address=address, runtime_env=env, log_to_driver=False)
         return True
     private_token_file()  # Ray would write ~/.ray/auth_token world-readable
-    with loopback_only():  # every server of the local node binds 127.0.0.1 only
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, num_gpus=num_gpus, include_dashboard=False,
-                 runtime_env=env, log_to_driver=False)
+    _start_local(num_cpus, num_gpus, env)
     return True
+
+
+def _start_local(num_cpus: int | None, num_gpus: float | None, env: dict) -> None:
+    """``ray.init`` of a new local node, tried ``START_ATTEMPTS`` times when Ray's start times out.
+
+    Ray gives its raylet a fixed 30 s to register with the GCS (not configurable in 2.60); on a
+    machine loaded to ~20 that is sometimes not enough. A start that timed out leaves the node's
+    processes running: they are killed (``_kill_ray_children``) before the next attempt, and after the
+    last one :class:`RayStartError` says what happened; nothing of the sweep has been written then."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            with loopback_only():  # every server of the local node binds 127.0.0.1 only
+                ray.init(num_cpus=num_cpus or os.cpu_count() or 1, num_gpus=num_gpus, include_dashboard=False,
+                         runtime_env=env, log_to_driver=False)
+            return
+        except Exception as e:  # noqa: BLE001 - only Ray's start-up timeout is handled here
+            if START_TIMEOUT_TEXT not in str(e):
+                raise
+            ray.shutdown()
+            _kill_ray_children()
+            if attempt == START_ATTEMPTS:
+                raise RayStartError(
+                    f"the local Ray instance did not start: its raylet did not register within Ray's 30 s, "
+                    f"{START_ATTEMPTS} times (the machine is probably overloaded: load average "
+                    f"{os.getloadavg()[0]:.0f} on {os.cpu_count()} CPUs); nothing was started or written. "
+                    f"Try again when the machine is less busy, or with fewer --num-cpus") from None
+            log.warning("Ray's start timed out (raylet not registered within 30 s; load average %.0f): "
+                        "trying once more", os.getloadavg()[0])
+
+
+def _kill_ray_children() -> None:
+    """SIGKILL this process's descendants that run Ray's code (GCS, raylet, workers, agents)."""
+    me, parents, cmd = os.getpid(), {}, {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd[int(d.name)] = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+    for pid in parents:
+        p = pid
+        while p in parents and p not in (me, 0, 1):
+            p = parents[p]
+        if p == me and pid != me and ("/ray/" in cmd.get(pid, "") or cmd.get(pid, "").startswith("ray::")):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

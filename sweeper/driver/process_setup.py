@@ -34,7 +34,9 @@ functions, at visible call sites, never as a side effect of importing a module:
   ``--address``. Ray enables token auth by itself only for ``address=None/"auto"``; an
   explicit ``ip:port`` against a token cluster needs ``RAY_AUTH_MODE=token`` (the token
   comes from ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``), set
-  here when a token exists and the user set no mode.
+  here when a token exists and the user set no mode. Ray caches the mode in its config when
+  it is imported, which the launcher has done by then: the cached config is refreshed
+  (``Config.initialize("")``, what Ray's own ``_enable_token_auth`` does).
 - ``default_mlflow_uri(uri)``: called by ``launch`` on resume: the sweep's own MLflow
   store becomes this process's default, unless ``MLFLOW_TRACKING_URI`` is set.
 
@@ -47,6 +49,7 @@ matplotlib's file-only ``Agg`` backend, which must precede the first pyplot impo
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 # (variable, value, overrides what the user set?)
@@ -92,6 +95,10 @@ def ray_token_auth() -> None:
     ).exists()
     if has_token and "RAY_AUTH_MODE" not in os.environ:
         os.environ["RAY_AUTH_MODE"] = "token"
+        if "ray._raylet" in sys.modules:  # Ray read the mode at import: refresh its cached config, as Ray does
+            from ray._raylet import Config  # (ray/_private/authentication/authentication_token_setup.py)
+
+            Config.initialize("")
 
 
 def default_mlflow_uri(uri: str) -> None:

@@ -27,10 +27,10 @@ from typing import Any, Iterator
 
 import pandas as pd
 
+from sweeper.driver.interrupt import SweepInterrupted
 from sweeper.spec import SweepSpec
 from sweeper.store import sweepdir, tables
 from sweeper.store.mlflow_runs import STATUSES
-from sweeper.driver.interrupt import SweepInterrupted
 from sweeper.store.retry import retry
 
 log = logging.getLogger("sweeper")
@@ -40,25 +40,39 @@ TABLES_BUDGET_S = 300.0
 
 @contextlib.contextmanager
 def locked(sweep_dir: Path) -> Iterator[sweepdir.DriverLock]:
-    """Hold the sweep's driver lock (created first thing; the folder too if it is new, and
-    removed again if the driver refuses before writing anything)."""
+    """Hold the sweep's driver lock, taken before anything is written.
+
+    The folders this driver's own ``mkdir`` created (the sweep folder, a new ``sweeps/``) are
+    removed again when the driver is refused or stops before writing anything, with ``rmdir`` only:
+    a folder holding anything (another driver's lock, a sweep) is never removed, whoever made it.
+    Whether a sweep exists is decided by the caller under the lock, never before it."""
     sweep_dir = Path(sweep_dir).resolve()
-    created = [p for p in (sweep_dir, *sweep_dir.parents) if not p.exists()]  # the folder and new parents (sweeps/)
-    new = bool(created)
+    created = _make_dirs(sweep_dir)
     lock = sweepdir.DriverLock(sweep_dir)
     try:
         lock.acquire()
     except sweepdir.SweepLocked:
-        if new:
-            shutil.rmtree(sweep_dir, ignore_errors=True)
-            _remove_empty(created[1:])
+        _remove_empty(created)
         raise
     try:
         yield lock
     finally:
         lock.release()
-        if new and not any(sweep_dir.iterdir()):
-            _remove_empty(created)  # refused (bad input, existing sweep) before anything was written
+        _remove_empty(created)  # refused (bad input, existing sweep) before anything was written
+
+
+def _make_dirs(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the ones created by this call, innermost first."""
+    created = []
+    for p in reversed([folder, *folder.parents]):
+        if p.exists():
+            continue
+        try:
+            p.mkdir()
+            created.append(p)
+        except FileExistsError:
+            pass  # made by another process meanwhile: not ours to remove
+    return created[::-1]
 
 
 def _remove_empty(folders: list[Path]) -> None:

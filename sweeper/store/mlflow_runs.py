@@ -43,11 +43,14 @@ any node need no tracking credentials.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import math
+import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
@@ -71,6 +74,32 @@ KIND_TAG = "mlflow.experimentKind"  # MLflow 3's UI shows an experiment of this 
 NOTE_TAG = "mlflow.note.content"  # the run's description in the UI
 CONFIG_TAG = "config_id"  # group-by key in the UI: the seeds of one configuration
 FIGURES = "figures"  # artifact folder of each trial run's figures
+
+
+@contextlib.contextmanager
+def first_use_lock(uri: str) -> Iterator[None]:
+    """Serialise the opening of a local SQLite store between the processes of this machine.
+
+    MLflow creates (and migrates) the schema of a new ``mlflow.db`` on its first use, and two
+    processes doing so at once fail (``table _alembic_tmp_latest_metrics already exists``). Every
+    driver holds an exclusive ``flock`` on the folder of the database file while it opens the store
+    and its parent run (about a second), so the first one creates the schema and the others find
+    it. No extra file is created; other URIs (a tracking server) need no lock."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or uri == prefix + ":memory:":
+        yield
+        return
+    folder = Path(uri[len(prefix):].split("?", 1)[0]).parent
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # no such folder: MLflow's own error says it better
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def child_run(sweep_id: str, parent_id: str, trial_id: str, ident: dict[str, Any] | None) -> tuple[str, dict[str, str]]:
@@ -119,8 +148,9 @@ class SweepTracker:
         id is retagged ``<id>~replaced~<run>`` and ended as KILLED, and a new parent run is created."""
         self.uri = tracking_uri()
         self.sweep_id = sweep_id
-        retry(lambda: self._open(experiment, run_name, fresh), what="opening the MLflow parent run",
-              budget_s=FINAL_BUDGET_S)
+        with first_use_lock(self.uri):
+            retry(lambda: self._open(experiment, run_name, fresh), what="opening the MLflow parent run",
+                  budget_s=FINAL_BUDGET_S)
 
     def _open(self, experiment: str, run_name: str, fresh: bool) -> None:
         exp = self.client.get_experiment_by_name(experiment)
@@ -200,7 +230,10 @@ class SweepTracker:
         for k, val in tags.items():
             self.client.set_tag(self.parent_id, k, val)
         ts = int(time.time() * 1000)
-        self.client.log_batch(self.parent_id, metrics=[Metric(k, val, ts, 0) for k, val in metrics.items()])
+        latest = self.client.get_run(self.parent_id).data.metrics
+        todo = [Metric(k, val, ts, 0) for k, val in metrics.items() if latest.get(k) != val]
+        if todo:  # only what changed: a resume of a finished sweep adds no second point
+            self.client.log_batch(self.parent_id, metrics=todo)
         note = self.client.get_run(self.parent_id).data.tags.get(NOTE_TAG, "").split("\n\nBest configuration")[0]
         self.client.set_tag(self.parent_id, NOTE_TAG, f"{note}\n\nBest configuration by {metric}: {tags['sweeper.best']}".strip())
 

@@ -1,7 +1,8 @@
 """Retry of the driver's own writes (MLflow, Parquet, the sweep folder) through transient errors.
 
 A transient error is one that goes away by itself: SQLite's "database is locked" / "busy"
-(another process holds a write lock on ``mlflow.db``), a tracking server that is briefly
+(another process holds a write lock on ``mlflow.db``, or is creating a new store's schema:
+``table _alembic_tmp_... already exists``), a tracking server that is briefly
 unreachable, or an ``OSError`` on the sweep folder (a permission flip, a full or remounting
 disk). Anything else (a bug, a bad argument) is raised at once.
 
@@ -21,7 +22,8 @@ log = logging.getLogger("sweeper")
 
 _TRANSIENT_TEXT = ("database is locked", "database table is locked", "busy", "connection refused",
                    "connection reset", "temporarily unavailable", "timed out", "timeout", "503", "502",
-                   "too many requests", "disk i/o error", "unable to open database")
+                   "too many requests", "disk i/o error", "unable to open database",
+                   "table _alembic_tmp")  # another process creating a new store's schema right now
 
 
 def is_transient(e: BaseException) -> bool:

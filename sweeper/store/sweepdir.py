@@ -5,7 +5,8 @@ neither Ray nor torch, so reading a sweep stays cheap.
 
 Files (``<out>/<sweep_id>/``)::
 
-    driver.lock   the live driver: {"host", "pid", "start", "time"}; created with O_CREAT|O_EXCL
+    driver.lock   the live driver: {"host", "pid", "start", "time"}; created exclusively with its
+                  content (written under a temporary name, then hard-linked: never seen empty)
     sweep.json    ids and the sweep's state: status running|finished|interrupted|failed, driver
                   pid/host, spec_sha256 (hash of the resolved spec at launch), spec_source_text
     spec.yaml     the resolved spec the trials run
@@ -26,6 +27,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -294,18 +296,20 @@ class DriverLock:
         return {"host": socket.gethostname(), "pid": pid, "start": _proc_start(pid), "time": time.time()}
 
     def acquire(self) -> "DriverLock":
-        self.sweep_dir.mkdir(parents=True, exist_ok=True)
         for _ in range(20):
+            self.sweep_dir.mkdir(parents=True, exist_ok=True)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                self._create()
+            except FileNotFoundError:
+                continue  # the folder was removed meanwhile (a refused driver cleaning up): make it again
             except FileExistsError:
                 info = read_lock(self.sweep_dir)
                 if info is None:
                     continue  # released meanwhile: try again
-                if info == {}:
-                    time.sleep(0.1)  # being written by its creator right now
+                if info == {}:  # never written by this code (see _create): a damaged lock, or a moment's read error
+                    time.sleep(0.1)
                     info = read_lock(self.sweep_dir)
-                    if info == {}:  # still unreadable: a creator killed mid-write; treat as stale
+                    if info == {}:
                         self._break_stale({})
                         continue
                     if info is None:
@@ -314,13 +318,23 @@ class DriverLock:
                     self._break_stale(info)
                     continue
                 raise _locked_error(self.sweep_dir, info)
-            with os.fdopen(fd, "w") as f:
-                f.write(json.dumps(self._mine()))
-                f.flush()
-                os.fsync(f.fileno())
             self.held = True
             return self
         raise SweepLocked(f"could not take {self.path}: it keeps changing (another driver starting?)")
+
+    def _create(self) -> None:
+        """Create the lock with its content in one step: written and synced under a temporary name, then
+        hard-linked to ``driver.lock`` (``link`` fails if it exists, like O_CREAT|O_EXCL), so another
+        driver never sees an empty lock, however long this process is descheduled."""
+        tmp = self.path.with_name(f".{LOCK}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            with open(tmp, "w") as f:
+                f.write(json.dumps(self._mine()))
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _break_stale(self, seen: dict[str, Any]) -> None:
         """Move the stale lock ``seen`` aside. The rename is atomic; if what was moved is not the

@@ -42,7 +42,7 @@ from sweeper.store import provenance
 from sweeper.store import identity
 from sweeper.store.identity import trial_base
 from sweeper.store.ledger import LEDGER, Ledger
-from sweeper.store.trial_status import trial_status
+from sweeper.store.trial_status import retry_count, trial_status
 from sweeper.store.tune_state import TuneStorage, finite_float, read_fullest, read_rows, snapshot, tune_storage
 from sweeper.store import sweepdir
 from sweeper.store.columns import CONFIG_COLUMNS, FORMAT, FORMAT_KEY
@@ -173,7 +173,7 @@ def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dic
         status = trial_status(last, tsnap, led, store.read(d, "error.txt"))
         ident = _identity(base, config, rows, status[0])
         fails = int((tsnap or {}).get("num_failures", 0))
-        retries = int(led["retries"]) if "retries" in led else max(0, fails - (status[0] == "error"))
+        retries = retry_count(led, fails, status[0])
         trials.append(_trial_row(sweep_dir.name, trial_id, ident, rows, last, status, retries))
         epochs += _epoch_rows(sweep_dir.name, trial_id, ident, rows)
     return trials, epochs

@@ -61,6 +61,14 @@ def trial_status(last: dict[str, Any], snap: dict[str, Any] | None, led: dict[st
     return "unknown", ""
 
 
+def retry_count(led: dict[str, Any], num_failures: int, status: str) -> int:
+    """How often a trial was retried: the larger of the ledger's count and Tune's (``num_failures``,
+    less the last failure of a trial that ended in error). A ledger write that failed (a full disk)
+    can leave the ledger's count behind; Tune's snapshot still counts every failure."""
+    tune_count = max(0, int(num_failures) - (status == "error"))
+    return max(int(led.get("retries", 0) or 0), tune_count)
+
+
 def failure_reason(error: str, led: dict[str, Any]) -> str:
     """A short, specific reason for a failed trial: the driver's own (a timeout) first, then the
     kind of failure Ray reports (out of memory, a dead node or worker), then Tune's error text."""
