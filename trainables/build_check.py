@@ -14,11 +14,11 @@ import json
 import sys
 from typing import Any
 
+from trainables.resolve import resolve
+from trainables.trial import build, load_splits
+
 
 def check(base: dict[str, Any], combos: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from trainables.config import resolve
-    from trainables.trial import build, load_splits
-
     seed = int((base.get("seeds") or [0])[0])
     splits: dict[str, Any] = {}
     problems = []
