@@ -9,15 +9,16 @@ from ray.tune import Callback
 
 from sweeper.spec import SweepSpec, from_dict
 from sweeper.store.ledger import LEDGER, Ledger
-from sweeper.store.tables import write_tables
+from sweeper.store.table_cache import TableCache
 from sweeper.store.trial_status import ended_status, failure_reason
 
 
 class LedgerCallback(Callback):
     """Ray Tune callback keeping ``ledger.json`` and the Parquet tables current.
 
-    The tables are rebuilt at most every ``every_s`` seconds (each rebuild reads every
-    trial folder); the driver writes them once more when the sweep ends.
+    The tables are rewritten at most every ``every_s`` seconds through a ``TableCache``
+    (only the trial folders that changed since the last write are read; nothing sleeps on
+    Tune's event loop); the driver rebuilds them from every folder once more when the sweep ends.
 
     Nothing here may raise into Tune: an exception from a callback is charged to the trial
     (Tune errors it and spends a retry). A failed ledger or table write is logged and
@@ -29,12 +30,17 @@ class LedgerCallback(Callback):
         self.spec = spec
         self.every_s = every_s
         self._written = 0.0
+        self._tables = TableCache()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_tables"}  # the cache is rebuilt, not saved
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A sweep launched before the spec was passed on pickled the stored spec as ``spec_dict``.
         if "spec_dict" in state:
             state = {k: v for k, v in state.items() if k != "spec_dict"} | {"spec": from_dict(state["spec_dict"])}
         self.__dict__.update(state)
+        self._tables = TableCache()
 
     def _safe(self, what: str, fn) -> None:
         try:
@@ -47,7 +53,7 @@ class LedgerCallback(Callback):
     def _maybe_write_tables(self) -> None:
         if time.monotonic() - self._written >= self.every_s:
             self._written = time.monotonic()
-            self._safe("writing the tables", lambda: write_tables(self.sweep_dir, self.spec))
+            self._safe("writing the tables", lambda: self._tables.write(self.sweep_dir, self.spec))
 
     @property
     def ledger(self) -> Ledger:
