@@ -40,7 +40,7 @@ from sweeper.driver import local_ray, oom_kill, pickle_compat, preflight, proces
 from sweeper.driver.callbacks import sweep_callbacks
 from sweeper.driver.interrupt import SignalGuard, SweepInterrupted  # noqa: F401  (SweepInterrupted: for the CLI)
 from sweeper.driver.preflight import SweepExists  # noqa: F401  (part of this module's API)
-from sweeper.search import per_method, space
+from sweeper.search import per_method, space, study
 from sweeper.spec import Resources, SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
 from sweeper.store import identity, mlflow_runs, provenance, sweepdir, tune_state
@@ -91,6 +91,7 @@ def launch(
     verbose: int = 1,
     points: list[dict[str, Any]] | None = None,
     confirms: dict[str, Any] | None = None,
+    optuna_storage: str | None = None,
 ) -> SweepResult:
     """Run ``spec`` as sweep ``name`` (default: the spec's name) under ``out``.
 
@@ -98,7 +99,9 @@ def launch(
     path -> value) on every seed of the spec, as a grid, instead of searching the
     spec's space; ``confirms``: where these configurations come from (``source``: the
     sweep id, recorded as the MLflow tag ``sweeper.confirms`` of the parent run, and
-    in ``sweep.json`` and the Parquet metadata; see ``sweeper/commands/confirm.py``).
+    in ``sweep.json`` and the Parquet metadata; see ``sweeper/commands/confirm.py``);
+    ``optuna_storage``: an SQLAlchemy URL for the Optuna studies (default: ``optuna.db`` in the
+    sweep folder; ``sweeper/search/study.py``).
     """
     if address and storage is None:
         logging.getLogger(__name__).warning(
@@ -118,6 +121,7 @@ def launch(
         try:
             preflight.check_cluster(cpu, gpu)
             tracker = _create(spec, sweep_dir, sweep_id, overwrite, storage, points, confirms)
+            _new_study_storage(sweep_dir, sweep_id, optuna_storage, overwrite)
         except BaseException:
             if started:
                 ray.shutdown()
@@ -154,6 +158,14 @@ def _create(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bool, st
     provenance.record_base(sweep_dir, stored, tracker.client, tracker.parent_id)
     tracker.describe(spec.description)
     return tracker
+
+
+def _new_study_storage(sweep_dir: Path, sweep_id: str, url: str | None, overwrite: bool) -> None:
+    """Record a given Optuna storage URL in sweep.json; with --overwrite, drop the sweep's old studies there."""
+    if url:
+        wrapup.write_meta(sweep_dir, optuna_storage=url)
+        if overwrite:
+            study.delete_studies(url, sweep_id)
 
 
 def _publish(sweep_dir: Path, tracker: mlflow_runs.SweepTracker, summary: pd.DataFrame, metric: str) -> None:
@@ -200,7 +212,8 @@ def _write_report(sweep_dir: Path) -> None:
 def _new_tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.SweepTracker, base: dict,
                verbose: int) -> tune.Tuner:
     """A fresh Tune experiment: the searcher (or grid), the scheduler, the callbacks."""
-    param_space, searcher, num_samples = space.search_setup(spec, meta.get("points"))
+    param_space, searcher, num_samples = space.search_setup(
+        spec, meta.get("points"), study=(study.storage_url(sweep_dir, meta), meta["sweep_id"]))
     metric, mode = spec.search.metric[0], spec.search.mode[0]
     scheduler = (
         ASHAScheduler(time_attr="epoch", max_t=TrainConfig(**base["train"]).epochs, grace_period=spec.search.grace_period,
@@ -237,6 +250,10 @@ def _tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.Sw
     known = tune_state.known_trial_ids(tune_state.tune_storage(sweep_dir))
     if known is not None:
         tracker.drop_orphans(known)  # runs of trials created after Tune's last snapshot
+    url = study.storage_url(sweep_dir, meta)
+    os.environ[study.ENV] = url  # the restored searchers read their studies there (the folder may have moved)
+    if known is not None and (meta.get("optuna_storage") or (sweep_dir / study.DB).exists()):
+        study.release_orphans(url, meta["sweep_id"], known)  # configurations asked but never run: reused
     return tune.Tuner.restore(tune_path, trainable=_trainable(base, spec.resources), resume_unfinished=True,
                               resume_errored=retry_errored)
 
