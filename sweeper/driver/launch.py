@@ -22,6 +22,7 @@ import functools
 import logging
 import os
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from sweeper import report
-from sweeper.driver.publish import log_best, publish_trial_figures
+from sweeper.driver.publish import log_best, publish_trial_figures, selected_trials
 from sweeper.report.run import make_report
 from sweeper.driver import local_ray, oom_kill, pickle_compat, preflight, process_setup, wrapup
 from sweeper.driver.callbacks import sweep_callbacks
@@ -60,8 +61,15 @@ class SweepResult:
 
 
 def _trainable(base: dict[str, Any], resources: Resources):
-    """The function Tune runs per trial: ``SWEEPER_TRAINABLE=module:function`` or ``trainables.entry.run_trial``."""
-    return tune.with_resources(tune.with_parameters(run_trial, base=base), {"cpu": resources.cpu, "gpu": resources.gpu})
+    """The function Tune runs per trial: ``SWEEPER_TRAINABLE=module:function`` (same signature, e.g. the
+    report-only trials of ``benchmarks/scale.py``) or ``trainables.entry.run_trial``."""
+    fn = run_trial
+    if os.environ.get("SWEEPER_TRAINABLE"):
+        import importlib
+
+        module, _, name = os.environ["SWEEPER_TRAINABLE"].partition(":")
+        fn = getattr(importlib.import_module(module), name)
+    return tune.with_resources(tune.with_parameters(fn, base=base), {"cpu": resources.cpu, "gpu": resources.gpu})
 
 
 def _run_config(spec: SweepSpec, sweep_dir: Path, storage: str, tracker: mlflow_runs.SweepTracker, base: dict,
@@ -168,14 +176,25 @@ def _new_study_storage(sweep_dir: Path, sweep_id: str, url: str | None, overwrit
             study.delete_studies(url, sweep_id)
 
 
-def _publish(sweep_dir: Path, tracker: mlflow_runs.SweepTracker, summary: pd.DataFrame, metric: str) -> None:
-    """Best configuration to the parent run; each trial's figures to its child run (a figure bug never fails a
-    sweep). The sweep figures are drawn once, by the report (``_write_report``)."""
+def _publish(sweep_dir: Path, tracker: mlflow_runs.SweepTracker, trials: pd.DataFrame, summary: pd.DataFrame,
+             spec: SweepSpec, verbose: int) -> None:
+    """Best configuration to the parent run; the figures of the trials ``search.trial_figures`` selects
+    to their child runs (a figure bug never fails a sweep). The sweep figures are drawn once, by the
+    report (``_write_report``)."""
     try:
-        log_best(sweep_dir, tracker, summary, metric)
-        publish_trial_figures(sweep_dir, tracker)
+        log_best(sweep_dir, tracker, summary, spec.search.metric[0])
+        only = selected_trials(trials, summary, spec.search.trial_figures)
+        _phase(verbose, f"drawing per-trial figures ({'every finished trial' if only is None else f'{len(only)} trials'}, "
+                        f"search.trial_figures: {spec.search.trial_figures})")
+        publish_trial_figures(sweep_dir, tracker, only=only)
     except Exception as e:  # noqa: BLE001
         logging.getLogger(__name__).warning("figures were not drawn: %s: %s", type(e).__name__, e)
+
+
+def _phase(verbose: int, what: str) -> None:
+    """A line on stderr for each step after the last trial ended (the progress view has stopped)."""
+    if verbose:
+        print(f"[{time.strftime('%H:%M:%S')}] end of sweep: {what}", file=sys.stderr, flush=True)
 
 
 def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | None = None,
@@ -299,6 +318,7 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
         wrapup.record_failure(sweep_dir, tracker, e)
         raise
     finally:
+        _phase(verbose, "writing the tables from every trial folder")
         rows = wrapup.final_tables(sweep_dir, spec)
         if started:
             ray.shutdown()
@@ -306,9 +326,11 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
         trials = report.load_trials(sweep_dir)
         summary = report.summarize(trials, metric, mode)
         if guard.signum is None:  # an interrupted sweep ends fast: figures come with the resumed one
-            _publish(sweep_dir, tracker, summary, metric)
+            _publish(sweep_dir, tracker, trials, summary, spec, verbose)
+        _phase(verbose, "recording the sweep's end in MLflow")
         wrapup.end_sweep(sweep_dir, tracker, rows, trials, summary, metric, guard.signum)
     finally:
         guard.__exit__()
+    _phase(verbose, "writing the report")
     _write_report(sweep_dir)
     return SweepResult(sweep_dir, trials, summary, metric, mode, tracker.parent_id)

@@ -57,7 +57,7 @@ from typing import Any
 
 
 from sweeper.spec import names as names_mod
-from sweeper.spec.model import ASHA_KEYS, DIST_KEYS, MAX_GRID, MAX_SAMPLES, MAX_SEED, OBJECTIVES, Param, Resources, SAMPLERS, SCHEDULERS, Search, SpecError, SweepSpec, TOP_KEYS
+from sweeper.spec.model import ASHA_KEYS, DIST_KEYS, MAX_GRID, MAX_SAMPLES, MAX_SEED, OBJECTIVES, Param, Resources, SAMPLERS, SCHEDULERS, Search, TRIAL_FIGURES, SpecError, SweepSpec, TOP_KEYS
 from sweeper.spec.yamlsafe import YamlRefused, excerpt
 from sweeper.spec.yamlsafe import read as read_yaml
 from trainables import data as data_registry
@@ -694,6 +694,9 @@ def _parse_search(raw: Any, space: list[Param], base: dict, problems: _Problems)
     if not (isinstance(s.snapshot_every_s, (int, float)) and not isinstance(s.snapshot_every_s, bool)
             and 0 < s.snapshot_every_s <= 86_400):
         problems.add("search.snapshot_every_s", f"must be a number of seconds in (0, 86400], got {excerpt(s.snapshot_every_s)}")
+    if s.trial_figures not in TRIAL_FIGURES:
+        problems.add("search.trial_figures", f"must be one of {', '.join(TRIAL_FIGURES)}, got {excerpt(s.trial_figures)}"
+                     + _close(str(s.trial_figures), TRIAL_FIGURES))
     if s.trial_timeout_s is not None and not s.trial_timeout_s > 0:
         problems.add("search.trial_timeout_s", f"must be a number of seconds > 0 (or absent: no limit), got {excerpt(s.trial_timeout_s)}")
     if s.sampler == "grid":
