@@ -31,9 +31,10 @@ class LedgerCallback(Callback):
         self.every_s = every_s
         self._written = 0.0
         self._tables = TableCache()
+        self._led: Ledger | None = None
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_tables"}  # the cache is rebuilt, not saved
+    def __getstate__(self) -> dict[str, Any]:  # the caches are rebuilt, not saved
+        return {k: v for k, v in self.__dict__.items() if k not in ("_tables", "_led")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A sweep launched before the spec was passed on pickled the stored spec as ``spec_dict``.
@@ -41,6 +42,7 @@ class LedgerCallback(Callback):
             state = {k: v for k, v in state.items() if k != "spec_dict"} | {"spec": from_dict(state["spec_dict"])}
         self.__dict__.update(state)
         self._tables = TableCache()
+        self._led = None
 
     def _safe(self, what: str, fn) -> None:
         try:
@@ -53,11 +55,21 @@ class LedgerCallback(Callback):
     def _maybe_write_tables(self) -> None:
         if time.monotonic() - self._written >= self.every_s:
             self._written = time.monotonic()
+            if self._led is not None and self._led.needs_compaction():
+                self._safe("compacting the ledger", self._led.compact)
             self._safe("writing the tables", lambda: self._tables.write(self.sweep_dir, self.spec))
 
     @property
     def ledger(self) -> Ledger:
-        return Ledger(self.sweep_dir / LEDGER)
+        """The ledger, loaded once; later reads apply only the journal lines written since."""
+        if self._led is None:
+            self._led = Ledger(self.sweep_dir / LEDGER)
+        else:
+            self._led.refresh()
+        return self._led
+
+    def on_experiment_end(self, trials, **info):
+        self._safe("compacting the ledger", lambda: self.ledger.compact())
 
     def _retries(self, led: Ledger, trial_id: str) -> int:
         return int(led.data.get(trial_id, {}).get("retries", 0))
