@@ -43,7 +43,7 @@ from sweeper.store.columns import CONFIG_COLUMNS, FORMAT, FORMAT_KEY
 from sweeper.store.identity import trial_base
 from sweeper.store.ledger import LEDGER, Ledger
 from sweeper.store.trial_status import trial_status
-from sweeper.store.tune_state import TuneStorage, finite_float, read_fullest, read_rows, snapshot, tune_storage
+from sweeper.store.tune_state import TuneStorage, finite_float, read_fullest, read_once, read_rows, snapshot, tune_storage
 from trainables import metrics as M
 from trainables.config import is_config_name
 from trainables.provenance import PROVENANCE
@@ -176,10 +176,12 @@ def trial_rows(sweep: str, base: dict[str, Any], trial_id: str, config: dict[str
             _epoch_rows(sweep, trial_id, ident, rows))
 
 
-def collect(sweep_dir: Path, base: dict[str, Any], *, pending: bool = False) -> tuple[list[dict], list[dict]]:
+def collect(sweep_dir: Path, base: dict[str, Any], *, pending: bool = False,
+            settled: bool = False) -> tuple[list[dict], list[dict]]:
     """Trial rows and epoch rows from Tune's snapshot and trial folders (+ the ledger's reasons),
-    reading every trial folder (``read_fullest``: it waits out a file Tune is rewriting). Trials
-    that have not started (see ``started``) get a row only with ``pending`` (``sweeper status``)."""
+    reading every trial folder (``read_fullest``: it waits out a file Tune is rewriting; with
+    ``settled``, when Tune has stopped, each file is read once). Trials that have not started
+    (see ``started``) get a row only with ``pending`` (``sweeper status``)."""
     store = tune_storage(sweep_dir)
     ledger = Ledger(sweep_dir / LEDGER).data
     snap = snapshot(store)
@@ -190,7 +192,7 @@ def collect(sweep_dir: Path, base: dict[str, Any], *, pending: bool = False) -> 
             continue  # an orphan of a killed driver (see known_trial_ids)
         tsnap = (snap or {}).get(trial_id)
         config = _trial_config(store, d, tsnap)
-        rows = read_rows(read_fullest(store, d, "result.json"))
+        rows = read_rows(read_once(store, d, "result.json")[0] if settled else read_fullest(store, d, "result.json"))
         error_txt = store.read(d, "error.txt")
         if config is None or not (pending or started(config, rows, tsnap, error_txt)):
             continue  # not written yet: the trial has not started
@@ -240,9 +242,10 @@ def write_tables(sweep_dir: Path, spec: SweepSpec) -> tuple[int, int]:
     return len(trials), len(epochs)
 
 
-def rebuild(sweep_dir: Path, spec: SweepSpec) -> tuple[list[dict], list[dict]]:
-    """(Re)write trials.parquet and epochs.parquet from the trial folders alone; returns the rows."""
-    trials, epochs = collect(sweep_dir, trial_base(spec))
+def rebuild(sweep_dir: Path, spec: SweepSpec, *, settled: bool = False) -> tuple[list[dict], list[dict]]:
+    """(Re)write trials.parquet and epochs.parquet from the trial folders alone; returns the rows.
+    ``settled``: Tune has stopped writing (the driver after ``fit``), see ``collect``."""
+    trials, epochs = collect(sweep_dir, trial_base(spec), settled=settled)
     write_rows(sweep_dir, spec, trials, epochs)
     return trials, epochs
 
