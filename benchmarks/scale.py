@@ -118,23 +118,33 @@ def measure(n: int) -> dict[str, Any]:
         }
 
 
-def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> list[dict]:
-    """Each size in a fresh ``python -m benchmarks.scale --one N`` process; rows for ``sweeper bench``
-    (``ms`` = driver CPU ms per trial at N, ``baseline`` = the smallest N, ``ratio`` against it)."""
+def _one(n: int) -> dict[str, Any]:
+    """``measure(n)`` in a fresh ``python -m benchmarks.scale --one N`` process."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                                      os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--one", str(n)], env=env,
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"scale benchmark N={n} failed (exit {out.returncode}): {out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _row(m: dict[str, Any], base: dict[str, Any] | None) -> dict[str, Any]:
+    """A ``sweeper bench`` row: ``ms`` = driver CPU ms per trial, against the first (smallest) size."""
+    ms = m["driver_cpu_ms_per_trial"]
+    base_ms = base["driver_cpu_ms_per_trial"] if base else ms
+    return {"name": f"scale N={m['trials']}", "baseline": f"N={(base or m)['trials']}", "ms": ms,
+            "baseline_ms": base_ms, "ratio": ms / base_ms if base_ms else float("nan"), "target": f"<= {TARGET}", **m}
+
+
+def run(quick: bool = False, sizes: tuple[int, ...] | None = None, echo: bool = False) -> list[dict]:
+    """Each size in a fresh process; the rows for ``sweeper bench`` (``echo``: each printed as JSON when done)."""
     rows: list[dict] = []
     for n in sizes or (QUICK if quick else SIZES):
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                                          os.environ.get("PYTHONPATH")]))}
-        out = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--one", str(n)], env=env,
-                             capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            raise RuntimeError(f"scale benchmark N={n} failed (exit {out.returncode}): {out.stderr[-3000:]}")
-        m = json.loads(out.stdout.strip().splitlines()[-1])
-        base = rows[0] if rows else None
-        ms, base_ms = m["driver_cpu_ms_per_trial"], (base["ms"] if base else m["driver_cpu_ms_per_trial"])
-        rows.append({"name": f"scale N={n}", "baseline": f"N={base['trials'] if base else n}", "ms": ms,
-                     "baseline_ms": base_ms, "ratio": ms / base_ms if base_ms else float("nan"),
-                     "target": f"<= {TARGET}", **m})
+        m = _one(n)
+        rows.append(_row(m, rows[0] if rows else None))
+        if echo:
+            print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -146,8 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.one:
         print(json.dumps(measure(a.one)), flush=True)
         return
-    for r in run(sizes=tuple(int(s) for s in a.sizes.split(",")) if a.sizes else None):
-        print(json.dumps(r), flush=True)
+    run(sizes=tuple(int(s) for s in a.sizes.split(",")) if a.sizes else None, echo=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from sweeper.store.ledger import LEDGER, Ledger
 from sweeper.store.table_cache import TableCache
 from sweeper.store.trial_status import ended_status, failure_reason
 
+SHARE = 20  # table writes are spaced at least 20x their duration apart (<= 5 % of the driver's time)
+
 
 class LedgerCallback(Callback):
     """Ray Tune callback keeping ``ledger.json`` and the Parquet tables current.
@@ -30,6 +32,7 @@ class LedgerCallback(Callback):
         self.spec = spec
         self.every_s = every_s
         self._written = 0.0
+        self._cost = 0.0  # seconds the last table write took
         self._tables = TableCache()
         self._led: Ledger | None = None
 
@@ -53,11 +56,16 @@ class LedgerCallback(Callback):
             logging.getLogger("sweeper").warning("%s failed (left to the next rebuild): %s", what, str(e)[:300])
 
     def _maybe_write_tables(self) -> None:
-        if time.monotonic() - self._written >= self.every_s:
-            self._written = time.monotonic()
+        """Write the tables when ``every_s`` has passed, and at least ``SHARE`` x their last write's
+        duration: a write is O(trials) (stat every folder, write every row), so as the sweep grows the
+        writes space out and take at most 1/``SHARE`` of the driver's time."""
+        if time.monotonic() - self._written >= max(self.every_s, SHARE * getattr(self, "_cost", 0.0)):
+            t0 = time.monotonic()
             if self._led is not None and self._led.needs_compaction():
                 self._safe("compacting the ledger", self._led.compact)
             self._safe("writing the tables", lambda: self._tables.write(self.sweep_dir, self.spec))
+            self._written = time.monotonic()
+            self._cost = self._written - t0
 
     @property
     def ledger(self) -> Ledger:
