@@ -197,3 +197,21 @@ def test_dashboard_without_a_study_is_one_clear_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "sweeper.cli", "dashboard", "old"], cwd=tmp_path, env=_env(),
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "has no Optuna study" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_report_importance_section_per_study(tmp_path):
+    from sweeper.report import importance
+    from sweeper.search import space, study
+    from sweeper.spec import from_dict
+
+    sweep = tmp_path / "st"
+    sweep.mkdir()
+    assert importance.section(sweep, "st") == ""  # no study: no section
+    _drive(space.search_setup(from_dict(SPEC), study=(study.default_url(sweep), "st"))[1].searcher,
+           [f"t{i}" for i in range(8)])
+    rows = importance.table(sweep, "st")
+    assert {p for _, p, _, _ in rows} == {"train.lr", "train.batch_size"}
+    assert sum(v for _, _, v, _ in rows) == pytest.approx(1.0) and all(n == 8 for *_, n in rows)
+    lr = next(v for _, p, v, _ in rows if p == "train.lr")
+    assert lr > 0.5  # the objective depends on the learning rate alone
+    assert "| st | train.lr |" in importance.section(sweep, "st")
