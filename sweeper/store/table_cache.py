@@ -12,7 +12,8 @@ only when that signature changed:
 where ``stat`` is (mtime in ns, size), taken for all trials in one batched call. Nothing here
 sleeps: a file caught mid-write (``read_once``: a line that does not parse, no final newline;
 or a size other than the one stat'ed)
-gives the rows that parsed, and its trial is read again at the next write. The snapshot is
+gives the rows of the trial's last whole read (the rows that parsed, if there was none), and
+its trial is read again at the next write. The snapshot is
 re-parsed only when its file changed, and a snapshot caught mid-write skips this write
 (the next one catches up). The rows are those ``tables.trial_rows`` computes, in the same
 order as ``tables.collect``, so once every file is settled the tables are identical to a full
@@ -92,8 +93,10 @@ class TableCache:
                    json.dumps(ledger.get(trial_id), sort_keys=True, default=str))
             entry = self.entries.get(trial_id)
             if entry is None or entry.signature != sig:
-                entry = self.entries[trial_id] = self._read(store, sweep_dir.name, base, d, tsnap,
-                                                            ledger.get(trial_id, {}), sig)
+                new = self._read(store, sweep_dir.name, base, d, tsnap, ledger.get(trial_id, {}), sig)
+                if new.signature is None and entry is not None and entry.trial is not None:
+                    new = _Entry(None, entry.trial, entry.epochs)  # caught mid-rewrite: keep the last whole read
+                entry = self.entries[trial_id] = new
             if entry.trial is not None:
                 trials.append(entry.trial)
                 epochs += entry.epochs
