@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "stream": "benchmarks.stream",  # image folder streamed from disk vs held in memory (issue 6)
     "overhead": "benchmarks.overhead",  # fixed cost per trial of a sweep vs a plain loop (issue 12)
     "gpu": "benchmarks.gpu",  # CUDA step/epoch times, fp32 vs bf16 vs channels_last (issue 17)
+    "scale": "benchmarks.scale",  # driver cost per trial at 100 / 1,000 / 3,000 report-only trials (issue 25)
 }
 
 

@@ -153,13 +153,18 @@ def _print_robustness(f) -> None:
 @click.option("--name", default=None, help="Sweep id (default: the spec's name).")
 @click.option("--overwrite", is_flag=True, help="Delete an existing sweep folder of the same id first.")
 @click.option("--quiet", is_flag=True, help="No live progress table.")
-def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, storage, data_root, name, overwrite, quiet) -> None:
+@click.option("--optuna-storage", default=None,
+              help="SQLAlchemy URL holding the Optuna studies (e.g. postgresql://HOST/DB); default: optuna.db in the sweep folder.")
+def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, storage, data_root, name, overwrite, quiet,
+           optuna_storage) -> None:
     """Validate SPEC_FILE, then run the sweep (nothing starts on a bad spec)."""
     s = _load_spec(spec_file)
     if data_root:
         from sweeper import spec as spec_mod
 
         s = spec_mod.with_data_root(s, data_root)
+    if optuna_storage:
+        _check_storage_url(optuna_storage)
     from sweeper.driver import preflight
     from sweeper.store.sweepdir import SweepError
 
@@ -175,6 +180,7 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
         res = launch_mod.launch(
             s, address=address, num_cpus=num_cpus, out=out, storage=storage, cpus_per_trial=cpus_per_trial,
             gpus_per_trial=gpus_per_trial, name=name, overwrite=overwrite, verbose=0 if quiet else 1,
+            optuna_storage=optuna_storage,
         )
     except (launch_mod.SweepExists, PreflightError, SweepError) as e:  # exists, locked by a live driver, damaged
         _fail(str(e))
@@ -184,6 +190,16 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
         _ray_did_not_start(e)
     _print_result(res)
     _exit_unless_finished(res)
+
+
+def _check_storage_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(url)
+    except Exception:  # noqa: BLE001 - sqlalchemy.exc.ArgumentError and friends
+        _fail(f"--optuna-storage {url!r} is not an SQLAlchemy URL; valid: e.g. sqlite:////abs/path/optuna.db, "
+              "postgresql://USER@HOST/DB")
 
 
 def _exit_unless_finished(res) -> None:
@@ -420,6 +436,21 @@ def ui(port) -> None:
             click.echo(line)
         sys.exit(ui_mod.serve(port, uri))
     except ui_mod.UIError as e:
+        _fail(str(e))
+
+
+@main.command()
+@click.argument("sweep")
+@click.option("--out", default="sweeps", show_default=True, help="Folder holding sweep folders (SWEEP may also be a path).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+def dashboard(sweep, out, port) -> None:
+    """Open optuna-dashboard on SWEEP's Optuna studies (bound to 127.0.0.1); Ctrl-C or SIGTERM stops it."""
+    from sweeper.commands import dashboard as dash
+    from sweeper.store.sweepdir import SweepError, sweep_path
+
+    try:
+        sys.exit(dash.serve(sweep_path(sweep, out), port))
+    except (dash.UIError, SweepError) as e:
         _fail(str(e))
 
 

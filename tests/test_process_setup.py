@@ -36,6 +36,9 @@ def test_prepare_tune_driver_sets_tune_env_and_keeps_what_the_user_set(monkeypat
     monkeypatch.delenv("TUNE_MAX_PENDING_TRIALS_PG")
     process_setup.prepare_tune_driver(2, 3.0)
     assert os.environ["TUNE_MAX_PENDING_TRIALS_PG"] == "16"
+    monkeypatch.delenv("TUNE_MAX_PENDING_TRIALS_PG")
+    process_setup.prepare_tune_driver(3000, 3.0)  # not every trial created ahead (issue 25)
+    assert os.environ["TUNE_MAX_PENDING_TRIALS_PG"] == str(process_setup.MAX_PENDING)
     assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == "3"
 
 

@@ -21,12 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeper.store import progress
 from sweeper import report
-from sweeper.store import identity
 from sweeper.spec import from_dict
-from sweeper.store import tables
-from sweeper.store import sweepdir
+from sweeper.store import identity, progress, sweepdir, tables
 
 
 def driver_line(d: Path, meta: dict, trials: list[dict]) -> tuple[str, bool]:
@@ -65,7 +62,7 @@ def status_text(sweep: str, out: str = "sweeps") -> str:
     d = sweepdir.sweep_path(sweep, out)
     meta = sweepdir.read_meta(d)
     spec = from_dict(sweepdir.read_spec(d), source=str(d / sweepdir.SPEC))
-    trials, _ = tables.collect(d, identity.trial_base(spec))
+    trials, _ = tables.collect(d, identity.trial_base(spec), pending=True)
     line, alive = driver_line(d, meta, trials)
     if not alive:  # nothing runs them any more
         for t in trials:

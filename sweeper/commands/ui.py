@@ -71,7 +71,12 @@ def serve(port: int, uri: str) -> int:
     """Run the UI until it exits or this process gets SIGTERM/SIGINT; the exit code to return."""
     cmd = command(port, uri)
     check_port(port)
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    return supervise(cmd, {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+
+
+def supervise(cmd: list[str], env: dict[str, str]) -> int:
+    """Run ``cmd`` in its own process group until it exits, or until this process gets SIGTERM/SIGINT
+    (forwarded to the whole group, SIGKILL after ``GRACE_S``); the exit code to return."""
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # its own process group: pgid == pid
     received: list[int] = []
 

@@ -24,6 +24,7 @@ import importlib
 import logging
 import os
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,13 +38,13 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from sweeper import report
 from sweeper.driver import build_check, local_ray, oom_kill, pickle_compat, preflight, process_setup, skip_errored, wrapup
+from sweeper.driver.publish import log_best, publish_trial_figures, selected_trials
+from sweeper.report.run import make_report
 from sweeper.driver.callbacks import sweep_callbacks
 from sweeper.driver.interrupt import SignalGuard, SweepInterrupted  # noqa: F401  (SweepInterrupted: for the CLI)
 from sweeper.driver.local_ray import RayStartError  # noqa: F401  (for the CLI)
 from sweeper.driver.preflight import SweepExists  # noqa: F401  (part of this module's API)
-from sweeper.driver.publish import log_best, publish_trial_figures
-from sweeper.report.run import make_report
-from sweeper.search import per_method, space
+from sweeper.search import per_method, space, study
 from sweeper.spec import Resources, SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
 from sweeper.store import identity, mlflow_runs, provenance, sweepdir, tune_state
@@ -114,6 +115,7 @@ def launch(
     verbose: int = 1,
     points: list[dict[str, Any]] | None = None,
     confirms: dict[str, Any] | None = None,
+    optuna_storage: str | None = None,
 ) -> SweepResult:
     """Run ``spec`` as sweep ``name`` (default: the spec's name) under ``out``.
 
@@ -121,7 +123,9 @@ def launch(
     path -> value) on every seed of the spec, as a grid, instead of searching the
     spec's space; ``confirms``: where these configurations come from (``source``: the
     sweep id, recorded as the MLflow tag ``sweeper.confirms`` of the parent run, and
-    in ``sweep.json`` and the Parquet metadata; see ``sweeper/commands/confirm.py``).
+    in ``sweep.json`` and the Parquet metadata; see ``sweeper/commands/confirm.py``);
+    ``optuna_storage``: an SQLAlchemy URL for the Optuna studies (default: ``optuna.db`` in the
+    sweep folder; ``sweeper/search/study.py``).
     """
     if address and storage is None:
         logging.getLogger(__name__).warning(
@@ -147,6 +151,7 @@ def launch(
             preflight.check_cluster(cpu, gpu)
             build_check.wait(networks, spec)
             tracker = _create(spec, sweep_dir, sweep_id, overwrite, storage, points, confirms)
+            _new_study_storage(sweep_dir, sweep_id, optuna_storage, overwrite)
         except BaseException:
             build_check.stop(networks)
             if started:
@@ -200,14 +205,33 @@ def _create_files(spec: SweepSpec, sweep_dir: Path, sweep_id: str, overwrite: bo
     return tracker
 
 
-def _publish(sweep_dir: Path, tracker: mlflow_runs.SweepTracker, summary: pd.DataFrame, metric: str) -> None:
-    """Best configuration to the parent run; each trial's figures to its child run (a figure bug never fails a
-    sweep). The sweep figures are drawn once, by the report (``_write_report``)."""
+def _new_study_storage(sweep_dir: Path, sweep_id: str, url: str | None, overwrite: bool) -> None:
+    """Record a given Optuna storage URL in sweep.json; with --overwrite, drop the sweep's old studies there."""
+    if url:
+        wrapup.write_meta(sweep_dir, optuna_storage=url)
+        if overwrite:
+            study.delete_studies(url, sweep_id)
+
+
+def _publish(sweep_dir: Path, tracker: mlflow_runs.SweepTracker, trials: pd.DataFrame, summary: pd.DataFrame,
+             spec: SweepSpec, verbose: int) -> None:
+    """Best configuration to the parent run; the figures of the trials ``search.trial_figures`` selects
+    to their child runs (a figure bug never fails a sweep). The sweep figures are drawn once, by the
+    report (``_write_report``)."""
     try:
-        log_best(sweep_dir, tracker, summary, metric)
-        publish_trial_figures(sweep_dir, tracker)
+        log_best(sweep_dir, tracker, summary, spec.search.metric[0])
+        only = selected_trials(trials, summary, spec.search.trial_figures)
+        _phase(verbose, f"drawing per-trial figures ({'every finished trial' if only is None else f'{len(only)} trials'}, "
+                        f"search.trial_figures: {spec.search.trial_figures})")
+        publish_trial_figures(sweep_dir, tracker, only=only)
     except Exception as e:  # noqa: BLE001
         logging.getLogger(__name__).warning("figures were not drawn: %s: %s", type(e).__name__, e)
+
+
+def _phase(verbose: int, what: str) -> None:
+    """A line on stderr for each step after the last trial ended (the progress view has stopped)."""
+    if verbose:
+        print(f"[{time.strftime('%H:%M:%S')}] end of sweep: {what}", file=sys.stderr, flush=True)
 
 
 def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | None = None,
@@ -249,7 +273,8 @@ def _write_report(sweep_dir: Path) -> None:
 def _new_tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.SweepTracker, base: dict,
                verbose: int) -> tune.Tuner:
     """A fresh Tune experiment: the searcher (or grid), the scheduler, the callbacks."""
-    param_space, searcher, num_samples = space.search_setup(spec, meta.get("points"))
+    param_space, searcher, num_samples = space.search_setup(
+        spec, meta.get("points"), study=(study.storage_url(sweep_dir, meta), meta["sweep_id"]))
     metric, mode = spec.search.objective
     scheduler = (
         ASHAScheduler(time_attr="epoch", max_t=TrainConfig(**base["train"]).epochs, grace_period=spec.search.grace_period,
@@ -289,6 +314,10 @@ def _tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.Sw
     # the trials the sweep's records say ended in error are ERROR for Tune, whatever its last snapshot
     # said: skipped, continued (--retry-errored) or restarted (--restart-errored) as such (skip_errored.py)
     skip_errored.install(skip_errored.ended_in_error(sweep_dir, base))
+    url = study.storage_url(sweep_dir, meta)
+    os.environ[study.ENV] = url  # the restored searchers read their studies there (the folder may have moved)
+    if known is not None and (meta.get("optuna_storage") or (sweep_dir / study.DB).exists()):
+        study.release_orphans(url, meta["sweep_id"], known)  # configurations asked but never run: reused
     return tune.Tuner.restore(tune_path, trainable=_trainable(base, spec.resources), resume_unfinished=True,
                               resume_errored=retry_errored, restart_errored=restart_errored and not retry_errored)
 
@@ -338,6 +367,7 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
         wrapup.record_failure(sweep_dir, tracker, e)
         raise
     finally:
+        _phase(verbose, "writing the tables from every trial folder")
         rows = wrapup.final_tables(sweep_dir, spec)
         if started:
             ray.shutdown()
@@ -345,9 +375,11 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
         trials = report.load_trials(sweep_dir)
         summary = report.summarize(trials, metric, mode)
         if guard.signum is None:  # an interrupted sweep ends fast: figures come with the resumed one
-            _publish(sweep_dir, tracker, summary, metric)
+            _publish(sweep_dir, tracker, trials, summary, spec, verbose)
+        _phase(verbose, "recording the sweep's end in MLflow")
         wrapup.end_sweep(sweep_dir, tracker, rows, trials, summary, metric, guard.signum)
     finally:
         guard.__exit__()
+    _phase(verbose, "writing the report")
     _write_report(sweep_dir)
     return SweepResult(sweep_dir, trials, summary, metric, mode, tracker.parent_id, tracker.experiment_id)

@@ -29,7 +29,9 @@ functions, at visible call sites, never as a side effect of importing a module:
   live view), both unless the user set them; ``TUNE_MAX_PENDING_TRIALS_PG``: with a
   custom searcher and no concurrency limit Tune keeps only ONE trial pending at a time
   (a pending trial waits for its actor to start), which serialises short trials on a
-  big cluster, so at least 16 or the sweep's trial count.
+  big cluster, so at least 16 or the sweep's trial count, at most ``MAX_PENDING``: Tune creates
+  that many trials (folders, snapshot entries) ahead and walks all of them at every step, so
+  a 3,000-trial sweep with 3,000 pending trials costs the driver O(trials) per event.
 - ``ray_token_auth()``: called by ``local_ray.start_or_join`` before joining a cluster by
   ``--address``. Ray enables token auth by itself only for ``address=None/"auto"``; an
   explicit ``ip:port`` against a token cluster needs ``RAY_AUTH_MODE=token`` (the token
@@ -70,6 +72,9 @@ def configure_logging() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+MAX_PENDING = 64  # trials Tune keeps created ahead of the running ones (TUNE_MAX_PENDING_TRIALS_PG)
+
+
 def prepare_tune_driver(max_pending: int, snapshot_every_s: float) -> None:
     """The environment Ray Tune reads in the driver (module docstring), plus ``configure_logging``.
 
@@ -84,7 +89,7 @@ def prepare_tune_driver(max_pending: int, snapshot_every_s: float) -> None:
             os.environ[var] = value
         else:
             os.environ.setdefault(var, value)
-    os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(16, max_pending)))
+    os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(16, min(max_pending, MAX_PENDING))))
     configure_logging()
 
 

@@ -24,8 +24,22 @@ from sweeper.spec.labels import config_name
 from sweeper.figures import trial_worker
 
 
-def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker, workers: int | None = None) -> int:
-    """Draw and log each finished trial's figures to its child run; returns how many runs got figures.
+def selected_trials(trials: pd.DataFrame, summary: pd.DataFrame, which: str) -> set[str] | None:
+    """The trial ids whose figures are drawn (``search.trial_figures``): ``all`` -> None (every
+    finished trial), ``none`` -> nothing, ``selected`` -> the trials of each method's best
+    configuration (the summary's first row per ``regularizer``: it is ranked by the objective)."""
+    if which == "all":
+        return None
+    if which == "none" or not len(summary):
+        return set()
+    best = set(summary.drop_duplicates("regularizer")["config_id"])
+    return set(trials.loc[trials["config_id"].isin(best), "trial_id"])
+
+
+def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker, workers: int | None = None,
+                          only: set[str] | None = None) -> int:
+    """Draw and log each finished trial's figures to its child run (``only``: just these trials);
+    returns how many runs got figures.
 
     Drawing (matplotlib's layout and Agg rendering, ~0.2-0.4 s a figure, two figures a
     trial) is most of this step's time, so it runs in ``workers`` processes (default: the
@@ -38,7 +52,7 @@ def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker, worke
     trials = pd.read_parquet(sweep_dir / "trials.parquet", columns=["trial_id", "status"])
     runs = tracker.trial_runs()
     todo = [tid for tid in trials.loc[trials["status"] == "finished", "trial_id"]
-            if tid in runs and not tracker.has_figures(runs[tid])]
+            if (only is None or tid in only) and tid in runs and not tracker.has_figures(runs[tid])]
     if not todo:
         return 0
     n = max(1, min(workers or min(len(os.sched_getaffinity(0)), 8), len(todo)))

@@ -157,7 +157,9 @@ def record_failure(sweep_dir: Path, tracker, error: BaseException) -> None:
 def final_tables(sweep_dir: Path, spec: SweepSpec) -> tuple[list[dict], list[dict]] | None:
     """Write the tables (retrying transient errors); None if they could not be written."""
     try:
-        return retry(lambda: tables.rebuild(sweep_dir, spec), what="writing the tables", budget_s=TABLES_BUDGET_S)
+        # Tune has stopped: each file is read once (no waiting out a rewrite)
+        return retry(lambda: tables.rebuild(sweep_dir, spec, settled=True), what="writing the tables",
+                     budget_s=TABLES_BUDGET_S)
     except Exception as e:  # noqa: BLE001 - `resume` rewrites them; the trial folders hold everything
         log.error("could not write the tables of %s (%s); `sweeper resume` rewrites them", sweep_dir, e)
         return None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from sweeper.report import data, paper, units, writer
+from sweeper.report import data, importance, paper, units, writer
 from sweeper.report.writer import ReportInputError
 
 
@@ -100,6 +100,10 @@ def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", 
     if len(reports) > 1:
         across = writer.build_across(reports, reports[0].metric, units.mode_of(reports[0].metric), out)
     md = writer.write(reports, out, figs, across, not_drawn, captions)
+    for sw in loaded:  # the Optuna studies' parameter importances (none for a sweep without a study)
+        extra = importance.section(sw.folder, sw.name)
+        if extra:
+            md.write_text(md.read_text().rstrip("\n") + "\n\n" + extra)
     runs = []
     if log_mlflow:
         for sw, r in zip(loaded, reports):

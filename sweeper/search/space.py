@@ -34,6 +34,7 @@ from ray.tune.search.optuna import OptunaSearch
 from sweeper.search import per_method
 from sweeper.search.distinct_configs import DistinctConfigs
 from sweeper.search.per_method_searcher import PerMethodStudies
+from sweeper.search.study import StudySearch, study_name
 from sweeper.spec import Param, SweepSpec
 
 from trainables.overrides import POINT  # raw Tune keys are defined where they are read (torch-free)
@@ -136,9 +137,21 @@ class SeedReplicates(Repeater):
             )
 
 
-def search_setup(spec: SweepSpec, points: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], Searcher | None, int]:
+def _optuna(spec: SweepSpec, params: tuple[Param, ...], metric: Any, mode: Any, study: tuple[str, str] | None,
+            method: str | None = None) -> OptunaSearch:
+    """One Optuna searcher over ``params``: in memory, or with ``study`` = (storage URL, sweep id)
+    a study in that RDB storage (``sweeper/search/study.py``)."""
+    if study is None:
+        return OptunaSearch(space=DefineByRun(params), metric=metric, mode=mode, sampler=make_sampler(spec))
+    return StudySearch(url=study[0], study=study_name(study[1], method), space=DefineByRun(params), metric=metric,
+                       mode=mode, sampler=make_sampler(spec))
+
+
+def search_setup(spec: SweepSpec, points: list[dict[str, Any]] | None = None,
+                 study: tuple[str, str] | None = None) -> tuple[dict[str, Any], Searcher | None, int]:
     """(param_space, search_alg, num_samples) for ``tune.TuneConfig``; with ``points``
-    (``sweeper confirm``): a grid over exactly those configurations x the spec's seeds."""
+    (``sweeper confirm``): a grid over exactly those configurations x the spec's seeds; with
+    ``study`` = (Optuna storage URL, sweep id): the Optuna studies live in that storage."""
     metric = list(spec.search.metric) if len(spec.search.metric) > 1 else spec.search.metric[0]
     mode = list(spec.search.mode) if len(spec.search.mode) > 1 else spec.search.mode[0]
     n_seeds = len(spec.seeds)
@@ -149,12 +162,10 @@ def search_setup(spec: SweepSpec, points: list[dict[str, Any]] | None = None) ->
     searcher: Searcher
     n = spec.search.num_samples
     if methods:
-        searcher = PerMethodStudies(methods, lambda m: DistinctConfigs(OptunaSearch(
-            space=DefineByRun(per_method.method_space(spec.space, m)), metric=metric, mode=mode,
-            sampler=make_sampler(spec)), n), n, metric=metric, mode=mode)
+        searcher = PerMethodStudies(methods, lambda m: DistinctConfigs(_optuna(
+            spec, per_method.method_space(spec.space, m), metric, mode, study, m), n), n, metric=metric, mode=mode)
     else:
-        searcher = DistinctConfigs(OptunaSearch(space=define_by_run(spec), metric=metric, mode=mode,
-                                                sampler=make_sampler(spec)), n)
+        searcher = DistinctConfigs(_optuna(spec, spec.space, metric, mode, study), n)
     searcher = SeedReplicates(searcher, repeat=n_seeds, set_index=True)
     if spec.search.max_concurrent:
         searcher = ConcurrencyLimiter(searcher, max_concurrent=spec.search.max_concurrent)

@@ -29,6 +29,7 @@ PAPER_METRICS = (*OBJECTIVES, "best_val_error", "best_test_error", "best_test_nl
 
 
 SCHEDULERS = ("fifo", "asha")
+TRIAL_FIGURES = ("selected", "all", "none")  # search.trial_figures
 
 
 ASHA_KEYS = ("grace_period", "reduction_factor")
@@ -128,6 +129,9 @@ class Search:
     snapshot_every_s: float = 10.0
     trial_timeout_s: float | None = None  # wall-clock limit of one trial attempt; None: no limit
     retry_timeouts: bool = False  # a trial past trial_timeout_s is retried (max_failures) only when true
+    # per-trial figures (learning curve, reliability diagram) in each child run: "selected" (the trials
+    # of each method's best configuration, where a person looks), "all" (every finished trial), "none"
+    trial_figures: str = "selected"
 
     @property
     def objective(self) -> tuple[str, str]:
@@ -188,6 +192,7 @@ class SweepSpec:
                 "max_failures": s.max_failures, "per_method": s.per_method, "checkpoint_every_s": s.checkpoint_every_s,
                 "snapshot_every_s": s.snapshot_every_s,
                 "trial_timeout_s": s.trial_timeout_s, "retry_timeouts": s.retry_timeouts,
+                **({"trial_figures": s.trial_figures} if s.trial_figures != "selected" else {}),
             },
             "resources": {"cpu": self.resources.cpu, "gpu": self.resources.gpu},
             **({"paper": self.paper} if self.paper else {}),

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from sweeper.spec.checks import Problems, close, type_msg
-from sweeper.spec.model import ASHA_KEYS, MAX_SAMPLES, MAX_SEED, OBJECTIVES, SAMPLERS, SCHEDULERS, Param, Search
+from sweeper.spec.model import ASHA_KEYS, MAX_SAMPLES, MAX_SEED, OBJECTIVES, SAMPLERS, SCHEDULERS, TRIAL_FIGURES, Param, Search
 from sweeper.spec.params_check import build
 from sweeper.spec.space_parse import param_values
 from sweeper.spec.yamlsafe import excerpt
@@ -94,6 +94,9 @@ def _check_choices(s: Search, given: set, problems: Problems) -> None:
     if "scheduler" in given and s.scheduler not in SCHEDULERS:
         problems.add("search.scheduler", f"must be one of {', '.join(SCHEDULERS)}, got {excerpt(s.scheduler)}"
                      + close(s.scheduler, SCHEDULERS))
+    if s.trial_figures not in TRIAL_FIGURES:
+        problems.add("search.trial_figures", f"must be one of {', '.join(TRIAL_FIGURES)}, got {excerpt(s.trial_figures)}"
+                     + close(str(s.trial_figures), TRIAL_FIGURES))
     if any(m not in ("min", "max") for m in s.mode):
         problems.add("search.mode", f"each mode must be min or max, got {excerpt(list(s.mode))}")
     if len(s.metric) != len(s.mode) and {"metric", "mode"} <= given:

@@ -10,9 +10,10 @@ Sweep folder (``<out>/<sweep_id>/``)::
     trials.parquet     one row per trial
     epochs.parquet     one row per trial and epoch
 
-The tables are rebuilt from the trial folders each time (after every trial and
-at the end), so a resumed or repeated run can never duplicate or lose rows:
-there is exactly one row per Tune trial id, and one per (trial, epoch).
+The tables are derived from the trial folders alone, so a resumed or repeated run can
+never duplicate or lose rows: there is exactly one row per started Tune trial id, and one
+per (trial, epoch). While a sweep runs, ``sweeper.store.table_cache.TableCache`` rewrites
+them reading only the trial folders that changed; ``rebuild`` reads every folder.
 ``trials.parquet`` has the fixed columns of ``TRIAL_FIELDS``, then the trial's
 resolved configuration as ``trainables.config.flatten`` names it, one column per
 name (``dataset.name``, ``model.widths``, ``regularizer.rho``, ``train.lr``, ...: the
@@ -38,16 +39,13 @@ import pyarrow.parquet as pq
 import yaml
 
 from sweeper.spec import SweepSpec
-from sweeper.store import provenance
-from sweeper.store import identity
+from sweeper.store import identity, provenance, sweepdir
+from sweeper.store.columns import CONFIG_COLUMNS, FORMAT, FORMAT_KEY
 from sweeper.store.identity import trial_base
 from sweeper.store.ledger import LEDGER, Ledger
 from sweeper.store.trial_status import retry_count, trial_status
-from sweeper.store.tune_state import TuneStorage, finite_float, read_fullest, read_rows, snapshot, tune_storage
-from sweeper.store import sweepdir
-from sweeper.store.columns import CONFIG_COLUMNS, FORMAT, FORMAT_KEY
+from sweeper.store.tune_state import TuneStorage, finite_float, read_fullest, read_once, read_rows, snapshot, tune_storage
 from trainables import metric_names as M
-
 from trainables.config import is_config_name
 
 CORE_METRICS = [M.TRAIN_LOSS, M.VAL_ERROR, M.VAL_NLL, M.VAL_ECE, M.TEST_ERROR, M.TEST_NLL, M.TEST_ECE]
@@ -150,8 +148,40 @@ def _identity(base: dict[str, Any], config: dict[str, Any], rows: list[dict], st
     return identity.derive(base, config)
 
 
-def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dict]]:
-    """Trial rows and epoch rows from Tune's snapshot and trial folders (+ the ledger's reasons)."""
+def started(config: dict[str, Any] | None, rows: list[dict], tsnap: dict[str, Any] | None,
+            error_txt: str | None) -> bool:
+    """Whether a trial has started: it has a configuration and wrote ``params.json``-backed state
+    (a result, an error) or Tune's snapshot has it past PENDING. Tune creates trial folders and
+    snapshot entries up front; a trial still waiting for its first start gets no row."""
+    if config is None:
+        return False
+    if rows or error_txt is not None:
+        return True
+    return (tsnap or {}).get("status", "PENDING") != "PENDING" or int((tsnap or {}).get("num_failures", 0)) > 0
+
+
+def trial_rows(sweep: str, base: dict[str, Any], trial_id: str, config: dict[str, Any], rows: list[dict],
+               tsnap: dict[str, Any] | None, led: dict[str, Any], error_txt: str | None) -> tuple[dict, list[dict]]:
+    """The ``trials.parquet`` row and the ``epochs.parquet`` rows of one trial, from its Tune config,
+    its reports (``result.json``), Tune's snapshot entry, its ledger entry and Tune's ``error.txt``."""
+    last = rows[-1] if rows else {}
+    snap_last = (tsnap or {}).get("last_result") or {}
+    if int(snap_last.get(M.EPOCH, 0) or 0) > int(last.get(M.EPOCH, 0) or 0):
+        last = snap_last  # result.json caught mid-copy: Tune's snapshot knows more
+    status = trial_status(last, tsnap, led, error_txt)
+    ident = _identity(base, config, rows, status[0])
+    fails = int((tsnap or {}).get("num_failures", 0))
+    retries = retry_count(led, fails, status[0])
+    return (_trial_row(sweep, trial_id, ident, rows, last, status, retries),
+            _epoch_rows(sweep, trial_id, ident, rows))
+
+
+def collect(sweep_dir: Path, base: dict[str, Any], *, pending: bool = False,
+            settled: bool = False) -> tuple[list[dict], list[dict]]:
+    """Trial rows and epoch rows from Tune's snapshot and trial folders (+ the ledger's reasons),
+    reading every trial folder (``read_fullest``: it waits out a file Tune is rewriting; with
+    ``settled``, when Tune has stopped, each file is read once). Trials that have not started
+    (see ``started``) get a row only with ``pending`` (``sweeper status``)."""
     store = tune_storage(sweep_dir)
     ledger = Ledger(sweep_dir / LEDGER).data
     snap = snapshot(store)
@@ -162,20 +192,14 @@ def collect(sweep_dir: Path, base: dict[str, Any]) -> tuple[list[dict], list[dic
             continue  # an orphan of a killed driver (see known_trial_ids)
         tsnap = (snap or {}).get(trial_id)
         config = _trial_config(store, d, tsnap)
-        if config is None:
+        rows = read_rows(read_once(store, d, "result.json")[0] if settled else read_fullest(store, d, "result.json"))
+        error_txt = store.read(d, "error.txt")
+        if config is None or not (pending or started(config, rows, tsnap, error_txt)):
             continue  # not written yet: the trial has not started
-        rows = read_rows(read_fullest(store, d, "result.json"))
-        last = rows[-1] if rows else {}
-        snap_last = (tsnap or {}).get("last_result") or {}
-        if int(snap_last.get(M.EPOCH, 0) or 0) > int(last.get(M.EPOCH, 0) or 0):
-            last = snap_last  # result.json caught mid-copy: Tune's snapshot knows more
-        led = ledger.get(trial_id, {})
-        status = trial_status(last, tsnap, led, store.read(d, "error.txt"))
-        ident = _identity(base, config, rows, status[0])
-        fails = int((tsnap or {}).get("num_failures", 0))
-        retries = retry_count(led, fails, status[0])
-        trials.append(_trial_row(sweep_dir.name, trial_id, ident, rows, last, status, retries))
-        epochs += _epoch_rows(sweep_dir.name, trial_id, ident, rows)
+        trow, erows = trial_rows(sweep_dir.name, base, trial_id, config, rows, tsnap,
+                                 ledger.get(trial_id, {}), error_txt)
+        trials.append(trow)
+        epochs += erows
     return trials, epochs
 
 
@@ -218,10 +242,17 @@ def write_tables(sweep_dir: Path, spec: SweepSpec) -> tuple[int, int]:
     return len(trials), len(epochs)
 
 
-def rebuild(sweep_dir: Path, spec: SweepSpec) -> tuple[list[dict], list[dict]]:
+def rebuild(sweep_dir: Path, spec: SweepSpec, *, settled: bool = False) -> tuple[list[dict], list[dict]]:
     """(Re)write trials.parquet and epochs.parquet from the trial folders alone; returns the rows.
-    Each file is replaced atomically (readers see the old or the new table)."""
-    trials, epochs = collect(sweep_dir, trial_base(spec))
+    ``settled``: Tune has stopped writing (the driver after ``fit``), see ``collect``."""
+    trials, epochs = collect(sweep_dir, trial_base(spec), settled=settled)
+    write_rows(sweep_dir, spec, trials, epochs)
+    return trials, epochs
+
+
+def table_meta(sweep_dir: Path, spec: SweepSpec) -> dict[str, str]:
+    """The file metadata of both tables: format, resolved spec, package versions, write time,
+    provenance and, for a confirm sweep, what it confirms."""
     meta = {
         FORMAT_KEY: str(FORMAT),
         "sweeper.spec": yaml.safe_dump(spec.to_dict(), sort_keys=False),
@@ -235,12 +266,16 @@ def rebuild(sweep_dir: Path, spec: SweepSpec) -> tuple[list[dict], list[dict]]:
     if sweep_meta.get("confirms"):  # a confirm sweep (sweeper/commands/confirm.py): the sweep it re-runs, and how
         meta["sweeper.confirms"] = sweep_meta["confirms"]["source"]
         meta["sweeper.confirm"] = json.dumps(sweep_meta["confirms"])
+    return meta
+
+
+def write_rows(sweep_dir: Path, spec: SweepSpec, trials: list[dict], epochs: list[dict]) -> None:
+    """Write trials.parquet and epochs.parquet from their rows; each file is replaced atomically
+    (readers see the old or the new table)."""
+    meta = table_meta(sweep_dir, spec)
     for name, fixed, rows in (("trials", TRIAL_FIELDS, trials), ("epochs", EPOCH_FIELDS, epochs)):
         schema = _schema(fixed, rows, meta)
         table = pa.table({f.name: pa.array(_column(rows, f), type=f.type) for f in schema}, schema=schema)
         tmp = sweep_dir / f".{name}.parquet.{os.getpid()}.tmp"
         pq.write_table(table, tmp)
         os.replace(tmp, sweep_dir / f"{name}.parquet")
-    return trials, epochs
-
-

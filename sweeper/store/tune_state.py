@@ -37,6 +37,12 @@ class TuneStorage:
     def files(self, prefix: str) -> list[str]:
         return self._names(prefix, pafs.FileType.File)
 
+    def stats(self, paths: list[str]) -> dict[str, tuple[int, int] | None]:
+        """(mtime in ns, size) of each relative path, None where there is no such file; one call."""
+        infos = self.fs.get_file_info(["/".join([self.root, p]) for p in paths]) if paths else []
+        return {p: ((i.mtime_ns or 0, i.size or 0) if i.type == pafs.FileType.File else None)
+                for p, i in zip(paths, infos)}
+
     def read(self, *parts: str) -> str | None:
         path = "/".join([self.root, *parts])
         try:
@@ -72,19 +78,21 @@ def finite_float(v: Any) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
-def snapshot(store: "TuneStorage") -> dict[str, dict[str, Any]] | None:
+def snapshot(store: "TuneStorage", budget_s: float = 3.0, newest_only: bool = False) -> dict[str, dict[str, Any]] | None:
     """Tune's own record of every trial, from its newest readable experiment snapshot:
     trial_id -> {status (PENDING|RUNNING|PAUSED|TERMINATED|ERROR), config, last_result,
     num_failures}. None when there is no snapshot yet.
 
     Tune rewrites the snapshot in place about once a second: a read that lands mid-write is
     retried (sweepdir.read_json_tolerant), and only if the newest stays unreadable is the
-    previous one used.
+    previous one used. ``budget_s``: how long a half-written snapshot is retried (0: not at all);
+    ``newest_only``: None rather than an older snapshot when the newest is unreadable.
     """
     snaps = store.files("experiment_state-")
+    snaps = snaps[-1:] if newest_only else snaps
     for name in reversed(snaps):
         try:
-            data = sweepdir.read_json_tolerant(lambda: store.read(name))
+            data = sweepdir.read_json_tolerant(lambda: store.read(name), budget_s=budget_s)
             out = {}
             for t in data["trial_data"]:
                 st = json.loads(t[0]) if isinstance(t[0], str) else t[0]
@@ -121,6 +129,17 @@ def _complete_lines(text: str | None) -> int:
         except json.JSONDecodeError:
             break
     return n
+
+
+def read_once(store: "TuneStorage", *parts: str) -> tuple[str | None, bool]:
+    """A JSON-lines file read once, without waiting: (text, whole). ``whole`` is False when the
+    read may have landed mid-write (a line that does not parse, or no final newline); the caller
+    then uses what parsed and reads it again later instead of sleeping."""
+    text = store.read(*parts)
+    if text is None:
+        return None, True
+    whole = text.endswith("\n") and _complete_lines(text) == len(text.splitlines())
+    return text, whole
 
 
 def read_fullest(store: "TuneStorage", *parts: str, reads: int = 6) -> str | None:

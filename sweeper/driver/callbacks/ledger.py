@@ -10,15 +10,18 @@ from ray.tune import Callback
 
 from sweeper.spec import SweepSpec, from_dict
 from sweeper.store.ledger import LEDGER, Ledger
-from sweeper.store.tables import write_tables
+from sweeper.store.table_cache import TableCache
 from sweeper.store.trial_status import ended_status, failure_reason
+
+SHARE = 20  # table writes are spaced at least 20x their duration apart (<= 5 % of the driver's time)
 
 
 class LedgerCallback(Callback):
     """Ray Tune callback keeping ``ledger.json`` and the Parquet tables current.
 
-    The tables are rebuilt at most every ``every_s`` seconds (each rebuild reads every
-    trial folder); the driver writes them once more when the sweep ends.
+    The tables are rewritten at most every ``every_s`` seconds through a ``TableCache``
+    (only the trial folders that changed since the last write are read; nothing sleeps on
+    Tune's event loop); the driver rebuilds them from every folder once more when the sweep ends.
 
     Nothing here may raise into Tune: an exception from a callback is charged to the trial
     (Tune errors it and spends a retry). A failed ledger or table write is logged and
@@ -30,12 +33,20 @@ class LedgerCallback(Callback):
         self.spec = spec
         self.every_s = every_s
         self._written = 0.0
+        self._cost = 0.0  # seconds the last table write took
+        self._tables = TableCache()
+        self._led: Ledger | None = None
+
+    def __getstate__(self) -> dict[str, Any]:  # the caches are rebuilt, not saved
+        return {k: v for k, v in self.__dict__.items() if k not in ("_tables", "_led")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A sweep launched before the spec was passed on pickled the stored spec as ``spec_dict``.
         if "spec_dict" in state:
             state = {k: v for k, v in state.items() if k != "spec_dict"} | {"spec": from_dict(state["spec_dict"])}
         self.__dict__.update(state)
+        self._tables = TableCache()
+        self._led = None
 
     def _safe(self, what: str, fn) -> None:
         try:
@@ -44,13 +55,28 @@ class LedgerCallback(Callback):
             logging.getLogger("sweeper").warning("%s failed (left to the next rebuild): %s", what, str(e)[:300])
 
     def _maybe_write_tables(self) -> None:
-        if time.monotonic() - self._written >= self.every_s:
+        """Write the tables when ``every_s`` has passed, and at least ``SHARE`` x their last write's
+        duration: a write is O(trials) (stat every folder, write every row), so as the sweep grows the
+        writes space out and take at most 1/``SHARE`` of the driver's time."""
+        if time.monotonic() - self._written >= max(self.every_s, SHARE * getattr(self, "_cost", 0.0)):
+            t0 = time.monotonic()
+            if self._led is not None and self._led.needs_compaction():
+                self._safe("compacting the ledger", self._led.compact)
+            self._safe("writing the tables", lambda: self._tables.write(self.sweep_dir, self.spec))
             self._written = time.monotonic()
-            self._safe("writing the tables", lambda: write_tables(self.sweep_dir, self.spec))
+            self._cost = self._written - t0
 
     @property
     def ledger(self) -> Ledger:
-        return Ledger(self.sweep_dir / LEDGER)
+        """The ledger, loaded once; later reads apply only the journal lines written since."""
+        if self._led is None:
+            self._led = Ledger(self.sweep_dir / LEDGER)
+        else:
+            self._led.refresh()
+        return self._led
+
+    def on_experiment_end(self, trials, **info):
+        self._safe("compacting the ledger", lambda: self.ledger.compact())
 
     def _retries(self, led: Ledger, trial_id: str) -> int:
         return int(led.data.get(trial_id, {}).get("retries", 0))

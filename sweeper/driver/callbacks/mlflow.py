@@ -14,7 +14,7 @@ from typing import Any, Callable
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from ray.tune import Callback
 
-from sweeper.store.mlflow_runs import (FLUSH_EVERY_S, LIVE_BUDGET_S, TRIAL_TAG, SweepTracker, child_run, find_run,
+from sweeper.store.mlflow_runs import (FLUSH_EVERY_S, LIVE_BUDGET_S, SweepTracker, child_run,
                                        flat_params, log, numeric)
 from sweeper.store.retry import retry
 from sweeper.store.trial_status import ended_status
@@ -33,9 +33,10 @@ class MLflowTrialCallback(Callback):
         self.last_epoch: dict[str, int] = {}
         self.pending: dict[str, tuple[list[Metric], list[RunTag]]] = {}  # trial id -> buffered metrics, tags
         self.last_flush = time.monotonic()
+        self.before: dict[str, str] | None = None  # trial id -> child run made by an earlier driver (listed once)
 
     def __getstate__(self):  # caches are rebuilt from MLflow after a restore; a buffer is not kept
-        return {**self.__dict__, "runs": {}, "last_epoch": {}, "pending": {}}
+        return {**self.__dict__, "runs": {}, "last_epoch": {}, "pending": {}, "before": None}
 
     def __setstate__(self, state: dict) -> None:
         # A sweep launched before the buffer existed pickled its callback without it (Tune restores
@@ -43,7 +44,7 @@ class MLflowTrialCallback(Callback):
         # One pickled before trials reported their identity holds ``identify`` (which now derives the
         # whole record, see sweeper.driver.pickle_compat) instead of ``derive``.
         derive = state.get("derive") or state.get("identify")
-        self.__dict__.update({**state, "derive": derive, "pending": {}, "last_flush": time.monotonic()})
+        self.__dict__.update({**state, "derive": derive, "pending": {}, "last_flush": time.monotonic(), "before": None})
 
     def _safe(self, what: str, fn) -> None:
         """Run ``fn`` with retries; never raise into Tune (an exception in a callback would be
@@ -54,12 +55,16 @@ class MLflowTrialCallback(Callback):
             log.warning("MLflow: %s failed (%s); it is logged when the sweep ends or on resume", what, str(e)[:300])
 
     def existing_run(self, trial) -> str | None:
-        """The trial's child run if it exists already (a resumed sweep), marked running again."""
+        """The trial's child run if it exists already (a resumed sweep), marked running again. The
+        child runs of earlier drivers are listed once per driver (one search, not one per trial:
+        a search by tag scans every run of the experiment)."""
         tid = trial.trial_id
         if tid in self.runs:
             return self.runs[tid]
         c = self.t.client
-        rid = find_run(c, self.t.experiment_id, TRIAL_TAG, tid)
+        if self.before is None:
+            self.before = self.t.trial_runs()
+        rid = self.before.get(tid)
         if rid is not None:
             hist = c.get_metric_history(rid, "epoch")
             self.last_epoch[tid] = int(max((m.value for m in hist), default=0))
