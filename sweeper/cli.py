@@ -46,7 +46,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("spec_file", type=click.Path(dir_okay=False))
-@click.option("--no-data-check", is_flag=True, help="Do not look for the dataset files on this machine (e.g. they exist only on the cluster).")
+@click.option("--no-data-check", is_flag=True,
+              help="Do not look for the dataset files on this machine (e.g. they exist only on the cluster).")
 def validate(spec_file: str, no_data_check: bool) -> None:
     """Check SPEC_FILE; print every problem at once (exit 2) or a summary of the sweep.
 
@@ -64,9 +65,10 @@ def validate(spec_file: str, no_data_check: bool) -> None:
 
     per = methods(s)
     n_trials = trial_count(s)
+    objectives = ", ".join(f"{m} ({o})" for m, o in zip(s.search.metric, s.search.mode))
     click.echo(
         f"{spec_file}: ok — sweep {s.name!r}: {len(s.space)} space parameter(s), {len(s.seeds)} seed(s), "
-        f"sampler {s.search.sampler}, {n_trials} trial(s), objective {', '.join(f'{m} ({o})' for m, o in zip(s.search.metric, s.search.mode))}"
+        f"sampler {s.search.sampler}, {n_trials} trial(s), objective {objectives}"
         + (f", one study per method ({', '.join(per)}: {s.search.num_samples} configurations each)" if per else "")
     )
 
@@ -143,18 +145,23 @@ def _print_robustness(f) -> None:
 
 @main.command()
 @click.argument("spec_file", type=click.Path(dir_okay=False))
-@click.option("--address", default=None, help="Ray cluster address (auto, or HOST:6379 on the head); default: a local Ray instance. Token auth: RAY_AUTH_TOKEN(_PATH) or ~/.ray/auth_token.")
+@click.option("--address", default=None,
+              help="Ray cluster address (auto, or HOST:6379 on the head); default: a local Ray instance. Token auth: "
+                   "RAY_AUTH_TOKEN(_PATH) or ~/.ray/auth_token.")
 @click.option("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all cores).")
 @click.option("--cpus-per-trial", type=float, default=None, help="Overrides resources.cpu of the spec.")
 @click.option("--gpus-per-trial", type=float, default=None, help="Overrides resources.gpu (fractions share a GPU, e.g. 0.25).")
 @click.option("--out", default="sweeps", show_default=True, help="Folder holding sweep folders (Parquet, spec, Tune state).")
-@click.option("--storage", default=None, help="Ray Tune storage (local path or s3://bucket/prefix); default: inside the sweep folder.")
-@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Overrides dataset.root of the spec (e.g. ../shared/data/mnist-t10k).")
+@click.option("--storage", default=None,
+              help="Ray Tune storage (local path or s3://bucket/prefix); default: inside the sweep folder.")
+@click.option("--data-root", default=None, type=click.Path(file_okay=False),
+              help="Overrides dataset.root of the spec (e.g. ../shared/data/mnist-t10k).")
 @click.option("--name", default=None, help="Sweep id (default: the spec's name).")
 @click.option("--overwrite", is_flag=True, help="Delete an existing sweep folder of the same id first.")
 @click.option("--quiet", is_flag=True, help="No live progress table.")
 @click.option("--optuna-storage", default=None,
-              help="SQLAlchemy URL holding the Optuna studies (e.g. postgresql://HOST/DB); default: optuna.db in the sweep folder.")
+              help="SQLAlchemy URL holding the Optuna studies (e.g. postgresql://HOST/DB); default: optuna.db in the "
+                   "sweep folder.")
 def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, storage, data_root, name, overwrite, quiet,
            optuna_storage) -> None:
     """Validate SPEC_FILE, then run the sweep (nothing starts on a bad spec)."""
@@ -292,12 +299,19 @@ def status(sweep, out) -> None:
 
 @main.command()
 @click.argument("sweeps", nargs=-1, required=True)
-@click.option("--out", "sweeps_dir", default="sweeps", show_default=True, help="Folder holding sweep folders, as for launch/status (SWEEP may also be a path, e.g. results/NAME).")
-@click.option("--report-dir", "out", default=None, help="Report folder (default: SWEEP/report; several sweeps: OUT/across_A_B...).")
-@click.option("--metric", "metrics", multiple=True, help="Adds a metric column (repeatable), e.g. sal_params; the first one is the compared metric (default test_error).")
-@click.option("--baseline", default=None, help="A config_id or a method (regularizer) name: paired comparisons against it (a method: its best configuration by the sweep's objective).")
+@click.option("--out", "sweeps_dir", default="sweeps", show_default=True,
+              help="Folder holding sweep folders, as for launch/status (SWEEP may also be a path, e.g. results/NAME).")
+@click.option("--report-dir", "out", default=None,
+              help="Report folder (default: SWEEP/report; several sweeps: OUT/across_A_B...).")
+@click.option("--metric", "metrics", multiple=True,
+              help="Adds a metric column (repeatable), e.g. sal_params; the first one is the compared metric (default "
+                   "test_error).")
+@click.option("--baseline", default=None,
+              help="A config_id or a method (regularizer) name: paired comparisons against it (a method: its best "
+                   "configuration by the sweep's objective).")
 @click.option("--all-pairs", is_flag=True, help="Paired comparisons of every pair of methods (no baseline).")
-@click.option("--paper", "paper_file", default=None, type=click.Path(dir_okay=False), help="A spec file whose paper: block gives the targets (default: the sweep's own spec).")
+@click.option("--paper", "paper_file", default=None, type=click.Path(dir_okay=False),
+              help="A spec file whose paper: block gives the targets (default: the sweep's own spec).")
 @click.option("--no-mlflow", is_flag=True, help="Do not log the report to the sweep's MLflow parent run.")
 def report(sweeps, sweeps_dir, out, metrics, baseline, all_pairs, paper_file, no_mlflow) -> None:
     """Write the report of SWEEP (or compare several): report.md, CSV tables, figures; print the main table."""
@@ -344,10 +358,15 @@ def reproduce(trial, out, sweep, atol, rtol) -> None:
 
 @main.command()
 @click.argument("sweep")
-@click.option("--top", type=int, default=None, help="Re-run the TOP best configurations (default: each method's selected one, as --per-method).")
+@click.option("--top", type=int, default=None,
+              help="Re-run the TOP best configurations (default: each method's selected one, as --per-method).")
 @click.option("--per-method", is_flag=True, help="Re-run each method's selected configuration (the default without --top).")
-@click.option("--seeds", default=None, help="Fresh seeds, comma-separated (e.g. 5,6,7); none may be a search seed. Default: as many as the search ran, after its largest.")
-@click.option("--epochs", default=None, help="Budget of the re-runs: 2x (each configuration's epochs times 2) or a number of epochs. Default: the search's.")
+@click.option("--seeds", default=None,
+              help="Fresh seeds, comma-separated (e.g. 5,6,7); none may be a search seed. Default: as many as the search "
+                   "ran, after its largest.")
+@click.option("--epochs", default=None,
+              help="Budget of the re-runs: 2x (each configuration's epochs times 2) or a number of epochs. Default: the "
+                   "search's.")
 @click.option("--name", default=None, help="Id of the confirm sweep (default: SWEEP_confirm).")
 @click.option("--out", default="sweeps", show_default=True)
 @click.option("--address", default=None, help="Ray cluster address; default: a local Ray instance.")
@@ -418,7 +437,8 @@ def bench(names, quick, as_json, device) -> None:
     click.echo("|---|---|---|---|---|---|---|")
     for r in rows:
         extra = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items() if k not in std)
-        click.echo(f"| {r['name']} | {r['baseline']} | {r['ms']:.2f} | {r['baseline_ms']:.2f} | {r['ratio']:.3f} | {r.get('target') or '-'} | {extra} |")
+        click.echo(f"| {r['name']} | {r['baseline']} | {r['ms']:.2f} | {r['baseline_ms']:.2f} | {r['ratio']:.3f} | "
+                   f"{r.get('target') or '-'} | {extra} |")
 
 
 @main.command()

@@ -38,12 +38,12 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from sweeper import report
 from sweeper.driver import build_check, local_ray, oom_kill, pickle_compat, preflight, process_setup, skip_errored, wrapup
-from sweeper.driver.publish import log_best, publish_trial_figures, selected_trials
-from sweeper.report.run import make_report
 from sweeper.driver.callbacks import sweep_callbacks
 from sweeper.driver.interrupt import SignalGuard, SweepInterrupted  # noqa: F401  (SweepInterrupted: for the CLI)
 from sweeper.driver.local_ray import RayStartError  # noqa: F401  (for the CLI)
 from sweeper.driver.preflight import SweepExists  # noqa: F401  (part of this module's API)
+from sweeper.driver.publish import log_best, publish_trial_figures, selected_trials
+from sweeper.report.run import make_report
 from sweeper.search import per_method, space, study
 from sweeper.spec import Resources, SweepSpec
 from sweeper.spec import from_dict as spec_from_dict

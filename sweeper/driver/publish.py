@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeper.store import mlflow_runs as tracking
-from sweeper.spec.labels import config_name
 from sweeper.figures import trial_worker
+from sweeper.spec.labels import config_name
+from sweeper.store import mlflow_runs as tracking
 
 
 def selected_trials(trials: pd.DataFrame, summary: pd.DataFrame, which: str) -> set[str] | None:

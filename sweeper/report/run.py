@@ -64,13 +64,9 @@ def caption(trials, title: str, ids: list[str], objective: tuple[str, str]) -> s
     return f"Configurations drawn (selected on {objective[0]}): " + "; ".join(names) + "."
 
 
-def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", out: str | Path | None = None,
-                metrics: tuple[str, ...] = (), baseline: str | None = None, all_pairs: bool = False,
-                paper_file: str | Path | None = None, log_mlflow: bool = True, figures: bool = True) -> Written:
-    loaded = [data.load(s, sweeps_dir) for s in sweeps]
-    if out is None:
-        out = loaded[0].folder / "report" if len(loaded) == 1 else Path(sweeps_dir) / ("across_" + "_".join(s.name for s in loaded))
-    out = Path(out)
+def _build_reports(loaded: list, metrics: tuple[str, ...], baseline: str | None, all_pairs: bool,
+                   paper_file: str | Path | None) -> list:
+    """One report per sweep, with its paper block (the file's, else the sweep's own spec's)."""
     block_override = paper_from_file(paper_file) if paper_file else None
     reports = []
     for sw in loaded:
@@ -81,29 +77,51 @@ def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", 
                 raise ReportInputError(f"{sw.folder}: the spec's paper block: " + "; ".join(f"{w}: {m}" for w, m in problems))
         reports.append(writer.build(sw, extra_metrics=tuple(metrics), compare_metric=metrics[0] if metrics else None,
                                     baseline=baseline, all_pairs=all_pairs, paper_block=block))
+    return reports
+
+
+def _draw(loaded: list, reports: list, out: Path, baseline: str | None) -> tuple[dict, dict, dict]:
+    """(figures, figures not drawn with why, captions) of every sweep, titled per sweep when several."""
     figs: dict[str, Path] = {}
     not_drawn: dict[str, str] = {}
     captions: dict[str, str] = {}
-    if figures:
-        for sw, r in zip(loaded, reports):
-            sub = out / (sw.name if len(loaded) > 1 else "")
-            skipped: dict[str, str] = {}
-            shown: dict[str, list[str]] = {}
-            suffix = f" ({sw.name})" if len(loaded) > 1 else ""
-            for title, p in _sweep_figures(sw, sub, r.objective, r.metric, baseline, skipped, shown).items():
-                figs[title + suffix] = p
-                if title in shown:
-                    captions[title + suffix] = caption(sw.trials, title, shown[title], r.objective)
-            for title, why in skipped.items():
-                not_drawn[title + suffix] = why
+    for sw, r in zip(loaded, reports):
+        sub = out / (sw.name if len(loaded) > 1 else "")
+        skipped: dict[str, str] = {}
+        shown: dict[str, list[str]] = {}
+        suffix = f" ({sw.name})" if len(loaded) > 1 else ""
+        for title, p in _sweep_figures(sw, sub, r.objective, r.metric, baseline, skipped, shown).items():
+            figs[title + suffix] = p
+            if title in shown:
+                captions[title + suffix] = caption(sw.trials, title, shown[title], r.objective)
+        for title, why in skipped.items():
+            not_drawn[title + suffix] = why
+    return figs, not_drawn, captions
+
+
+def _append_importances(md: Path, loaded: list) -> None:
+    """The Optuna studies' parameter importances (none for a sweep without a study)."""
+    for sw in loaded:
+        extra = importance.section(sw.folder, sw.name)
+        if extra:
+            md.write_text(md.read_text().rstrip("\n") + "\n\n" + extra)
+
+
+def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", out: str | Path | None = None,
+                metrics: tuple[str, ...] = (), baseline: str | None = None, all_pairs: bool = False,
+                paper_file: str | Path | None = None, log_mlflow: bool = True, figures: bool = True) -> Written:
+    loaded = [data.load(s, sweeps_dir) for s in sweeps]
+    if out is None:
+        across_dir = Path(sweeps_dir) / ("across_" + "_".join(s.name for s in loaded))
+        out = loaded[0].folder / "report" if len(loaded) == 1 else across_dir
+    out = Path(out)
+    reports = _build_reports(loaded, metrics, baseline, all_pairs, paper_file)
+    figs, not_drawn, captions = _draw(loaded, reports, out, baseline) if figures else ({}, {}, {})
     across = None
     if len(reports) > 1:
         across = writer.build_across(reports, reports[0].metric, units.mode_of(reports[0].metric), out)
     md = writer.write(reports, out, figs, across, not_drawn, captions)
-    for sw in loaded:  # the Optuna studies' parameter importances (none for a sweep without a study)
-        extra = importance.section(sw.folder, sw.name)
-        if extra:
-            md.write_text(md.read_text().rstrip("\n") + "\n\n" + extra)
+    _append_importances(md, loaded)
     runs = []
     if log_mlflow:
         for sw, r in zip(loaded, reports):

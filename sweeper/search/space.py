@@ -36,8 +36,8 @@ from sweeper.search.distinct_configs import DistinctConfigs
 from sweeper.search.per_method_searcher import PerMethodStudies
 from sweeper.search.study import StudySearch, study_name
 from sweeper.spec import Param, SweepSpec
-
 from trainables.overrides import POINT  # raw Tune keys are defined where they are read (torch-free)
+
 _PRIMITIVE = (type(None), bool, int, float, str)
 
 

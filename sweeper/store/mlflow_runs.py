@@ -26,9 +26,10 @@ What the MLflow UI shows (it is the comparison UI): a child run is named by
 its regularizer, searched values and seed (``dropmax tau=0.5 lr=0.001 seed=1``)
 and tagged ``config_id`` (the seeds of one configuration share it: group runs
 by this tag so the charts aggregate over seeds), ``configuration`` (the same
-grouping under a readable name), ``config``, ``regularizer`` and ``seed``. The parent run carries the spec's description (its note), the best
-configuration with its mean and 95% CI (tags and metrics) and the report
-(``report/``, its sweep figures under ``report/figures/``); each finished trial's run carries its own figures (learning
+grouping under a readable name), ``config``, ``regularizer`` and ``seed``. The parent run carries the
+spec's description (its note), the selected configuration with its mean and 95% CI (tags and metrics)
+and the report (``report/``, its sweep figures under ``report/figures/``); each finished trial's run
+carries its own figures (learning
 curve, reliability diagram) under ``figures/``.
 
 Tracking never stops a sweep: every call retries transient errors ("database is locked",
@@ -224,7 +225,8 @@ class SweepTracker:
             text = f"{metric} {mean:.4g} ± {half:.2g} (95% t-CI over {len(v)} seeds)"
             metrics[f"selected_{metric}_ci95"] = half
         else:
-            text = f"{metric} {mean:.4g} (mean of {len(v)} seed{'s' if len(v) > 1 else ''}: " + ", ".join(f"{x:.4g}" for x in v) + ")"
+            values = ", ".join(f"{x:.4g}" for x in v)
+            text = f"{metric} {mean:.4g} (mean of {len(v)} seed{'s' if len(v) > 1 else ''}: {values})"
         tags = {"sweeper.best_config": config, "sweeper.best_config_id": config_id,
                 "sweeper.best": f"{config}: {text}"}
         for k, val in tags.items():
@@ -282,48 +284,45 @@ class SweepTracker:
         changed = 0
         for t in trials:
             tid = t["trial_id"]
-            run = runs.get(tid)
-
-            def sync(run=run, t=t, tid=tid) -> bool:
-                c = self.client
-                touched = False
-                if run is None:  # named and tagged like the live callback's runs
-                    ident = t if all(t.get(k) is not None for k in ("regularizer", "config", "config_id", "seed")) else None
-                    name, tags = child_run(self.sweep_id, self.parent_id, tid, ident)
-                    rid = c.create_run(self.experiment_id, run_name=name, tags=tags).info.run_id
-                    touched = True
-                    status_now, tags_now = "RUNNING", {}
-                else:
-                    rid, status_now, tags_now = run.info.run_id, run.info.status, run.data.tags
-                if run is None or not run.data.params:  # the callback could not log them during the sweep
-                    params = [Param(k, str(v)[:6000]) for k, v in t.items() if is_config_name(k)]
-                    for i in range(0, len(params), 100):
-                        c.log_batch(rid, params=params[i : i + 100])
-                    touched |= bool(params)
-                logged = {int(m.step) for m in c.get_metric_history(rid, "epoch")} if run is not None else set()
-                todo = []
-                ts = int(time.time() * 1000)
-                for e in by_trial.get(tid, []):
-                    if int(e["epoch"]) not in logged:
-                        todo += [Metric(k, float(v), ts, int(e["epoch"])) for k, v in e.items()
-                                 if k != "seed" and isinstance(v, (int, float)) and not isinstance(v, bool)
-                                 and math.isfinite(v)]
-                for i in range(0, len(todo), 900):
-                    c.log_batch(rid, metrics=todo[i : i + 900])
-                touched |= bool(todo)
-                st = t["status"]
-                if tags_now.get("sweeper.status") != st and (st in TERMINAL or stopped):
-                    c.set_tag(rid, "sweeper.status", st if st in TERMINAL else "interrupted")
-                    if st in ("error", "diverged") and t.get("reason"):
-                        c.set_tag(rid, "sweeper.error", str(t["reason"])[-5000:])
-                    touched = True
-                want = TERMINAL.get(st, "KILLED" if stopped else None)
-                if want and status_now != want:
-                    c.set_terminated(rid, status=want)
-                    touched = True
-                return touched
-
-            changed += bool(retry(sync, what=f"syncing the MLflow run of trial {tid}", budget_s=FINAL_BUDGET_S))
+            changed += bool(retry(lambda run=runs.get(tid), t=t: self._sync(run, t, by_trial.get(t["trial_id"], []), stopped),
+                                  what=f"syncing the MLflow run of trial {tid}", budget_s=FINAL_BUDGET_S))
         return changed
+
+    def _sync(self, run, t: dict, epoch_rows: list[dict], stopped: bool) -> bool:
+        """One trial row -> its child run (see ``reconcile``); True when anything was written."""
+        c, tid = self.client, t["trial_id"]
+        touched = False
+        if run is None:  # named and tagged like the live callback's runs
+            ident = t if all(t.get(k) is not None for k in ("regularizer", "config", "config_id", "seed")) else None
+            name, tags = child_run(self.sweep_id, self.parent_id, tid, ident)
+            rid = c.create_run(self.experiment_id, run_name=name, tags=tags).info.run_id
+            touched = True
+            status_now, tags_now = "RUNNING", {}
+        else:
+            rid, status_now, tags_now = run.info.run_id, run.info.status, run.data.tags
+        if run is None or not run.data.params:  # the callback could not log them during the sweep
+            params = [Param(k, str(v)[:6000]) for k, v in t.items() if is_config_name(k)]
+            for i in range(0, len(params), 100):
+                c.log_batch(rid, params=params[i : i + 100])
+            touched |= bool(params)
+        logged = {int(m.step) for m in c.get_metric_history(rid, "epoch")} if run is not None else set()
+        ts = int(time.time() * 1000)
+        todo = [Metric(k, float(v), ts, int(e["epoch"])) for e in epoch_rows if int(e["epoch"]) not in logged
+                for k, v in e.items()
+                if k != "seed" and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+        for i in range(0, len(todo), 900):
+            c.log_batch(rid, metrics=todo[i : i + 900])
+        touched |= bool(todo)
+        st = t["status"]
+        if tags_now.get("sweeper.status") != st and (st in TERMINAL or stopped):
+            c.set_tag(rid, "sweeper.status", st if st in TERMINAL else "interrupted")
+            if st in ("error", "diverged") and t.get("reason"):
+                c.set_tag(rid, "sweeper.error", str(t["reason"])[-5000:])
+            touched = True
+        want = TERMINAL.get(st, "KILLED" if stopped else None)
+        if want and status_now != want:
+            c.set_terminated(rid, status=want)
+            touched = True
+        return touched
 
 

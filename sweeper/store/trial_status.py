@@ -51,7 +51,8 @@ def trial_status(last: dict[str, Any], snap: dict[str, Any] | None, led: dict[st
     if lstat == "error" or (tstat == "ERROR" and lstat not in ("running", "pending")):
         return "error", err_reason
     if lstat == "stopped" or tstat == "TERMINATED":
-        return "stopped", lreason or f"stopped early by the scheduler at epoch {(last or snap.get('last_result') or {}).get(M.EPOCH)}"
+        epoch = (last or snap.get("last_result") or {}).get(M.EPOCH)
+        return "stopped", lreason or f"stopped early by the scheduler at epoch {epoch}"
     if lstat in ("running", "pending"):
         return lstat, lreason
     if tstat in ("RUNNING", "PENDING", "PAUSED"):
@@ -78,6 +79,7 @@ def failure_reason(error: str, led: dict[str, Any]) -> str:
     low = (error or "").lower()  # the whole text: Ray's OOM message comes first, a process table after it
     if "outofmemoryerror" in low or "low on memory" in low or "memory monitor" in low:
         # Ray's own numbers (node memory used / limit, the threshold), not the process table's tail
-        facts = re.findall(r"(?:OOM kill reason: [^\n]*|Memory on the node [^\n]*? was [\d.]+GB used / [\d.]+GB limit[^\n]*)", error or "")
+        facts = re.findall(r"(?:OOM kill reason: [^\n]*|Memory on the node [^\n]*? was [\d.]+GB used / [\d.]+GB "
+                            "limit[^\n]*)", error or "")
         return "out of memory: killed by Ray's memory monitor\n" + ("\n".join(dict.fromkeys(facts)) or tail)
     return tail

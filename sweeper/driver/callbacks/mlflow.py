@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import time
-
 from pathlib import Path
 from typing import Any, Callable
 
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from ray.tune import Callback
 
-from sweeper.store.mlflow_runs import (FLUSH_EVERY_S, LIVE_BUDGET_S, SweepTracker, child_run,
-                                       flat_params, log, numeric)
+from sweeper.store.mlflow_runs import FLUSH_EVERY_S, LIVE_BUDGET_S, SweepTracker, child_run, flat_params, log, numeric
 from sweeper.store.retry import retry
 from sweeper.store.trial_status import ended_status
 from trainables import identity as trial_identity
@@ -135,7 +133,8 @@ class MLflowTrialCallback(Callback):
         if epoch <= self.last_epoch.get(trial.trial_id, 0):
             return
         ts = int(time.time() * 1000)
-        skip = {"time_this_iter_s", "time_total_s", "timestamp", "training_iteration", "pid", "done", "time_since_restore", "iterations_since_restore"}
+        skip = {"time_this_iter_s", "time_total_s", "timestamp", "training_iteration", "pid", "done",
+                "time_since_restore", "iterations_since_restore"}
         metrics = [Metric(k, v, ts, epoch) for k, v in numeric(result).items() if k not in skip]
         tags = []
         if result.get("diverged"):  # written with the epoch's metrics
