@@ -426,7 +426,6 @@ def test_worker_node_killed_mid_sweep(cluster, tmp_path):
 @pytest.mark.timeout(900)
 def test_driver_sigkill_then_resume(cluster, tmp_path):
     """SIGKILL the driver mid-sweep, `sweeper status`, `sweeper resume` (twice)."""
-    import pickle
     import signal
     import subprocess
 
@@ -483,14 +482,18 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
         assert len(after[t]) == k, (t, k, after[t])
     continued = {t: restores(after[t]) for t in midrun_before}
     assert any(r and r[0] >= 1 for r in continued.values()), continued  # from checkpoints
-    # The Optuna study lives on: its pickled state after the resume holds every trial.
-    # Newest = greatest name (a session timestamp), the file Tune itself restores from
-    # (Searcher.restore_from_dir); mtimes are useless: every sync rewrites all files.
-    state = max((sweep / "tune").glob("searcher-state-*.pkl"), key=lambda p: p.name)
-    study = pickle.loads(state.read_bytes())["_ot_study"]
-    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
-    assert len(complete) == n, [t.state.name for t in study.trials]
-    assert sorted(t.number for t in study.trials) == list(range(len(study.trials)))
+    # The Optuna study lives on in the sweep's study database (optuna.db): after the resume it holds
+    # one complete trial per configuration run, numbered without gaps.
+    import optuna
+
+    storage = f"sqlite:///{sweep / 'optuna.db'}"
+    trials_all = [t for name in optuna.study.get_all_study_names(storage)
+                  for t in optuna.load_study(study_name=name, storage=storage).trials]
+    complete = [t for t in trials_all if t.state.name == "COMPLETE"]
+    assert len(complete) == n, [t.state.name for t in trials_all]
+    for name in optuna.study.get_all_study_names(storage):
+        numbers = sorted(t.number for t in optuna.load_study(study_name=name, storage=storage).trials)
+        assert numbers == list(range(len(numbers)))
 
     # Resuming a finished sweep again changes nothing.
     t1 = pd.read_parquet(sweep / "trials.parquet")
