@@ -15,7 +15,7 @@ def test_resume_report_and_links_of_a_finished_sweep(tmp_path):
     client, par = parent(tmp_path, "fin")
     assert f"http://127.0.0.1:5000/#/experiments/{par.info.experiment_id}/runs" in r.stdout, r.stdout[-1500:]
     before = {k: len(client.get_metric_history(par.info.run_id, k)) for k in par.data.metrics}
-    assert before["best_val_error_mean"] == 1, before
+    assert before["selected_val_error_mean"] == 1, before
 
     ok(sweeper(tmp_path, "resume", "fin", "--num-cpus", "1", "--quiet"))
     client, par = parent(tmp_path, "fin")
