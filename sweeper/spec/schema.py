@@ -14,12 +14,13 @@ The schema is a first line of defence while typing: ``sweeper validate`` remains
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import typing
 from typing import Any
 
 from sweeper.spec import names
-from sweeper.spec.model import ASHA_KEYS, DIST_KEYS, MAX_SEED, SAMPLERS, SCHEDULERS, TOP_KEYS
+from sweeper.spec.model import ASHA_KEYS, DIST_KEYS, MAX_SEED, SAMPLERS, SCHEDULERS, TOP_KEYS, TRIAL_FIGURES, Search
 from sweeper.spec.search_check import BOUNDS
 from sweeper.spec.sections import TABLES
 from trainables import paramdoc
@@ -114,9 +115,13 @@ def _search() -> dict:
         "checkpoint_every_s": {"type": "number", "minimum": 0},
         "snapshot_every_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 86_400},
         "trial_timeout_s": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]},
+        "trial_figures": {"enum": list(TRIAL_FIGURES)},
         "asha": {"type": "object", "additionalProperties": False, "properties": {k: bounds[k] for k in ASHA_KEYS}},
         **bounds,
     }
+    # every field of Search is in the schema (a new setting cannot be forgotten here)
+    fields = {f.name for f in dataclasses.fields(Search)}
+    assert set(props) - {"asha"} == fields, set(props) ^ fields
     return {"type": "object", "properties": props, "additionalProperties": False}
 
 
