@@ -18,7 +18,9 @@ seed replicator and, when the study suggests a configuration it suggested before
   ``num_samples``, therefore ends the study early with fewer distinct configurations instead of
   asking forever (an empty space with ``num_samples: 2`` trains its one configuration once per seed).
 
-Saved and restored with pickle (``sweeper resume``), like ``OptunaSearch``.
+Saved and restored with pickle (``sweeper resume``), like ``OptunaSearch``. A configuration whose trial
+never ran (the driver was killed after asking for it) and that the study hands out again on resume
+(``sweeper.search.study``: the inner searcher's ``replayed``) is the same suggestion, not a repeat.
 """
 from __future__ import annotations
 
@@ -70,8 +72,11 @@ class DistinctConfigs(Searcher):
             config = self.searcher.suggest(sid)
             if config is None or config == Searcher.FINISHED:
                 return config
-            self.used += 1
             key = config_key(config)
+            if self.first.get(key) is not None and self.first[key] == getattr(self.searcher, "replayed", None):
+                self.first[key] = trial_id  # an orphan of a killed driver handed out again: not a repeat
+                return config
+            self.used += 1
             if key not in self.first:
                 self.first[key] = trial_id
                 return config

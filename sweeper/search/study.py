@@ -121,10 +121,12 @@ class StudySearch(OptunaSearch):
             return None
         self._ot_study.set_user_attr(REUSABLE, numbers[1:])
         frozen = self._ot_study.get_trials(deepcopy=False)[numbers[0]]
+        self.replayed = frozen.user_attrs.get(TUNE_ID)  # the Tune trial that asked for it and never ran
         return optuna.Trial(self._ot_study, frozen._trial_id)
 
     def suggest(self, trial_id: str) -> dict | None:
         self._connect()
+        self.replayed = None
         if trial_id not in self._ot_trials and self._space:
             trial = self._reusable() or self._ot_study.ask()
             trial.set_user_attr(TUNE_ID, trial_id)
