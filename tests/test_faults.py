@@ -60,8 +60,12 @@ def write_spec(folder: Path, name: str, *, samples: int = 2, epochs: int = 2, se
 
 
 def env(**extra: str) -> dict:
+    """The environment of a CLI subprocess; a test fault (``SWEEPER_TEST_*``) brings the trainable that
+    reads it (tests/support/misbehaving_trial.py)."""
     e = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    if any(k.startswith("SWEEPER_TEST_") for k in extra):
+        e.update(MISBEHAVING)
     e.update(extra)
     return e
 
