@@ -19,6 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.support.misbehaving_trial import MISBEHAVING
+
 REPO = Path(__file__).resolve().parents[1]
 SPEC = {
     "name": "st", "dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [16]}},
@@ -106,7 +108,7 @@ def _per_method_spec(cwd: Path) -> None:
 
 def _interrupt_after_first_result(cwd: Path, sweep: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "sweeper.cli", "launch", "pm.yaml", "--num-cpus", "2", "--quiet"],
-                            cwd=cwd, env={**_env(), "SWEEPER_TEST_EPOCH_DELAY_S": "2"}, stdout=subprocess.PIPE,
+                            cwd=cwd, env={**_env(), "SWEEPER_TEST_EPOCH_DELAY_S": "2", **MISBEHAVING}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 400
