@@ -13,7 +13,8 @@
 This is the ground floor: it imports no registry and no torch. Turning names and dicts into
 ``Params`` instances needs the registry tables, so it sits one floor up, in
 ``trainables/resolve.py`` (``resolve(base, suggested)``, ``from_dict``, ``trial_config``): the
-trial (``trainables.trial.run_trial``) and the driver (``sweeper.results``) resolve through it alike.
+trial (``trainables.trial.run_trial``) and the driver (``sweeper.store.identity``, for a trial that
+reported no identity) resolve through it alike.
 
 Each ``TrainConfig`` field is declared once, ``param(default, valid, doc)`` (``trainables/paramdoc.py``:
 ``check`` enforces its valid range, ``sweeper show train`` prints it).

@@ -18,8 +18,9 @@ entry's fields; nothing is looked up by name on the module.
   whose message starts with the name of the field at fault and states the valid range (the
   validator reports it at that field's path). It is defined in the torch-free
   ``regularizers/params.py`` (so the spec validator never imports torch), with ``METRICS``
-  (every metric name the regularizer reports) and ``DOCS`` (each field's valid range and
-  meaning, for ``sweeper show``); the registry line names the same class.
+  (every metric name the regularizer reports); each field is one ``param(default, range, meaning)``
+  declaration (``trainables/paramdoc.py``: validation, ``sweeper show``, the JSON Schema); the
+  registry line names the same class.
 - ``kind``: ``"head"`` or ``"gate"``; the matching builder is set, the other is None:
   - heads: ``build_head(params, in_features, num_classes, ctx) -> nn.Module`` whose
     ``forward(h, target=None) -> HeadOutput``. ``h`` is the backbone's penultimate

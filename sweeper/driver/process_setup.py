@@ -13,7 +13,7 @@ functions, at visible call sites, never as a side effect of importing a module:
   ``TUNE_DISABLE_STRICT_METRIC_CHECKING=1`` (always): a diverged trial reports
   ``diverged=1`` and deliberately no objective (never NaN); Tune's strict check would
   make that missing key fatal for the whole sweep (the spec validator checks objective
-  names instead, ``sweeper.spec.validate._parse_search``). ``TUNE_GLOBAL_CHECKPOINT_S``: the spec's ``search.snapshot_every_s``
+  names instead, ``sweeper.spec.search_check.parse_search``). ``TUNE_GLOBAL_CHECKPOINT_S``: the spec's ``search.snapshot_every_s``
   (default 10 s), always (the spec is where a sweep sets it; a value already in the
   environment may be one an earlier sweep of this process, or of a parent process, set):
   Tune snapshots the experiment (trial table + Optuna state) at most that often,

@@ -65,7 +65,7 @@ def trial_count(spec: SweepSpec, points: list | None = None) -> int:
 def distinct_samples(spec: SweepSpec, space: tuple[Param, ...]) -> int:
     """Configurations one study trains: ``num_samples``, or the number of points of ``space`` when every
     parameter is discrete (fixed, categorical, or stepped) and there are fewer (a repeated suggestion is
-    not trained again: sweeper/distinct_configs.py)."""
+    not trained again: sweeper/search/distinct_configs.py)."""
     discrete = all(p.type in ("fixed", "categorical") or p.step for p in space)
     if not discrete:
         return spec.search.num_samples

@@ -9,7 +9,7 @@
   of the objective(s) over the seeds that finished. A configuration whose every
   seed raised or diverged is told to Optuna as FAIL.
 - A configuration is trained at most once per seed: a study that suggests a configuration again is
-  told the earlier result instead (``DistinctConfigs``, sweeper/distinct_configs.py); the repeat counts
+  told the earlier result instead (``DistinctConfigs``, sweeper/search/distinct_configs.py); the repeat counts
   against ``num_samples``, so a small space ends its study early.
 - A searched ``regularizer.name`` gets one Optuna study per method, ``num_samples``
   configurations each (``search.per_method``, default true; ``sweeper/search/per_method.py``).

@@ -36,7 +36,7 @@ Hyperparameters (``Params``) and the choices the seed leaves open:
   of 4,096). Annealed rho_i is rounded the same way and clamped to [0, L].
 - rho is read by ``standard`` and ``periodic`` only; ``forward``/``reverse`` use ``anneal_offset``
   and ``anneal_rate``, ``randomized`` draws its own. The spec validator refuses a sweep that sets rho
-  where the schedule can be one of those (``sweeper.spec.validate._check_rho_applies``).
+  where the schedule can be one of those (the rule is declared with rho in ``regularizers/params.py``).
 - ``anneal_offset`` a (forward, reverse): the seed's "initial rho" inside the logistic
   (any real; a = -ln 15 ~ -2.708 makes forward start at L/16). ``anneal_rate`` r: an
   extension (the seed calls its tracing of the logistic "inadequate"); r = 1 is the seed.
