@@ -86,22 +86,26 @@ def test_importing_the_driver_changes_no_process_state():
     assert json.loads(r.stdout.strip().splitlines()[-1]) == {"changed": [], "verbosity_same": True}
 
 
-def test_ray_token_auth_reaches_an_already_imported_ray(monkeypatch, tmp_path):
+TOKEN_PROBE = """
+import json
+from ray._raylet import AuthenticationMode, get_authentication_mode
+from sweeper.driver import process_setup
+before = get_authentication_mode() == AuthenticationMode.TOKEN
+process_setup.ray_token_auth()
+print(json.dumps({"before": before, "after": get_authentication_mode() == AuthenticationMode.TOKEN}))
+"""
+
+
+def test_ray_token_auth_reaches_an_already_imported_ray(tmp_path):
     """Ray caches RAY_AUTH_MODE when it is imported; the launcher imports it before joining a cluster by
     --address. Setting the variable alone left Ray's config 'disabled' (InvalidAuthToken against a
-    token cluster); ray_token_auth() also refreshes the cached config."""
-    from ray._raylet import AuthenticationMode, Config, get_authentication_mode
-
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for v in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE"):
-        monkeypatch.delenv(v, raising=False)
-    Config.initialize("")
-    assert get_authentication_mode() != AuthenticationMode.TOKEN
+    token cluster); ray_token_auth() also refreshes the cached config. In a process of its own: the
+    refreshed config is process-wide, and a later local Ray start in the same process would present
+    the wrong authentication to its own GCS."""
     (tmp_path / ".ray").mkdir()
     (tmp_path / ".ray" / "auth_token").write_text("x" * 64)
-    try:
-        process_setup.ray_token_auth()
-        assert get_authentication_mode() == AuthenticationMode.TOKEN
-    finally:
-        monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
-        Config.initialize("")
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")}
+    env.update(HOME=str(tmp_path), PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    r = subprocess.run([sys.executable, "-c", TOKEN_PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == {"before": False, "after": True}
