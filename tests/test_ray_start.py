@@ -81,7 +81,8 @@ def test_a_start_that_times_out_is_retried_once():
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 0 and "CPU 1.0" in out, (proc.returncode, out, err[-3000:])
-    assert len(stopped) == 1 and "trying once more" in err, (stopped, err[-3000:])
+    # the first attempt's raylet was stopped (a raylet that forks may be caught twice in one scan)
+    assert stopped and err.count("trying once more") == 1, (stopped, err[-3000:])
     with pytest.raises(ProcessLookupError):
         for _ in range(100):
             os.kill(stopped[0], 0)  # the first attempt's raylet was killed
