@@ -13,7 +13,10 @@ Reported per ``N`` (the driver process only; Ray's raylet/GCS and the trial proc
 CPU of the driver process during ``launch``, / N), ``written_kb_per_trial`` (bytes the driver
 passed to ``write``, Linux ``wchar``, / N), ``folder_kb_per_trial`` (the sweep folder and the MLflow
 store at the end, / N), ``peak_rss_mb`` (the driver's peak resident memory), ``tail_s`` (from the
-last trial's end, as it reported it, to the end of ``launch``: tables, MLflow, figures, report).
+last trial's end, as it reported it, to the end of ``launch``: tables, MLflow, figures, report),
+``written_kb_per_trial_by`` (where strace exists: every write system call of the driver and the
+processes it started, traced with ``strace -f --seccomp-bpf`` and summed by the file written,
+``CATEGORIES``; the tracing stops each such call, which adds a little to wall and CPU).
 Target (issue 25): CPU per trial at N = 3,000 within 1.5x of N = 100; written bytes linear in N.
 
 Size: ``python -m benchmarks.scale --sizes 100,1000,3000`` (one JSON line per size), or
@@ -24,7 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +43,37 @@ NUM_CPUS = 2
 CPU_PER_TRIAL = 0.5
 TARGET = 1.5  # CPU per trial at the largest N over the smallest
 ENDED = "ended_at"  # result key: when the trial reported (seconds since the epoch)
+
+
+# (category, pattern on the written file's path), first match wins; "other" for the rest
+CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("tune_experiment_state", r"experiment_state-[^/]*\.json$"),
+    ("tune_trial_files", r"/trial_[^/]+/"),
+    ("tune_searcher_callbacks", r"/(tune|driver_artifacts)/[^/]*(searcher-state|search_gen_state|callback|\.pkl|/\.)"),
+    ("parquet_tables", r"\.parquet"),
+    ("mlflow_store", r"mlflow\.db|/mlruns/"),
+    ("optuna_study", r"optuna\.db"),
+    ("ledger", r"ledger"),
+    ("report_figures", r"/report/|/figures/|\.png$|\.md$|\.csv$"),
+    ("ray_logs", r"^/tmp/ray/.*/logs/"),
+    ("sockets_pipes", r"^(socket|pipe|anon_inode):"),
+)
+_TRACED = "write,pwrite64,writev,pwritev,pwritev2"
+_LINE = re.compile(r"^\d+\s+\w+\(\d+<([^>]*)>.*\)\s+=\s+(\d+)$")
+
+
+def categorize(trace: Path, n: int) -> dict[str, float]:
+    """KB per trial written, by ``CATEGORIES``, from an ``strace -y`` log of write calls."""
+    rules = [(name, re.compile(rx)) for name, rx in CATEGORIES]
+    total: dict[str, int] = {name: 0 for name, _ in CATEGORIES} | {"other": 0}
+    with trace.open(errors="replace") as f:
+        for line in f:
+            m = _LINE.match(line.rstrip())
+            if m:
+                path = m.group(1)
+                name = next((c for c, rx in rules if rx.search(path)), "other")
+                total[name] += int(m.group(2))
+    return {k: round(v / n / 1024, 1) for k, v in total.items()}
 
 
 def report_only(config: dict[str, Any], base: dict[str, Any]) -> None:
@@ -118,15 +154,23 @@ def measure(n: int) -> dict[str, Any]:
         }
 
 
-def _one(n: int) -> dict[str, Any]:
-    """``measure(n)`` in a fresh ``python -m benchmarks.scale --one N`` process."""
+def _one(n: int, trace: bool = True) -> dict[str, Any]:
+    """``measure(n)`` in a fresh ``python -m benchmarks.scale --one N`` process, its writes traced
+    by file (``categorize``) when ``trace`` and strace is installed."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                                       os.environ.get("PYTHONPATH")]))}
-    out = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--one", str(n)], env=env,
-                         capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"scale benchmark N={n} failed (exit {out.returncode}): {out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    cmd = [sys.executable, "-m", "benchmarks.scale", "--one", str(n)]
+    strace = shutil.which("strace") if trace else None
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "writes.strace"
+        if strace:
+            cmd = [strace, "-f", "--seccomp-bpf", "-qq", "-y", "-s0", "-e", f"trace={_TRACED}", "-o", str(log), *cmd]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"scale benchmark N={n} failed (exit {out.returncode}): {out.stderr[-3000:]}")
+        m = json.loads(out.stdout.strip().splitlines()[-1])
+        m["written_kb_per_trial_by"] = categorize(log, n) if strace else None
+    return m
 
 
 def _row(m: dict[str, Any], base: dict[str, Any] | None) -> dict[str, Any]:

@@ -37,7 +37,17 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from sweeper import report
-from sweeper.driver import build_check, local_ray, oom_kill, pickle_compat, preflight, process_setup, skip_errored, wrapup
+from sweeper.driver import (
+    build_check,
+    local_ray,
+    oom_kill,
+    pickle_compat,
+    preflight,
+    process_setup,
+    skip_errored,
+    snapshot_period,
+    wrapup,
+)
 from sweeper.driver.callbacks import sweep_callbacks
 from sweeper.driver.interrupt import SignalGuard, SweepInterrupted  # noqa: F401  (SweepInterrupted: for the CLI)
 from sweeper.driver.local_ray import RayStartError  # noqa: F401  (for the CLI)
@@ -356,6 +366,7 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
     try:
         tuner = _tuner(spec, sweep_dir, meta, tracker, base, verbose, restore, retry_errored, restart_errored)
         oom_kill.install()  # an OOM-killed trial fails alone (Ray 2.60's Tune would stop the sweep)
+        snapshot_period.install()  # Tune's snapshots at a bounded byte rate (sweeper/driver/snapshot_period.py)
         tuner.fit()
         if restart_errored:  # the restarted trials (new ids) replaced the errored ones: so do their runs
             known = tune_state.known_trial_ids(tune_state.tune_storage(sweep_dir))

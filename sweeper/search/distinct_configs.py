@@ -48,7 +48,7 @@ class DistinctConfigs(Searcher):
         self.budget = budget
         self.used = 0  # suggestions taken from the study, repeats included
         self.first: dict[str, str] = {}  # config key -> the trial id that trains it
-        self.results: dict[str, Any] = {}  # trained trial id -> result dict, or _FAILED
+        self.results: dict[str, Any] = {}  # trained trial id -> {objective: value}, or _FAILED
         self.waiting: list[tuple[str, str]] = []  # (repeat's study trial id, trained trial id) not yet told
         self.repeats = 0
 
@@ -101,9 +101,16 @@ class DistinctConfigs(Searcher):
         self.searcher.on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        self.results[trial_id] = _FAILED if error or not result else dict(result)
+        self.results[trial_id] = _FAILED if error or not result else self._objectives(result)
         self.searcher.on_trial_complete(trial_id, result=result, error=error)
         self._tell_waiting()
+
+    def _objectives(self, result: dict) -> dict:
+        """What a repeat is told: the objective(s) of ``result`` only (the searcher reads nothing else,
+        and this dict is pickled with every experiment snapshot); ``{}`` when none was reported, which
+        the study takes as it takes a result without its objective (PRUNED)."""
+        metric = self.searcher.metric
+        return {m: result[m] for m in (metric if isinstance(metric, list) else [metric]) if m in result}
 
     def get_state(self) -> dict:
         return dict(self.__dict__)
