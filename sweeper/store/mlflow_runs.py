@@ -65,6 +65,7 @@ log = logging.getLogger("sweeper")
 FLUSH_EVERY_S = 5.0  # buffered per-epoch metrics are written at least this often (module docstring)
 LIVE_BUDGET_S = 10.0  # retries inside a Tune callback (the Tune loop waits meanwhile)
 FINAL_BUDGET_S = 300.0  # retries at the start and the end of a sweep
+SEARCH_PAGE = 5000  # child runs per MLflow search (SweepTracker.child_runs pages through more)
 TERMINAL = {"finished": "FINISHED", "stopped": "FINISHED", "diverged": "FAILED", "error": "FAILED"}
 STATUSES = ("finished", "stopped", "diverged", "error", "running", "pending", "unknown")
 
@@ -195,10 +196,7 @@ class SweepTracker:
                      budget_s=FINAL_BUDGET_S)
 
     def _drop_orphans(self, known_trial_ids: set[str]) -> int:
-        runs = self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_id}'", max_results=10000
-        )
-        orphans = [r for r in runs if r.data.tags.get(TRIAL_TAG) not in known_trial_ids]
+        orphans = [r for r in self.child_runs() if r.data.tags.get(TRIAL_TAG) not in known_trial_ids]
         for r in orphans:
             self.client.delete_run(r.info.run_id)
         return len(orphans)
@@ -244,12 +242,23 @@ class SweepTracker:
         for path in figures.values():
             self.client.log_artifact(run_id or self.parent_id, str(path), FIGURES)
 
+    def child_runs(self, page: int | None = None) -> list:
+        """Every child run of the sweep, ``page`` runs per search (one search returns at most a page:
+        a sweep of more trials than that is listed in ``ceil(runs / page)`` searches, not cut short)."""
+        runs: list = []
+        token = None
+        page = page or SEARCH_PAGE
+        while True:
+            got = self.client.search_runs([self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_id}'",
+                                          max_results=page, page_token=token)
+            runs.extend(got)
+            token = got.token
+            if not token:
+                return runs
+
     def trial_runs(self) -> dict[str, str]:
         """trial_id -> child run id of this sweep's trials."""
-        runs = self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_id}'", max_results=10000
-        )
-        return {r.data.tags[TRIAL_TAG]: r.info.run_id for r in runs if TRIAL_TAG in r.data.tags}
+        return {r.data.tags[TRIAL_TAG]: r.info.run_id for r in self.child_runs() if TRIAL_TAG in r.data.tags}
 
     def has_figures(self, run_id: str) -> bool:
         return any(a.path == FIGURES for a in self.client.list_artifacts(run_id))
@@ -273,9 +282,7 @@ class SweepTracker:
         run status. With ``stopped`` (the driver is ending), a trial that is not finished is ended as
         KILLED. Returns how many runs were changed."""
         def children():
-            runs = self.client.search_runs(
-                [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_id}'", max_results=10000)
-            return {r.data.tags.get(TRIAL_TAG): r for r in runs}
+            return {r.data.tags.get(TRIAL_TAG): r for r in self.child_runs()}
 
         runs = retry(children, what="listing MLflow child runs", budget_s=FINAL_BUDGET_S)
         by_trial: dict[str, list[dict]] = {}
