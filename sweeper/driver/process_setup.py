@@ -16,7 +16,8 @@ functions, at visible call sites, never as a side effect of importing a module:
   names instead, ``sweeper.spec.search_check.parse_search``). ``TUNE_GLOBAL_CHECKPOINT_S``: the spec's ``search.snapshot_every_s``
   (default 10 s), always (the spec is where a sweep sets it; a value already in the
   environment may be one an earlier sweep of this process, or of a parent process, set):
-  Tune snapshots the experiment (trial table + Optuna state) at most that often,
+  Tune snapshots the experiment (trial table + Optuna state) at most that often (and, once the
+  snapshot is large, less often: ``sweeper.driver.snapshot_period``),
   so a killed driver loses at most that much of Tune's history (trials that finished in
   that window redo their last checkpointed epochs; the tables stay exact). Ray 2.60 copies
   the whole driver staging folder (every trial's ``result.json``) to the storage path at
