@@ -27,3 +27,28 @@ def test_scale_bench_one_size_measures_a_real_sweep(tmp_path):
     assert m["folder_kb_per_trial"] > 0 and 0 <= m["tail_s"] < m["wall_s"]
     if sys.platform.startswith("linux"):
         assert m["written_kb_per_trial"] > 0
+
+
+def test_categorize_sums_the_bytes_of_each_write_by_the_file_written(tmp_path):
+    from benchmarks.scale import CATEGORIES, categorize
+
+    log = tmp_path / "w.strace"
+    log.write_text(
+        '101 write(7</tmp/ray/session_1/artifacts/t/tune/driver_artifacts/experiment_state-2026.json>, ""..., 2048) = 2048\n'
+        '102 pwrite64(9</tmp/x/sweeps/s/tune/experiment_state-2026.json>, ""..., 1024, 0) = 1024\n'
+        '101 write(5</tmp/x/mlflow.db-journal>, ""..., 4096) = 4096\n'
+        '101 write(5</tmp/x/mlflow.db>, ""..., 4096) = 4096\n'
+        '101 write(8</tmp/x/sweeps/s/optuna.db>, ""..., 512) = 512\n'
+        '101 write(3</tmp/x/sweeps/s/.trials.parquet.77.tmp>, ""..., 100) = 100\n'
+        '101 write(4</tmp/x/sweeps/s/tune/trial_ab12/result.json>, ""..., 300) = 300\n'
+        '103 write(2<socket:[123]>, ""..., 50) = 50\n'
+        '101 write(6</tmp/x/elsewhere.bin>, ""..., 10) = 10\n'
+        '101 write(6</tmp/x/elsewhere.bin>, ""..., 10) = -1 EAGAIN (Resource temporarily unavailable)\n'
+        '101 +++ exited with 0 +++\n')
+    kb = categorize(log, 2)
+    assert set(kb) == {name for name, _ in CATEGORIES} | {"other"}
+    assert kb["tune_experiment_state"] == round(3072 / 2 / 1024, 1)
+    assert kb["mlflow_store"] == 4.0 and kb["optuna_study"] == 0.2 and kb["tune_trial_files"] == 0.1
+    assert kb["parquet_tables"] == 0.0 and kb["sockets_pipes"] == 0.0 and kb["other"] == 0.0
+    total = (3072 + 8192 + 512 + 100 + 300 + 50 + 10) / 2 / 1024  # the failed call (-1) counts nothing
+    assert abs(sum(kb.values()) - total) <= 0.05 * len(kb)  # each category rounded to 0.1 KB
