@@ -60,19 +60,32 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
 )
 _TRACED = "write,pwrite64,writev,pwritev,pwritev2"
 _LINE = re.compile(r"^\d+\s+\w+\(\d+<([^>]*)>.*\)\s+=\s+(\d+)$")
+_UNFINISHED = re.compile(r"^(\d+)\s+\w+\(\d+<([^>]*)>.*<unfinished \.\.\.>$")
+_RESUMED = re.compile(r"^(\d+)\s+<\.\.\. \w+ resumed>.*\)\s+=\s+(\d+)$")
+
+
+def _writes(lines: Any) -> Any:
+    """(path, bytes) of each completed write in an ``strace -f -y`` log; a call that another thread
+    interrupted is split in two lines (``<unfinished ...>``, then ``<... write resumed> = N``), joined
+    here by thread id."""
+    pending: dict[str, str] = {}
+    for raw in lines:
+        line = raw.rstrip()
+        if m := _LINE.match(line):
+            yield m.group(1), int(m.group(2))
+        elif m := _UNFINISHED.match(line):
+            pending[m.group(1)] = m.group(2)
+        elif (m := _RESUMED.match(line)) and m.group(1) in pending:
+            yield pending.pop(m.group(1)), int(m.group(2))
 
 
 def categorize(trace: Path, n: int) -> dict[str, float]:
-    """KB per trial written, by ``CATEGORIES``, from an ``strace -y`` log of write calls."""
+    """KB per trial written, by ``CATEGORIES``, from an ``strace -f -y`` log of write calls."""
     rules = [(name, re.compile(rx)) for name, rx in CATEGORIES]
     total: dict[str, int] = {name: 0 for name, _ in CATEGORIES} | {"other": 0}
     with trace.open(errors="replace") as f:
-        for line in f:
-            m = _LINE.match(line.rstrip())
-            if m:
-                path = m.group(1)
-                name = next((c for c, rx in rules if rx.search(path)), "other")
-                total[name] += int(m.group(2))
+        for path, nbytes in _writes(f):
+            total[next((c for c, rx in rules if rx.search(path)), "other")] += nbytes
     return {k: round(v / n / 1024, 1) for k, v in total.items()}
 
 

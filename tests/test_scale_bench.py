@@ -44,11 +44,14 @@ def test_categorize_sums_the_bytes_of_each_write_by_the_file_written(tmp_path):
         '103 write(2<socket:[123]>, ""..., 50) = 50\n'
         '101 write(6</tmp/x/elsewhere.bin>, ""..., 10) = 10\n'
         '101 write(6</tmp/x/elsewhere.bin>, ""..., 10) = -1 EAGAIN (Resource temporarily unavailable)\n'
+        '104 write(9</tmp/x/sweeps/s/tune/experiment_state-2026.json>, ""..., 2048 <unfinished ...>\n'
+        '101 write(5</tmp/x/mlflow.db>, ""..., 4096) = 4096\n'
+        '104 <... write resumed>) = 2048\n'
         '101 +++ exited with 0 +++\n')
     kb = categorize(log, 2)
     assert set(kb) == {name for name, _ in CATEGORIES} | {"other"}
-    assert kb["tune_experiment_state"] == round(3072 / 2 / 1024, 1)
-    assert kb["mlflow_store"] == 4.0 and kb["optuna_study"] == 0.2 and kb["tune_trial_files"] == 0.1
+    assert kb["tune_experiment_state"] == round(5120 / 2 / 1024, 1)  # the split call (thread 104) included
+    assert kb["mlflow_store"] == 6.0 and kb["optuna_study"] == 0.2 and kb["tune_trial_files"] == 0.1
     assert kb["parquet_tables"] == 0.0 and kb["sockets_pipes"] == 0.0 and kb["other"] == 0.0
-    total = (3072 + 8192 + 512 + 100 + 300 + 50 + 10) / 2 / 1024  # the failed call (-1) counts nothing
+    total = (5120 + 12288 + 512 + 100 + 300 + 50 + 10) / 2 / 1024  # the failed call (-1) counts nothing
     assert abs(sum(kb.values()) - total) <= 0.05 * len(kb)  # each category rounded to 0.1 KB
