@@ -14,6 +14,9 @@ from typing import Any
 TRIAL_INDEX = "__trial_index__"  # set by the replicate searcher: index into base["seeds"]
 POINT = "point"  # grid sweeps: the whole configuration (seed included) under this key
 CHECKPOINT_EVERY_S = "checkpoint_every_s"  # base key: the spec's search.checkpoint_every_s (set by the launcher)
+# set by the driver on a trial it does not retry (sweeper/driver/callbacks/not_retried.py): the reason; the
+# start Tune still makes raises it at once, without training (trainables.entry)
+NOT_RETRIED = "__not_retried__"
 
 
 def tune_overrides(config: dict[str, Any], seeds: list[int]) -> dict[str, Any]:

@@ -323,7 +323,7 @@ def _tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.Sw
         tracker.drop_orphans(known)  # runs of trials created after Tune's last snapshot
     # the trials the sweep's records say ended in error are ERROR for Tune, whatever its last snapshot
     # said: skipped, continued (--retry-errored) or restarted (--restart-errored) as such (skip_errored.py)
-    skip_errored.install(skip_errored.ended_in_error(sweep_dir, base))
+    skip_errored.install(skip_errored.ended_in_error(sweep_dir, base), spec.search.max_failures)
     url = study.storage_url(sweep_dir, meta)
     os.environ[study.ENV] = url  # the restored searchers read their studies there (the folder may have moved)
     if known is not None and (meta.get("optuna_storage") or (sweep_dir / study.DB).exists()):

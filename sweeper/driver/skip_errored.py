@@ -22,11 +22,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from sweeper.driver.callbacks import not_retried
 from sweeper.store import tables
 
 log = logging.getLogger("sweeper")
 _MARK = "_sweeper_errored_stay_errored"
 _ERRORED: set[str] = set()
+_MAX_FAILURES = [0]  # search.max_failures: the allowance of a trial whose "not retried" mark is taken off
 
 
 def ended_in_error(sweep_dir: Path, base: dict[str, Any]) -> set[str]:
@@ -35,13 +37,17 @@ def ended_in_error(sweep_dir: Path, base: dict[str, Any]) -> set[str]:
     return {t["trial_id"] for t in trials if t["status"] == "error"}
 
 
-def install(errored: set[str]) -> None:
-    """Mark ``errored`` trials ERROR when the next ``Tuner.restore`` of this process requeues them."""
+def install(errored: set[str], max_failures: int = 0) -> None:
+    """Mark ``errored`` trials ERROR when the next ``Tuner.restore`` of this process requeues them; an
+    ERROR trial still marked "not retried" (``callbacks/not_retried.py``: the driver stopped between its
+    last start and its end) loses the mark and gets ``max_failures`` back, so that ``--retry-errored``
+    and ``--restart-errored`` run it for real."""
     from ray.tune.execution.tune_controller import TuneController
     from ray.tune.experiment import Trial
 
     _ERRORED.clear()
     _ERRORED.update(errored)
+    _MAX_FAILURES[0] = max_failures
     original = TuneController._requeue_restored_trials
     if getattr(original, _MARK, False):
         return
@@ -51,6 +57,8 @@ def install(errored: set[str]) -> None:
             if t.trial_id in _ERRORED and t.status not in (Trial.ERROR, Trial.TERMINATED):
                 log.info("trial %s ended in error (Tune's snapshot said %s)", t.trial_id, t.status)
                 t.set_status(Trial.ERROR)
+            if t.status == Trial.ERROR and not_retried.marked(t):  # ended before the driver took the mark off
+                not_retried.unmark(t, _MAX_FAILURES[0])
         return original(self, trials, resume_config)
 
     setattr(_requeue_restored_trials, _MARK, True)

@@ -38,7 +38,14 @@ def is_transient(e: BaseException) -> bool:
     cause = e.__cause__ or e.__context__
     if cause is not None and cause is not e:
         text += f" {type(cause).__name__}: {cause}".lower()
-    return any(t in text for t in _TRANSIENT_TEXT)
+    return transient_text(text)
+
+
+def transient_text(text: str) -> bool:
+    """Whether an error's text (``Type: message``) names a lock, a busy or unreachable service,
+    a timeout or an I/O error: the messages ``is_transient`` retries."""
+    low = text.lower()
+    return any(t in low for t in _TRANSIENT_TEXT)
 
 
 def retry(fn: Callable[[], T], *, what: str, budget_s: float = 120.0, base_s: float = 0.5,

@@ -71,10 +71,13 @@ def retry_count(led: dict[str, Any], num_failures: int, status: str) -> int:
 
 
 def failure_reason(error: str, led: dict[str, Any]) -> str:
-    """A short, specific reason for a failed trial: the driver's own (a timeout) first, then the
-    kind of failure Ray reports (out of memory, a dead node or worker), then Tune's error text."""
+    """A short, specific reason for a failed trial: the driver's own (a timeout, a failure not retried
+    because another seed of its configuration failed the same way) first, then the kind of failure
+    Ray reports (out of memory, a dead node or worker), then Tune's error text."""
     if led.get("timeout"):
         return led["timeout"]
+    if led.get("not_retried"):
+        return led["not_retried"]
     tail = (error or "unknown error")[-2000:]
     low = (error or "").lower()  # the whole text: Ray's OOM message comes first, a process table after it
     if "outofmemoryerror" in low or "low on memory" in low or "memory monitor" in low:

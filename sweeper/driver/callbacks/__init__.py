@@ -4,7 +4,9 @@
 - ``ledger``: ``ledger.json`` and the Parquet tables, kept current;
 - ``mlflow``: one MLflow child run per trial;
 - ``watchdog``: the per-trial time limit and silence warnings;
-- ``progress``: the terminal's progress view (only when the driver is not quiet).
+- ``progress``: the terminal's progress view (only when the driver is not quiet);
+- ``not_retried``: a trial failing with the same error as another seed of its configuration is
+  not retried (first in the list: the ledger and the watchdog read its decision).
 
 Nothing in a callback may raise into Tune: Tune charges a callback's exception to the trial.
 """
@@ -16,6 +18,7 @@ from typing import Callable
 from sweeper.driver.callbacks.ledger import LedgerCallback
 from sweeper.driver.callbacks.loggers import callbacks as logger_callbacks
 from sweeper.driver.callbacks.mlflow import MLflowTrialCallback
+from sweeper.driver.callbacks.not_retried import SameErrorNotRetried
 from sweeper.driver.callbacks.progress import ProgressCallback
 from sweeper.driver.callbacks.watchdog import TrialWatchdog
 from sweeper.spec import SweepSpec
@@ -33,7 +36,7 @@ def sweep_callbacks(sweep_dir: Path, spec: SweepSpec, tracker: SweepTracker, der
     epochs = int(spec.base["train"].get("epochs", TrainConfig.epochs))
     progress = ProgressCallback(sweep_dir.name, total, metric, mode, epochs, unknown_budget=expected_budget(spec))
     live = [progress] if verbose else []
-    return live + [
+    return [SameErrorNotRetried(spec.seeds, search.max_failures)] + live + [
         *logger_callbacks(),
         LedgerCallback(sweep_dir, spec),
         MLflowTrialCallback(tracker, derive),

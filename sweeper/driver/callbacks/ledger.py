@@ -8,6 +8,7 @@ from typing import Any
 
 from ray.tune import Callback
 
+from sweeper.driver.callbacks import not_retried
 from sweeper.spec import SweepSpec, from_dict
 from sweeper.store.ledger import LEDGER, Ledger
 from sweeper.store.table_cache import TableCache
@@ -84,12 +85,18 @@ class LedgerCallback(Callback):
     def on_trial_start(self, iteration, trials, trial, **info):
         def f():
             led = self.ledger
-            led.set(trial.trial_id, "running", retries=self._retries(led, trial.trial_id))
+            if not_retried.marked(trial):  # a start that only ends the trial: the reason stays
+                return
+            led.set(trial.trial_id, "running", retries=self._retries(led, trial.trial_id), not_retried="")
         self._safe("ledger", f)
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         def f():
             led = self.ledger
+            if not_retried.marked(trial):  # the driver does not retry it (callbacks/not_retried.py)
+                why = not_retried.reason(trial)
+                led.set(trial.trial_id, "running", why, retries=self._retries(led, trial.trial_id), not_retried=why)
+                return
             n = self._retries(led, trial.trial_id) + 1
             why = failure_reason(str(trial.get_error() or ""), led.data.get(trial.trial_id, {}))
             led.set(trial.trial_id, "running", f"retry {n} after: {why[-1500:]}", retries=n, timeout="")

@@ -12,7 +12,8 @@ again, ``max_failures + 1`` times in all. Before the kill its Tune trial's allow
 (``Trial.max_failures``, which Tune compares with ``run_metadata.num_failures`` after counting
 the failure, ``Trial.should_recover``) is set to the failures it has had so far, so Tune records
 it as ``error`` at once; the allowance is set back to ``search.max_failures`` whenever the trial
-starts again (``resume --retry-errored``). With ``retry_timeouts: true`` a timeout is one more
+starts again (``resume --retry-errored``), except for a trial the driver does not retry
+(``not_retried``: its next start is its last). With ``retry_timeouts: true`` a timeout is one more
 failure, retried from the last checkpoint up to ``search.max_failures`` times like any other.
 
 A running trial that has reported nothing for ``silence_s`` seconds (half the time limit when
@@ -28,6 +29,7 @@ from typing import Any
 import ray
 from ray.tune import Callback
 
+from sweeper.driver.callbacks import not_retried
 from sweeper.store.ledger import Ledger
 
 log = logging.getLogger("sweeper")
@@ -62,7 +64,7 @@ class TrialWatchdog(Callback):
         self._reset()
 
     def _begin(self, trial) -> None:
-        if not self.retry_timeouts:
+        if not self.retry_timeouts and not not_retried.marked(trial):  # a trial not retried keeps its allowance
             trial.max_failures = self.max_failures  # undo a timeout's "no retry" (see the module docstring)
         now = time.monotonic()
         self.started[trial.trial_id] = self.last_report[trial.trial_id] = now
