@@ -238,8 +238,10 @@ def _ttests(table: np.ndarray) -> tuple[int, dict[int, float]]:
     return best, out
 
 
-def decide(values: Values, alive: Sequence[str], seeds: Sequence[int], racing: RacingSettings, mode: str) -> Round:
-    """Round ``k = len(seeds)`` over ``alive`` (every one has a result on every seed of ``seeds``)."""
+def decide(values: Values, alive: Sequence[str], seeds: Sequence[int], racing: RacingSettings, mode: str,
+           protected: frozenset[str] = frozenset()) -> Round:
+    """Round ``k = len(seeds)`` over ``alive`` (every one has a result on every seed of ``seeds``); a
+    ``protected`` configuration is compared (its p-value is in ``p_values``) but never eliminated."""
     alive = tuple(sorted(alive))
     k = len(seeds)
     table = loss_table(values, alive, seeds, mode)
@@ -256,22 +258,24 @@ def decide(values: Values, alive: Sequence[str], seeds: Sequence[int], racing: R
     idx = sorted(raw)
     adjusted = dict(zip(idx, holm([raw[j] for j in idx])))
     gone = tuple(Elimination(config=alive[j], round=k, p_value=adjusted[j], omnibus_p=omnibus, test=name,
-                             best=alive[best]) for j in idx if adjusted[j] < racing.alpha)
+                             best=alive[best]) for j in idx if adjusted[j] < racing.alpha and alive[j] not in protected)
     return Round(k=k, alive=alive, omnibus_p=omnibus, eliminated=gone, best=alive[best],
                  p_values={alive[j]: adjusted[j] for j in idx})
 
 
-def replay(values: Values, seeds: Sequence[int], racing: RacingSettings, mode: str, name: str) -> RaceLog:
+def replay(values: Values, seeds: Sequence[int], racing: RacingSettings, mode: str, name: str,
+           protected: frozenset[str] = frozenset()) -> RaceLog:
     """The race of the candidates ``values`` (config key -> {seed: value or None for failed}) over ``seeds``,
     decided round by round as far as the results go (module docstring). Results on seeds a configuration no
-    longer needed are ignored, so replaying a full design's results gives the race run live on them."""
+    longer needed are ignored, so replaying a full design's results gives the race run live on them.
+    ``protected`` (the baseline of a final race between methods) is never eliminated."""
     seeds = tuple(seeds)
     alive = tuple(sorted(values))
     rounds: list[Round] = []
     finished = len(alive) <= 1
     k = racing.min_seeds
     while not finished and all(s in values[c] for c in alive for s in seeds[:k]):
-        r = decide(values, alive, seeds[:k], racing, mode)
+        r = decide(values, alive, seeds[:k], racing, mode, protected)
         rounds.append(r)
         alive = r.survivors
         finished = len(alive) <= 1 or k >= racing.max_seeds

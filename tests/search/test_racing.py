@@ -157,3 +157,11 @@ def test_replay_stops_at_the_first_incomplete_round_and_is_order_free():
 def test_single_candidate_race_is_over_before_it_starts():
     log = replay({"only": {}}, [1, 2, 3], settings(), "min", "m")
     assert log.finished and log.rounds == () and log.alive == ("only",) and log.next_k is None
+
+
+def test_a_protected_configuration_is_compared_but_never_eliminated():
+    seeds = [1, 2, 3, 4]
+    values = {f"g{i}": {s: 0.1 * s for s in seeds} for i in range(3)} | {"base": {s: 0.9 for s in seeds}}
+    log = replay(values, seeds, settings(max_seeds=4), "min", "final", protected=frozenset({"base"}))
+    assert log.rounds[0].p_values["base"] == 0.0 and log.eliminations == ()
+    assert "base" in log.alive and log.finished and [r.k for r in log.rounds] == [3, 4]
