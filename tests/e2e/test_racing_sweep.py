@@ -1,8 +1,10 @@
-"""A real raced sweep (search.racing): digits, a tiny MLP, a grid of three learning rates of which one (1e-6)
-cannot learn in two epochs. With min_seeds 2 of 4 seeds and paired t-tests it is eliminated after its first two
-seeds; the sweep runs fewer trials than the full design, writes race.json, the race_eliminated_round column and
-the sweeper.race.* tags of the eliminated configuration's MLflow runs; a driver interrupted (SIGINT) after the
-first round and resumed ends with the same race as the uninterrupted sweep."""
+"""A real raced sweep (search.racing): digits, a tiny MLP, a grid of two learning rates x two weight decays. lr 1e-6
+cannot learn in two epochs; weight decay 1e-30 changes nothing, so the two lr 1e-2 configurations are equal. With
+min_seeds 3 of 4 seeds and paired t-tests (Holm over the three comparisons) both lr 1e-6 configurations are
+eliminated after their first three seeds and the two equal ones race on to the fourth: 14 trials instead of 16.
+The sweep writes race.json, the race_eliminated_round column and the sweeper.race.* tags of the eliminated
+configurations' MLflow runs; a driver interrupted (SIGINT) after the first round and resumed ends with the same race
+as the uninterrupted sweep."""
 from __future__ import annotations
 
 import json
@@ -22,17 +24,18 @@ from sweeper.store.columns import race_eliminated_round
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "race_e2e"
-BAD = '{"train.lr": 1e-06}'
+BAD = ['{"train.lr": 1e-06, "train.weight_decay": 0.0}', '{"train.lr": 1e-06, "train.weight_decay": 1e-30}']
 SPEC = {
     "name": NAME,
     "dataset": {"name": "digits"},
     "model": {"name": "mlp", "params": {"widths": [16]}},
     "regularizer": {"name": "softmax"},
     "train": {"epochs": 2, "batch_size": 128},
-    "space": {"train.lr": {"type": "categorical", "choices": [1.0e-6, 3.0e-3, 1.0e-2]}},
+    "space": {"train.lr": {"type": "categorical", "choices": [1.0e-6, 1.0e-2]},
+              "train.weight_decay": {"type": "categorical", "choices": [0.0, 1.0e-30]}},
     "seeds": [0, 1, 2, 3],
     "search": {"sampler": "grid", "max_concurrent": 2, "max_failures": 0, "snapshot_every_s": 1,
-               "racing": {"min_seeds": 2, "test": "t-test"}},
+               "racing": {"min_seeds": 3, "test": "t-test"}},
     "resources": {"cpu": 1},
 }
 
@@ -88,18 +91,18 @@ def test_racing_sweep_eliminates_the_hopeless_lr_and_resumes_to_the_same_race(tm
     run(tmp_path, "launch", "race.yaml", "--num-cpus", "2", "--quiet")
     sweep = tmp_path / "sweeps" / NAME
     race = json.loads((sweep / "race.json").read_text())
-    assert race["finished"] and race["racing"] == {"min_seeds": 2, "max_seeds": 4, "alpha": 0.05, "test": "t-test"}
-    gone = race["configs"][BAD]["eliminated"]
-    assert gone["round"] == 2 and gone["test"] == "t-test" and gone["p_value"] < 0.05, race
+    assert race["finished"] and race["racing"] == {"min_seeds": 3, "max_seeds": 4, "alpha": 0.05, "test": "t-test"}
+    gone = [race["configs"][b]["eliminated"] for b in BAD]
+    assert all(g["round"] == 3 and g["test"] == "t-test" and g["p_value"] < 0.05 for g in gone), race
+    assert [r["k"] for r in race["races"][0]["rounds"]] == [3, 4] and len(race["races"][0]["alive"]) == 2
     trials = pd.read_parquet(sweep / "trials.parquet")
-    assert len(trials) == race["trials_spent"] < race["full_design"] == 12
+    assert len(trials) == race["trials_spent"] == 14 and race["full_design"] == 16
     assert (trials["status"] == "finished").all()
     bad = trials["train.lr"] == 1.0e-6
-    assert sorted(trials.loc[bad, "seed"]) == [0, 1]
+    assert sorted(trials.loc[bad, "seed"]) == [0, 0, 1, 1, 2, 2]
     rounds = race_eliminated_round(trials)
-    assert (rounds[bad] == 2).all()
-    eliminated_ids = {tid for c in race["configs"].values() if c["eliminated"] for tid in c["trials"].values()}
-    assert rounds[~trials["trial_id"].isin(eliminated_ids)].isna().all()
+    assert (rounds[bad] == 3).all() and rounds[~bad].isna().all()
+    assert (sweep / "report" / "report.md").exists()
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name(NAME)
@@ -108,8 +111,9 @@ def test_racing_sweep_eliminates_the_hopeless_lr_and_resumes_to_the_same_race(tm
     assert set(kids) == set(trials["trial_id"])
     for tid in trials.loc[bad, "trial_id"]:
         tags = kids[tid].data.tags
-        assert tags["sweeper.race.eliminated_round"] == "2" and tags["sweeper.race.test"] == "t-test", tags
-        assert float(tags["sweeper.race.p_value"]) == pytest.approx(gone["p_value"], rel=1e-5)
+        assert tags["sweeper.race.eliminated_round"] == "3" and tags["sweeper.race.test"] == "t-test", tags
+        assert float(tags["sweeper.race.p_value"]) == pytest.approx(gone[0]["p_value"], rel=1e-5)
+    eliminated_ids = set(trials.loc[bad, "trial_id"])
     survivors = set(trials["trial_id"]) - eliminated_ids
     assert not any("sweeper.race.eliminated_round" in kids[t].data.tags for t in survivors)
 
