@@ -37,7 +37,17 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from sweeper import report
-from sweeper.driver import build_check, local_ray, oom_kill, pickle_compat, preflight, process_setup, skip_errored, wrapup
+from sweeper.driver import (
+    build_check,
+    local_ray,
+    oom_kill,
+    pickle_compat,
+    preflight,
+    process_setup,
+    race_io,
+    skip_errored,
+    wrapup,
+)
 from sweeper.driver.callbacks import sweep_callbacks
 from sweeper.driver.interrupt import SignalGuard, SweepInterrupted  # noqa: F401  (SweepInterrupted: for the CLI)
 from sweeper.driver.local_ray import RayStartError  # noqa: F401  (for the CLI)
@@ -45,6 +55,7 @@ from sweeper.driver.preflight import SweepExists  # noqa: F401  (part of this mo
 from sweeper.driver.publish import log_best, publish_trial_figures, selected_trials
 from sweeper.report.run import make_report
 from sweeper.search import per_method, space, study
+from sweeper.search.race_searcher import RaceSearcher
 from sweeper.spec import Resources, SweepSpec
 from sweeper.spec import from_dict as spec_from_dict
 from sweeper.store import identity, mlflow_runs, provenance, sweepdir, tune_state
@@ -273,9 +284,11 @@ def _write_report(sweep_dir: Path) -> None:
 def _new_tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.SweepTracker, base: dict,
                verbose: int) -> tune.Tuner:
     """A fresh Tune experiment: the searcher (or grid), the scheduler, the callbacks."""
-    param_space, searcher, num_samples = space.search_setup(
-        spec, meta.get("points"), study=(study.storage_url(sweep_dir, meta), meta["sweep_id"]))
     metric, mode = spec.search.objective
+    param_space, searcher, num_samples = space.search_setup(
+        spec, meta.get("points"), study=(study.storage_url(sweep_dir, meta), meta["sweep_id"]),
+        race_io=race_io.RaceIO(sweep_dir, metric))
+    raced = isinstance(searcher, RaceSearcher)  # it limits concurrency itself (Ray's limiter forgets on resume)
     scheduler = (
         ASHAScheduler(time_attr="epoch", max_t=TrainConfig(**base["train"]).epochs, grace_period=spec.search.grace_period,
                       reduction_factor=spec.search.reduction_factor)
@@ -291,7 +304,7 @@ def _new_tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_run
             num_samples=num_samples,
             metric=metric if by_tune else None,
             mode=mode if by_tune else None,
-            max_concurrent_trials=spec.search.max_concurrent or None,
+            max_concurrent_trials=None if raced else spec.search.max_concurrent or None,
             # A finished trial's process runs the next trial (imports and datasets stay loaded;
             # trainables.reuse resets its state). SWEEPER_REUSE_PROCESSES=0: a fresh process each.
             reuse_actors=os.environ.get("SWEEPER_REUSE_PROCESSES", "1") != "0",
@@ -316,6 +329,7 @@ def _tuner(spec: SweepSpec, sweep_dir: Path, meta: dict, tracker: mlflow_runs.Sw
     skip_errored.install(skip_errored.ended_in_error(sweep_dir, base))
     url = study.storage_url(sweep_dir, meta)
     os.environ[study.ENV] = url  # the restored searchers read their studies there (the folder may have moved)
+    os.environ[race_io.ENV] = str(sweep_dir)  # and a race searcher its results and race.json
     if known is not None and (meta.get("optuna_storage") or (sweep_dir / study.DB).exists()):
         study.release_orphans(url, meta["sweep_id"], known)  # configurations asked but never run: reused
     return tune.Tuner.restore(tune_path, trainable=_trainable(base, spec.resources), resume_unfinished=True,

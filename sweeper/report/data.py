@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import yaml
 
-from sweeper.store.columns import FINISHED, column, is_config_name  # noqa: F401  (FINISHED, column: re-exported)
+from sweeper.store.columns import FINISHED, RACE_ELIMINATED_ROUND, column, is_config_name  # noqa: F401  (FINISHED, column: re-exported)
 
 DEFAULT_OBJECTIVE = ("val_error", "min")
 
@@ -29,7 +29,7 @@ def has_metric(trials: pd.DataFrame, metric: str) -> bool:
 
 
 def numeric_metrics(trials: pd.DataFrame) -> list[str]:
-    skip = {"seed", "epochs", "seconds", "retries"}
+    skip = {"seed", "epochs", "seconds", "retries", RACE_ELIMINATED_ROUND}
     return [c.removeprefix("metric.") for c in trials.columns
             if c not in skip and not is_config_name(c) and pd.api.types.is_float_dtype(trials[c])]
 

@@ -15,6 +15,9 @@
   configurations each (``search.per_method``, default true; ``sweeper/search/per_method.py``).
 - ``grid`` sampler: Tune's own grid over ``spec.grid()`` x seeds (every
   combination exactly once; Optuna's GridSampler cannot express conditions).
+- ``search.racing``: ``RaceSearcher`` (sweeper/search/race_searcher.py) replaces ``SeedReplicates`` (and a
+  raced grid's configurations come from ``GridPoints``): seeds go to the configurations whose comparison is
+  still open (F-Race). Without it, everything above is as it was.
 
 Categorical choices that Optuna cannot store (lists, dicts) are suggested by
 their index-free string form and mapped back.
@@ -33,7 +36,9 @@ from ray.tune.search.optuna import OptunaSearch
 
 from sweeper.search import per_method
 from sweeper.search.distinct_configs import DistinctConfigs
+from sweeper.search.grid_points import GridPoints
 from sweeper.search.per_method_searcher import PerMethodStudies
+from sweeper.search.race_searcher import RaceIO, RaceSearcher
 from sweeper.search.study import StudySearch, study_name
 from sweeper.spec import Param, SweepSpec
 from trainables.overrides import POINT  # raw Tune keys are defined where they are read (torch-free)
@@ -147,26 +152,52 @@ def _optuna(spec: SweepSpec, params: tuple[Param, ...], metric: Any, mode: Any, 
                        mode=mode, sampler=make_sampler(spec))
 
 
+def _studies(spec: SweepSpec, methods: list[str], metric: Any, mode: Any, study: tuple[str, str] | None) -> Searcher:
+    """The configurations' searcher: one Optuna study (or one per method), repeats answered by ``DistinctConfigs``."""
+    n = spec.search.num_samples
+    if methods:
+        return PerMethodStudies(methods, lambda m: DistinctConfigs(_optuna(
+            spec, per_method.method_space(spec.space, m), metric, mode, study, m), n), n, metric=metric, mode=mode)
+    return DistinctConfigs(_optuna(spec, spec.space, metric, mode, study), n)
+
+
+def _racing(spec: SweepSpec, study: tuple[str, str] | None, race_io: RaceIO | None) -> tuple[RaceSearcher, int]:
+    """The raced searcher and Tune's ``num_samples`` (the full design's trial count: an upper bound)."""
+    metric, mode = spec.search.objective  # racing has one objective (spec validation)
+    if spec.search.sampler == "grid":
+        grid = spec.grid()
+        inner: Searcher = GridPoints(grid, metric=metric, mode=mode)
+        methods: list[str] = []
+        count = len(grid)
+    else:
+        methods = per_method.methods(spec)
+        inner = _studies(spec, methods, metric, mode, study)
+        count = spec.search.num_samples * max(len(methods), 1)
+    assert spec.search.racing is not None
+    searcher = RaceSearcher(inner, spec.seeds, spec.search.racing, metric, mode, methods, io=race_io,
+                            max_concurrent=spec.search.max_concurrent)
+    return searcher, count * len(spec.seeds)
+
+
 def search_setup(spec: SweepSpec, points: list[dict[str, Any]] | None = None,
-                 study: tuple[str, str] | None = None) -> tuple[dict[str, Any], Searcher | None, int]:
+                 study: tuple[str, str] | None = None,
+                 race_io: RaceIO | None = None) -> tuple[dict[str, Any], Searcher | None, int]:
     """(param_space, search_alg, num_samples) for ``tune.TuneConfig``; with ``points``
     (``sweeper confirm``): a grid over exactly those configurations x the spec's seeds; with
-    ``study`` = (Optuna storage URL, sweep id): the Optuna studies live in that storage."""
+    ``study`` = (Optuna storage URL, sweep id): the Optuna studies live in that storage; a spec with
+    ``search.racing`` (and no ``points``): a ``RaceSearcher`` writing its race through ``race_io``, which
+    limits concurrency itself (give Tune no ``max_concurrent_trials``)."""
     metric = list(spec.search.metric) if len(spec.search.metric) > 1 else spec.search.metric[0]
     mode = list(spec.search.mode) if len(spec.search.mode) > 1 else spec.search.mode[0]
     n_seeds = len(spec.seeds)
+    if spec.search.racing is not None and points is None:
+        searcher, total = _racing(spec, study, race_io)
+        return {}, searcher, total
     if spec.search.sampler == "grid" or points is not None:
         points = [{**c, "seed": s} for c in (spec.grid() if points is None else points) for s in spec.seeds]
         return {POINT: tune.grid_search(points)}, None, 1
     methods = per_method.methods(spec)  # equal budget per method (sweeper/search/per_method.py)
-    searcher: Searcher
-    n = spec.search.num_samples
-    if methods:
-        searcher = PerMethodStudies(methods, lambda m: DistinctConfigs(_optuna(
-            spec, per_method.method_space(spec.space, m), metric, mode, study, m), n), n, metric=metric, mode=mode)
-    else:
-        searcher = DistinctConfigs(_optuna(spec, spec.space, metric, mode, study), n)
-    searcher = SeedReplicates(searcher, repeat=n_seeds, set_index=True)
+    searcher: Searcher = SeedReplicates(_studies(spec, methods, metric, mode, study), repeat=n_seeds, set_index=True)
     if spec.search.max_concurrent:
         searcher = ConcurrencyLimiter(searcher, max_concurrent=spec.search.max_concurrent)
     return {}, searcher, spec.search.num_samples * max(len(methods), 1) * n_seeds

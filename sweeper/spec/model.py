@@ -30,6 +30,8 @@ PAPER_METRICS = (*OBJECTIVES, "best_val_error", "best_test_error", "best_test_nl
 
 SCHEDULERS = ("fifo", "asha")
 TRIAL_FIGURES = ("selected", "all", "none")  # search.trial_figures
+RACING_TESTS = ("friedman", "t-test")  # search.racing.test (sweeper/search/racing.py)
+RACING_KEYS = ("min_seeds", "max_seeds", "alpha", "test")
 
 
 ASHA_KEYS = ("grace_period", "reduction_factor")
@@ -108,6 +110,21 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Racing:
+    """``search.racing``: F-Race over the seeds (``sweeper/search/racing.py``). Every configuration first runs on
+    ``seeds[:min_seeds]``; after each round the significantly worse are dropped and the survivors get the next
+    seed, up to ``max_seeds`` (resolved by validation: absent means every seed of the spec)."""
+
+    min_seeds: int = 3
+    max_seeds: int = 0
+    alpha: float = 0.05
+    test: str = "friedman"
+
+    def to_dict(self) -> dict:
+        return {"min_seeds": self.min_seeds, "max_seeds": self.max_seeds, "alpha": self.alpha, "test": self.test}
+
+
+@dataclass(frozen=True)
 class Search:
     sampler: str = "tpe"
     num_samples: int = 8
@@ -132,6 +149,7 @@ class Search:
     # per-trial figures (learning curve, reliability diagram) in each child run: "selected" (the trials
     # of each method's best configuration, where a person looks), "all" (every finished trial), "none"
     trial_figures: str = "selected"
+    racing: Racing | None = None  # None: every configuration on every seed (the full design)
 
     @property
     def objective(self) -> tuple[str, str]:
@@ -193,6 +211,7 @@ class SweepSpec:
                 "snapshot_every_s": s.snapshot_every_s,
                 "trial_timeout_s": s.trial_timeout_s, "retry_timeouts": s.retry_timeouts,
                 **({"trial_figures": s.trial_figures} if s.trial_figures != "selected" else {}),
+                **({"racing": s.racing.to_dict()} if s.racing is not None else {}),
             },
             "resources": {"cpu": self.resources.cpu, "gpu": self.resources.gpu},
             **({"paper": self.paper} if self.paper else {}),

@@ -20,7 +20,18 @@ import typing
 from typing import Any
 
 from sweeper.spec import names
-from sweeper.spec.model import ASHA_KEYS, DIST_KEYS, MAX_SEED, SAMPLERS, SCHEDULERS, TOP_KEYS, TRIAL_FIGURES, Search
+from sweeper.spec.model import (
+    ASHA_KEYS,
+    DIST_KEYS,
+    MAX_SEED,
+    RACING_KEYS,
+    RACING_TESTS,
+    SAMPLERS,
+    SCHEDULERS,
+    TOP_KEYS,
+    TRIAL_FIGURES,
+    Search,
+)
 from sweeper.spec.search_check import BOUNDS
 from sweeper.spec.sections import TABLES
 from trainables import paramdoc
@@ -117,12 +128,26 @@ def _search() -> dict:
         "trial_timeout_s": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]},
         "trial_figures": {"enum": list(TRIAL_FIGURES)},
         "asha": {"type": "object", "additionalProperties": False, "properties": {k: bounds[k] for k in ASHA_KEYS}},
+        "racing": _racing(),
         **bounds,
     }
     # every field of Search is in the schema (a new setting cannot be forgotten here)
     fields = {f.name for f in dataclasses.fields(Search)}
     assert set(props) - {"asha"} == fields, set(props) ^ fields
     return {"type": "object", "properties": props, "additionalProperties": False}
+
+
+def _racing() -> dict:
+    seeds = {"type": "integer", "minimum": 2}
+    props = {"min_seeds": {**seeds, "default": 3, "description": "seeds every configuration runs on before its first round"},
+             "max_seeds": {**seeds, "description": "the last round's seed count (default: every seed; at most len(seeds))"},
+             "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.05,
+                       "description": "elimination level of the Holm-adjusted tests"},
+             "test": {"enum": list(RACING_TESTS), "default": "friedman",
+                      "description": "friedman: Friedman + Conover post-hoc (Wilcoxon for two); t-test: paired t-tests"}}
+    assert set(props) == set(RACING_KEYS)
+    return {"type": "object", "additionalProperties": False, "properties": props,
+            "description": "F-Race over the seeds: drop configurations significantly worse than the best, round by round"}
 
 
 def _paper() -> dict:

@@ -67,6 +67,7 @@ def _as_lists(vals: dict, problems: Problems) -> None:
 
 def parse_search(raw: dict, space: list[Param], base: dict, problems: Problems) -> Search:
     vals = dict(raw)
+    vals.pop("racing", None)  # checked against the seeds: sweeper/spec/racing_check.py
     asha = _merge_asha(vals, problems)
     _as_lists(vals, problems)
     good = build(Search, vals, "search", problems)

@@ -69,6 +69,7 @@ from sweeper.spec.model import (
     SweepSpec,
 )
 from sweeper.spec.params_check import build, field_types
+from sweeper.spec.racing_check import parse_racing
 from sweeper.spec.search_check import declared, parse_search, regularizer_names
 from sweeper.spec.sections import TABLES, check_section, check_train, parse_section
 from sweeper.spec.space_parse import check_when, parse_space
@@ -104,8 +105,9 @@ def from_dict(raw: Any, source: str = "<dict>") -> SweepSpec:
             check_section(key, base[key], space, problems)
     check_train(base["train"], space, problems)
     seeds = _seeds(raw, problems)
-    search = _one_sample(parse_search(mapping(raw, "search", "a mapping", problems), space, base, problems),
-                         raw, space, problems)
+    search_raw = mapping(raw, "search", "a mapping", problems)
+    search = _one_sample(parse_search(search_raw, space, base, problems), raw, space, problems)
+    search = dataclasses.replace(search, racing=parse_racing(search_raw.get("racing"), seeds, search, problems))
     resources = _resources(raw, problems)
     if not problems and search.sampler == "grid":
         _grid_size(SweepSpec(name=name, description="", base=base, space=tuple(space), seeds=tuple(seeds),

@@ -51,6 +51,18 @@ def read_trials(path: str | Path) -> pd.DataFrame:
 
 FINISHED = ("finished",)  # the statuses whose metrics the report compares
 
+# A raced sweep (``search.racing``, ``race.json``: sweeper/store/race_file.py): the round (seed count) in which the
+# trial's configuration was eliminated, null for a survivor. Only in the tables of a raced sweep: absent means
+# no racing (every row null); ``race_eliminated_round`` reads it either way. Not a metric.
+RACE_ELIMINATED_ROUND = "race_eliminated_round"
+
+
+def race_eliminated_round(trials: pd.DataFrame) -> pd.Series:
+    """The elimination round of each trial's configuration (``pd.NA`` for survivors and unraced sweeps)."""
+    if RACE_ELIMINATED_ROUND in trials:
+        return trials[RACE_ELIMINATED_ROUND].astype("Int64")
+    return pd.Series(pd.NA, index=trials.index, dtype="Int64")
+
 
 def column(trials: pd.DataFrame, metric: str) -> str:
     """The trials-table column of ``metric``: a core column, or ``metric.<name>`` for a regularizer's own."""

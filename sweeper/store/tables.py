@@ -39,8 +39,8 @@ import pyarrow.parquet as pq
 import yaml
 
 from sweeper.spec import SweepSpec
-from sweeper.store import identity, provenance, sweepdir
-from sweeper.store.columns import CONFIG_COLUMNS, FORMAT, FORMAT_KEY
+from sweeper.store import identity, provenance, race_file, sweepdir
+from sweeper.store.columns import CONFIG_COLUMNS, FORMAT, FORMAT_KEY, RACE_ELIMINATED_ROUND
 from sweeper.store.identity import trial_base
 from sweeper.store.ledger import LEDGER, Ledger
 from sweeper.store.trial_status import retry_count, trial_status
@@ -273,7 +273,13 @@ def write_rows(sweep_dir: Path, spec: SweepSpec, trials: list[dict], epochs: lis
     """Write trials.parquet and epochs.parquet from their rows; each file is replaced atomically
     (readers see the old or the new table)."""
     meta = table_meta(sweep_dir, spec)
-    for name, fixed, rows in (("trials", TRIAL_FIELDS, trials), ("epochs", EPOCH_FIELDS, epochs)):
+    trial_fields = TRIAL_FIELDS
+    race = race_file.read(sweep_dir)
+    if race is not None:  # a raced sweep: each trial's elimination round (sweeper/store/race_file.py)
+        gone = race_file.eliminated_trials(race)
+        trials = [{**t, RACE_ELIMINATED_ROUND: (gone.get(t["trial_id"]) or {}).get("round")} for t in trials]
+        trial_fields = [*TRIAL_FIELDS, pa.field(RACE_ELIMINATED_ROUND, pa.int64())]
+    for name, fixed, rows in (("trials", trial_fields, trials), ("epochs", EPOCH_FIELDS, epochs)):
         schema = _schema(fixed, rows, meta)
         table = pa.table({f.name: pa.array(_column(rows, f), type=f.type) for f in schema}, schema=schema)
         tmp = sweep_dir / f".{name}.parquet.{os.getpid()}.tmp"

@@ -18,6 +18,7 @@ from sweeper.driver.callbacks.loggers import callbacks as logger_callbacks
 from sweeper.driver.callbacks.mlflow import MLflowTrialCallback
 from sweeper.driver.callbacks.progress import ProgressCallback
 from sweeper.driver.callbacks.watchdog import TrialWatchdog
+from sweeper.driver.race_io import RaceIO
 from sweeper.spec import SweepSpec
 from sweeper.store.mlflow_runs import SweepTracker
 from sweeper.store.progress import expected_budget
@@ -36,7 +37,7 @@ def sweep_callbacks(sweep_dir: Path, spec: SweepSpec, tracker: SweepTracker, der
     return live + [
         *logger_callbacks(),
         LedgerCallback(sweep_dir, spec),
-        MLflowTrialCallback(tracker, derive),
+        MLflowTrialCallback(tracker, derive, race=RaceIO(sweep_dir, metric) if search.racing is not None else None),
         TrialWatchdog(sweep_dir, search.trial_timeout_s, retry_timeouts=search.retry_timeouts,
                       max_failures=search.max_failures),
     ]

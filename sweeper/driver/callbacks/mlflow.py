@@ -1,5 +1,9 @@
 """Tune callback: a nested MLflow child run per trial, buffered per-epoch metrics, final status, artifacts.
 
+In a raced sweep (``search.racing``) the child runs of an eliminated configuration's trials get the tags
+``sweeper.race.eliminated_round``, ``.p_value``, ``.test``, ``.race`` and ``.best`` (``sweeper.store.race_file``)
+once ``race.json`` records the elimination (their trials have ended by then), written with the buffered tags.
+
 The store side (runs, tags, reconcile) is ``sweeper.store.mlflow_runs``; this module only
 translates Tune's events into it. See that module's docstring for the layout and buffering.
 """
@@ -13,6 +17,8 @@ from typing import Any, Callable
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from ray.tune import Callback
 
+from sweeper.driver.race_io import RaceIO
+from sweeper.store import race_file
 from sweeper.store.mlflow_runs import FLUSH_EVERY_S, LIVE_BUDGET_S, SweepTracker, child_run, flat_params, log, numeric
 from sweeper.store.retry import retry
 from sweeper.store.trial_status import ended_status
@@ -22,8 +28,10 @@ from trainables import identity as trial_identity
 class MLflowTrialCallback(Callback):
     """Ray Tune callback: a nested child run per trial, per-epoch metrics, final status and artifacts."""
 
-    def __init__(self, tracker: SweepTracker, derive: Callable[[dict], dict[str, Any]]):
+    def __init__(self, tracker: SweepTracker, derive: Callable[[dict], dict[str, Any]], race: RaceIO | None = None):
         self.t = tracker
+        self.race = race  # a raced sweep: where its race.json is
+        self.tagged: set[str] = set()  # trials whose elimination tags are written or buffered
         # Tune config -> the trial's identity record (``sweeper.store.identity.derive``): only for a trial
         # that fails before its first result; every other trial reports its record with that result.
         self.derive = derive
@@ -34,7 +42,7 @@ class MLflowTrialCallback(Callback):
         self.before: dict[str, str] | None = None  # trial id -> child run made by an earlier driver (listed once)
 
     def __getstate__(self):  # caches are rebuilt from MLflow after a restore; a buffer is not kept
-        return {**self.__dict__, "runs": {}, "last_epoch": {}, "pending": {}, "before": None}
+        return {**self.__dict__, "runs": {}, "last_epoch": {}, "pending": {}, "before": None, "tagged": set()}
 
     def __setstate__(self, state: dict) -> None:
         # A sweep launched before the buffer existed pickled its callback without it (Tune restores
@@ -42,7 +50,8 @@ class MLflowTrialCallback(Callback):
         # One pickled before trials reported their identity holds ``identify`` (which now derives the
         # whole record, see sweeper.driver.pickle_compat) instead of ``derive``.
         derive = state.get("derive") or state.get("identify")
-        self.__dict__.update({**state, "derive": derive, "pending": {}, "last_flush": time.monotonic(), "before": None})
+        self.__dict__.update({"race": None, **state, "derive": derive, "pending": {}, "last_flush": time.monotonic(),
+                              "before": None, "tagged": set()})
 
     def _safe(self, what: str, fn) -> None:
         """Run ``fn`` with retries; never raise into Tune (an exception in a callback would be
@@ -97,16 +106,37 @@ class MLflowTrialCallback(Callback):
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._flush(trial.trial_id)
         self._safe(f"ending the run of trial {trial.trial_id}", lambda: self._complete(trial))
+        self._safe("tagging the runs of eliminated configurations", self._race_tags)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self._flush(trial.trial_id)
         self._safe(f"recording the error of trial {trial.trial_id}", lambda: self._error(trial))
+        self._safe("tagging the runs of eliminated configurations", self._race_tags)
+
+    def _race_tags(self) -> None:
+        """Buffer the ``sweeper.race.*`` tags of every trial ``race.json`` says was eliminated and is not tagged yet."""
+        if self.race is None:
+            return
+        todo = {t: e for t, e in race_file.eliminated_trials(race_file.read(self.race.folder)).items()
+                if t not in self.tagged}
+        if not todo:
+            return
+        if self.before is None and any(t not in self.runs for t in todo):
+            self.before = self.t.trial_runs()
+        for tid, elimination in todo.items():
+            rid = self.runs.get(tid) or (self.before or {}).get(tid)
+            if rid is None:
+                continue
+            self.runs[tid] = rid
+            self.pending.setdefault(tid, ([], []))[1].extend(RunTag(k, v) for k, v in race_file.tags(elimination).items())
+            self.tagged.add(tid)
 
     def on_step_end(self, iteration, trials, **info):
         if self.pending and time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
             self.flush()
 
     def on_experiment_end(self, trials, **info):
+        self._safe("tagging the runs of eliminated configurations", self._race_tags)
         self.flush()
 
     def flush(self) -> None:
