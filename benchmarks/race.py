@@ -170,12 +170,17 @@ def paper_replays() -> list[tuple[Replay, str]]:
     return out
 
 
-def live(out_root: Path | None = None) -> dict[str, Any]:
-    """Run the spec with ``RACING`` through ``sweeper launch`` (module docstring, 2)."""
+LIVE_TRIALS = FULL / "live_trials.csv"  # the live run's trials (--live --write), as trials.csv
+CSV_TOL = 1e-6  # trials.csv holds 6 significant digits; an error is a multiple of 1/360 here
+
+
+def live(keep: Path | None = None) -> dict[str, Any]:
+    """Run the spec with ``RACING`` through ``sweeper launch`` (module docstring, 2); ``keep``: write the live
+    run's trials there (the columns of trials.csv)."""
     raw = yaml.safe_load(SPEC.read_text())
     raw["name"] = "race_digits_raced"
     raw["search"]["racing"] = RACING.to_dict()
-    with tempfile.TemporaryDirectory(dir=out_root) as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "race_digits_raced.yaml"
         spec.write_text(yaml.safe_dump(raw, sort_keys=False))
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db",
@@ -189,6 +194,10 @@ def live(out_root: Path | None = None) -> dict[str, Any]:
         folder = Path(tmp) / "sweeps" / raw["name"]
         trials = pd.read_parquet(folder / "trials.parquet")
         race = json.loads((folder / "race.json").read_text())
+    if keep is not None:
+        cols = list(full_design().columns) + ["race_eliminated_round"]
+        trials[[c for c in cols if c in trials]].sort_values(["config_id", "seed"]).to_csv(keep, index=False,
+                                                                                          float_format="%.6g")
     return live_summary(trials, race, wall, load0, os.getloadavg()[0])
 
 
@@ -196,14 +205,27 @@ def live_summary(trials: pd.DataFrame, race: dict[str, Any], wall: float, load0:
     """What the live run measured, against the committed full design."""
     full = full_design()
     both = trials.merge(full, on=["config_id", "seed"], suffixes=("", "_full"))
-    same = int((both[OBJECTIVE[0]] - both[f"{OBJECTIVE[0]}_full"]).abs().le(1e-9).sum())
+    same = int((both[OBJECTIVE[0]] - both[f"{OBJECTIVE[0]}_full"]).abs().le(CSV_TOL).sum())
     label = dict(zip(full["config_id"], full["config"]))
+    gone_live = {label.get(c, c): r for c, r in _eliminated_ids(race, trials).items()}
+    gone_replay = {label[e.config]: e.round for e in replays()[0].logs[0].eliminations}
     choice = selection.ranked(trials, OBJECTIVE)[0]
     return {"wall_s": round(wall, 1), "trials": len(trials), "finished": int((trials["status"] == "finished").sum()),
             "trials_spent": race["trials_spent"], "full_design": race["full_design"], "finished_race": race["finished"],
             "choice": label.get(choice, choice), "choice_id": choice,
             "survivors": sorted(label.get(c, c) for log in race["races"][-1:] for c in _alive_ids(log, race, trials)),
-            "same_results": same, "compared_results": len(both), "load_start": round(load0, 2), "load_end": round(load1, 2)}
+            "same_results": same, "compared_results": len(both), "same_race": gone_live == gone_replay,
+            "eliminated": len(gone_live), "load_start": round(load0, 2), "load_end": round(load1, 2)}
+
+
+def _eliminated_ids(race: dict[str, Any], trials: pd.DataFrame) -> dict[str, int]:
+    """config_id -> elimination round in the live race.json."""
+    by_trial = dict(zip(trials["trial_id"], trials["config_id"]))
+    out = {}
+    for c in race["configs"].values():
+        if c.get("eliminated"):
+            out.update({by_trial[t]: c["eliminated"]["round"] for t in c["trials"].values() if t in by_trial})
+    return out
 
 
 def _alive_ids(log: dict[str, Any], race: dict[str, Any], trials: pd.DataFrame) -> list[str]:
@@ -278,15 +300,17 @@ def rounds_table(r: Replay) -> dict[str, Any]:
 
 
 def live_table(m: dict[str, Any] | None, base: dict[str, Any]) -> dict[str, Any]:
-    rows = [["full design (sweeper launch)", base["trials"], f"{base['wall_s']} s", "-", base["load"], "-"]]
+    rows = [["full design (sweeper launch)", base["trials"], f"{base['wall_s']} s", "-", base["load"], "-", "-"]]
     if m is None:
-        rows.append(["racing (sweeper launch, search.racing)", "not run", "-", "-", "-", "-"])
+        rows.append(["racing (sweeper launch, search.racing)", "not run", "-", "-", "-", "-", "-"])
     else:
         rows.append(["racing (sweeper launch, search.racing)", m["trials"], f"{m['wall_s']} s",
                      f"{m['wall_s'] / base['wall_s']:.2f}", f"1-minute load {m['load_start']} at the start, "
-                     f"{m['load_end']} at the end", f"{m['same_results']} of {m['compared_results']}"])
+                     f"{m['load_end']} at the end", f"{m['same_results']} of {m['compared_results']}",
+                     f"{'yes' if m['same_race'] else 'NO'} ({m['eliminated']} eliminated)"])
     return {"caption": "Live: the same spec raced by sweeper launch vs the full design's run",
-            "columns": ["run", "trials", "wall", "wall vs full", "load", "results equal to the full run's (same config, seed)"],
+            "columns": ["run", "trials", "wall", "wall vs full", "load", "results equal to the full run's (same config, seed)",
+                        "the replayed race (same eliminations, same rounds)"],
             "rows": rows}
 
 
@@ -323,8 +347,9 @@ def notes(reps: list[Replay], items: list[tuple[Replay, str]], m: dict[str, Any]
     else:
         out.append(f"Live: sweeper launch raced {m['trials']} trials ({m['trials_spent']} handed out of "
                    f"{m['full_design']}) and selected {m['choice']}; {m['same_results']} of {m['compared_results']} "
-                   "(configuration, seed) results equal the full run's, so the live race is the replayed one where they "
-                   "agree. Wall time includes Ray's start and the report; a trial here trains for well under a second, "
+                   f"(configuration, seed) results equal the full run's; the live race "
+                   f"{'is' if m['same_race'] else 'is NOT'} the replayed one (eliminations and their rounds). Wall time "
+                   "includes Ray's start and the report; a trial here trains for well under a second, "
                    "so the fixed cost per trial and the rounds (a round waits for every alive configuration's seed) "
                    "weigh more than in a sweep of real length.")
     for x, _ in items:
@@ -351,7 +376,7 @@ def page(with_live: bool) -> dict[str, Any]:
     full = full_design()
     base = json.loads((FULL / "run.json").read_text())
     reps, items = replays(), paper_replays()
-    m = live() if with_live else None
+    m = live(keep=LIVE_TRIALS) if with_live else None
     return {
         "title": "Racing over seeds: trials spent and the configuration selected (sweeper bench race)",
         "command": "python -m benchmarks.race" + (" --live" if with_live else "") + "   (sweeper bench race)",
