@@ -62,3 +62,32 @@ def test_bench_rows_without_the_live_run(quick):
     rows = race.run(quick=quick)
     assert rows[0]["name"] == "race replay race_digits (friedman)" and rows[0]["ratio"] == pytest.approx(0.44)
     assert not any("live" in r["name"] for r in rows)
+
+
+def _live_like(shift: float = 0.0):
+    """The trials and race.json a live run gives when it reproduces the replayed race (values shifted by ``shift``)."""
+    full = race.full_design()
+    r = race.replays()[0]
+    ran = race.raced_rows(full, race.seeds_used(r.logs, r.racing), r.seeds).copy()
+    ran["trial_id"] = [f"t{i}" for i in range(len(ran))]
+    ran["val_error"] = ran["val_error"] + shift
+    configs = {}
+    for cid, g in ran.groupby("config_id"):
+        e = r.logs[0].eliminated_round(cid)
+        configs[f"key-{cid}"] = {"trials": {str(s): t for s, t in zip(g["seed"], g["trial_id"])},
+                                 "eliminated": None if e is None else {"round": e}}
+    payload = {"configs": configs, "races": [{"alive": [f"key-{c}" for c in r.logs[0].alive]}],
+               "trials_spent": len(ran), "full_design": 300, "finished": True}
+    return ran, payload
+
+
+def test_live_summary_against_the_full_design():
+    ran, payload = _live_like()
+    m = race.live_summary(ran, payload, 10.0, 1.0, 2.0)
+    assert (m["trials"], m["same_results"], m["compared_results"]) == (132, 132, 132)
+    assert m["same_race"] and m["eliminated"] == 25 and m["choice"] == "regularizer.keep=0.8, train.lr=0.03"
+    assert len(m["survivors"]) == 5
+    ran, payload = _live_like(shift=1 / 360)  # one validation image off everywhere: no result equal
+    assert race.live_summary(ran, payload, 10.0, 1.0, 2.0)["same_results"] == 0
+    next(iter(payload["configs"].values()))["eliminated"] = {"round": 9}
+    assert not race.live_summary(ran, payload, 10.0, 1.0, 2.0)["same_race"]
