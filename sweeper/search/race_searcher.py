@@ -232,8 +232,7 @@ class RaceSearcher(Searcher):
                 continue
             suggested = {k: v for k, v in config.items() if k != TRIAL_INDEX}
             key, index = config_key(suggested), int(config[TRIAL_INDEX])
-            self._register(key, suggested)
-            self.primary.setdefault(key, trial_id)
+            self._register(key, suggested)  # (a configuration the inner searcher never proposed is not told to it)
             self.trials[trial_id] = (key, index)
             known.add(trial_id)
             if ended:

@@ -36,6 +36,11 @@ Tests (``racing.test``):
 - ``t-test``: paired t-tests (``scipy.stats.ttest_rel``, two-sided) of each alive configuration against the best
   (lowest mean value), no omnibus.
 
+Power: the Friedman statistic over ``b`` seeds is at most ``b (m - 1)`` (every seed ranks the same way), so with
+``b = 2`` seeds its omnibus p stays above 0.05 for fewer than 9 configurations; ``t-test`` (or more seeds) is the
+choice for a small race started on 2 seeds. Wilcoxon's exact two-sided p is at least ``2 / 2^b``: two
+configurations are told apart from 6 seeds on.
+
 The ``m - 1`` comparisons against the best of one round are one family: their p-values are Holm-adjusted
 (:func:`holm`), and a configuration is eliminated when its adjusted p < alpha. The best is never eliminated.
 Ties for the best (equal rank sum or mean) go to the first config key in sorted order, as does the order of

@@ -63,3 +63,14 @@ def test_racing_needs_one_metric_and_two_seeds():
     assert any(p.startswith("search.racing: racing ranks by one metric") for p in problems_of(
         with_racing({}, metric=["val_error", "val_nll"], mode=["min", "min"], sampler="nsga2")))
     assert any("racing needs at least 2 seeds" in p for p in problems_of({**with_racing({"min_seeds": 2}), "seeds": [0]}))
+
+
+def test_schema_knows_racing():
+    import jsonschema
+
+    from sweeper.spec.schema import schema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    assert not list(validator.iter_errors(with_racing({"min_seeds": 2, "test": "t-test"})))
+    assert list(validator.iter_errors(with_racing({"min_seeds": 1})))
+    assert list(validator.iter_errors(with_racing({"test": "anova"})))
