@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "overhead": "benchmarks.overhead",  # fixed cost per trial of a sweep vs a plain loop (issue 12)
     "gpu": "benchmarks.gpu",  # CUDA step/epoch times, fp32 vs bf16 vs channels_last (issue 17)
     "scale": "benchmarks.scale",  # driver cost per trial at 100 / 1,000 / 3,000 report-only trials (issue 25)
+    "race": "benchmarks.race",  # racing over seeds: trials spent and the choice vs the full design (issue 24)
 }
 
 

@@ -13,6 +13,7 @@ back from the returned figures.
     p_pass           Malicious Dropout p_pass per epoch
     gates            Dropout++ / SAL gate value histograms
     budget           test metric vs epoch budget per method (budget-fair comparison)
+    race             a raced sweep's race: running mean per configuration over rounds, eliminations
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeper.figures import budget, gates, learning_curves, p_pass, paired, reliability, retain, sal
+from sweeper.figures import budget, gates, learning_curves, p_pass, paired, race, reliability, retain, sal
 from sweeper.figures import common as C
 from sweeper.figures.artifacts import artifact_dirs
 
@@ -38,7 +39,8 @@ def slug(title: str) -> str:
 def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, metric: str = "val_error",
                   mode: str = "min", baseline: str | None = None, test_metric: str = "test_error",
                   artifacts: dict[str, Path] | None = None, skipped: dict[str, str] | None = None,
-                  shown: dict[str, list[str]] | None = None, train: dict | None = None) -> dict[str, Path]:
+                  shown: dict[str, list[str]] | None = None, train: dict | None = None,
+                  race_payload: dict | None = None) -> dict[str, Path]:
     """Draw every figure the data supports into ``out_dir``; returns ``{title: png path}``.
 
     ``metric``/``mode``: the sweep's validation objective, which ranks and selects
@@ -84,6 +86,8 @@ def sweep_figures(trials: pd.DataFrame, epochs: pd.DataFrame, out_dir: Path, *, 
     sel = budget.selection(trials, metric, mode, test_metric)
     drawn[f"{test_metric} vs epoch budget"] = (budget.draw(trials, metric, mode, test_metric),
                                                list(sel["config_id"]) if len(sel) else [])
+    if race_payload is not None:
+        drawn[race.TITLE] = (race.draw(trials, race_payload), [])
     if skipped is not None:
         skipped.update(_why_not(trials, epochs, dirs, {t: f for t, (f, _) in drawn.items()}, set(per_method)))
     if shown is not None:
@@ -128,6 +132,8 @@ def _why_not(trials: pd.DataFrame, epochs: pd.DataFrame, dirs: dict, drawn: dict
             why[title] = "trials.parquet has no metric.sal_params values"
         elif title.startswith("Malicious") and "malicious_dropout" in methods:
             why[title] = "epochs.parquet has no malicious_dropout_p_pass_mean values"
+        elif title == race.TITLE:
+            why[title] = "race.json has no decided round yet"
         elif title.startswith("Paired"):
             why[title] = "no configuration shares finished seeds with the baseline"
     return why

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from sweeper.report import data, importance, paper, units, writer
+from sweeper.report import data, importance, paper, race, units, writer
 from sweeper.report.writer import ReportInputError
 
 
@@ -52,7 +52,8 @@ def _sweep_figures(sw: data.Sweep, out_dir: Path, objective: tuple[str, str], te
 
     return sweep_figures(sw.trials, sw.epochs, out_dir / "figures", metric=objective[0], mode=objective[1],
                          baseline=baseline, test_metric=test_metric, train=sw.spec.get("train") or {},
-                         artifacts=artifact_dirs(sw.folder) or None, skipped=skipped, shown=shown)
+                         artifacts=artifact_dirs(sw.folder) or None, skipped=skipped, shown=shown,
+                         race_payload=race.read(sw.folder))
 
 
 def caption(trials, title: str, ids: list[str], objective: tuple[str, str]) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeper.report import across, budget, compare, paper, robustness, tables
+from sweeper.report import across, budget, compare, paper, race, robustness, tables
 from sweeper.report.confirm_note import report_note
 from sweeper.report.data import Sweep, column, numeric_metrics
 
@@ -86,6 +86,7 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
             raise ReportInputError(str(e.args[0])) from None
     several = methods["method"].nunique() > 1
     method_text, config_md = _ranking_sections(rep, configs, methods, metrics, several)
+    raced = _race_section(rep)
     base_method = baseline if base_id and baseline in set(configs["method"]) else None
     bres = _budget_section(rep, metric, base_method)
     selected = list(methods["config_id"]) if several else list(configs["config_id"])
@@ -116,6 +117,8 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
             method_text if several else config_md]
     main += ["", base_note, "", compare.render(comp)] if base_id is not None else []
     main += ["", "Robustness of the verdicts:", robustness.render(verdicts)] if len(verdicts) else []
+    main += ["", f"Racing: {raced.spent} of the full design's {raced.full_design} trials; see the report's "
+             f"'{race.TITLE}' section and run `sweeper confirm` on fresh seeds for the final claim."] if raced else []
     rep.main = "\n".join(main + (["", *signs] if signs[0] else []))
     return rep
 
@@ -137,6 +140,16 @@ def _ranking_sections(rep: SweepReport, configs: pd.DataFrame, methods: pd.DataF
     config_md = tables.render(configs, metrics, [("method", "method"), ("configuration", "config"), ("seeds", "seeds")])
     rep.sections.append(("All configurations", f"Ranked by {obj} ({mode}). {N_NOTE}\n\n{config_md}"))
     return method_text, config_md
+
+
+def _race_section(rep: SweepReport) -> race.RaceSection | None:
+    """The race section and its tables when the sweep raced (``race.json``); None otherwise (nothing added)."""
+    sec = race.section(race.read(rep.sweep.folder), rep.sweep.trials, rep.objective)
+    if sec is not None:
+        rep.sections.append((race.TITLE, sec.text))
+        rep.tables["race_rounds"] = sec.rounds
+        rep.tables["race_eliminations"] = sec.eliminations
+    return sec
 
 
 def _budget_section(rep: SweepReport, metric: str, base_method: str | None) -> budget.BudgetResult | None:
