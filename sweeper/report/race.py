@@ -58,7 +58,11 @@ def labels(payload: dict[str, Any], trials: pd.DataFrame) -> dict[str, tuple[str
 
 
 def _p(v: float | None) -> str:
-    return "-" if v is None else f"{v:.3g}"
+    """A p-value as printed: below double precision (Conover's statistic is infinite when every seed ranks the
+    pair the same way) it reads "< 1e-16", never "0"."""
+    if v is None:
+        return "-"
+    return "< 1e-16" if v < 1e-16 else f"{v:.3g}"
 
 
 def rounds_table(logs: list[RaceLog], names: dict[str, tuple[str, str]]) -> pd.DataFrame:

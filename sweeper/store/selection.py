@@ -10,7 +10,12 @@ make the reported test numbers optimistic.
 
 Ranking (``ranked``): best first by the score (``search.mode``); ties, and configurations without a
 finished objective (last), in config_id order, so a report does not change its row order from run
-to run with the order in which trials happened to finish.
+to run with the order in which trials happened to finish. In a raced sweep (``search.racing``: the
+``race_eliminated_round`` column) the race decides first: the configurations no race eliminated come
+first, then the eliminated ones, latest round first, each group in score order. A configuration the race
+found significantly worse on the seeds it shared with the round's best is never selected over a
+survivor, even when its mean over its own (fewer) seeds happens to be better; within a method, the one
+that survived longest is its race's winner (the methods' final race eliminates only winners).
 
 - ``best_per_method``: method (regularizer) -> its first configuration in that ranking.
 - ``baseline``: a config_id, a configuration label, or a method name (its best configuration).
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sweeper.store.columns import FINISHED, column
+from sweeper.store.columns import FINISHED, column, race_eliminated_round
 
 
 def replicates(trials: pd.DataFrame) -> pd.DataFrame:
@@ -52,6 +57,10 @@ def ranked(trials: pd.DataFrame, objective: tuple[str, str]) -> list[str]:
     """Every config_id, best first by ``scores`` (``objective``'s mode); ties and NaN in config_id order."""
     s = scores(trials, objective).sort_index(kind="stable")
     s = s.sort_values(ascending=(objective[1] == "min"), na_position="last", kind="stable")
+    rounds = race_eliminated_round(trials)
+    if rounds.notna().any():  # a raced sweep: survivors first, then the latest eliminated (module docstring)
+        gone = rounds.groupby(trials["config_id"]).max().reindex(s.index)
+        s = s.iloc[(-gone.astype(float).fillna(float("inf"))).argsort(kind="stable")]
     return [str(c) for c in s.index]
 
 
