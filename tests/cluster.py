@@ -179,6 +179,8 @@ class LocalCluster:
     gcs_address: str = ""
     health_check_period_ms: int = 1000
     extra_env: dict[str, str] = field(default_factory=dict)  # for every node and driver
+    head_port: int = 0  # the head's GCS port when it must be known beforehand (0: a free one at start)
+    head_args: list[str] = field(default_factory=list)  # extra `ray start --head` arguments
 
     def __post_init__(self) -> None:
         # Short root: Ray's unix sockets live under <temp-dir>/session_*/sockets
@@ -243,8 +245,8 @@ class LocalCluster:
         if resources:
             cmd.append(f"--resources={json.dumps(resources)}")
         if head:
-            self.gcs_port = free_port()
-            cmd += [
+            self.gcs_port = self.head_port or free_port()
+            cmd += [*self.head_args,
                 "--head", f"--port={self.gcs_port}",
                 # Ray 2.60 still starts a minimal dashboard process on the head
                 # (state API); give it a free port so it cannot collide with 8265.

@@ -139,6 +139,7 @@ def test_per_method_studies_agree_with_trials_after_interrupt_and_resume(tmp_pat
     names = sorted(s.study_name for s in study.sweep_studies(url, "pm"))
     assert names == ["pm/dropout", "pm/softmax"]
     by_tune_id = trials.set_index("trial_id")
+    study_configs = []  # the configuration of each Optuna trial, over every study
     for name in names:
         ot = optuna.load_study(study_name=name, storage=url).trials
         assert len(ot) == 2 and all(t.state == optuna.trial.TrialState.COMPLETE for t in ot), ot
@@ -147,7 +148,9 @@ def test_per_method_studies_agree_with_trials_after_interrupt_and_resume(tmp_pat
             assert row.regularizer == name.split("/")[1] and row["train.lr"] == t.params["train.lr"]
             seeds = trials[trials.config_id == row.config_id]
             assert len(seeds) == 2 and t.value == pytest.approx(seeds.val_error.mean())
-    assert trials.config_id.nunique() == 4
+            study_configs.append(row.config_id)
+    # exactly one Optuna trial per configuration run: none missing, none twice (a resumed or orphaned ask)
+    assert sorted(study_configs) == sorted(trials.config_id.unique()) and trials.config_id.nunique() == 4
 
 
 def _free_port() -> int:

@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def hardware(device: torch.device) -> dict[str, Any]:
-    """Where the numbers were computed: CPU, threads, torch device, GPU."""
+def hardware(device: torch.device, gpus_assigned: Sequence[str] = ()) -> dict[str, Any]:
+    """Where the numbers were computed: CPU, threads, torch device, GPU; ``gpus_assigned`` (only when
+    Ray gave the trial GPUs): their ids, so ``device: cpu`` beside it says the trial held a GPU it
+    could not use."""
     hw: dict[str, Any] = {
         "cpu": cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "device": device.type, "platform": platform.platform(), "python": platform.python_version(),
@@ -103,12 +106,15 @@ def hardware(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         hw["gpu"] = torch.cuda.get_device_name(device)
         hw["cuda"] = torch.version.cuda
+    if gpus_assigned:
+        hw["gpus_assigned"] = list(gpus_assigned)
     return hw
 
 
-def trial_provenance(cfg: TrialConfig, splits, device: torch.device) -> dict[str, Any]:
+def trial_provenance(cfg: TrialConfig, splits, device: torch.device,
+                     gpus_assigned: Sequence[str] = ()) -> dict[str, Any]:
     """The trial's own record: resolved configuration, data fingerprint, hardware."""
-    return {"config": cfg.to_dict(), "data": data_fingerprint(splits), "hardware": hardware(device)}
+    return {"config": cfg.to_dict(), "data": data_fingerprint(splits), "hardware": hardware(device, gpus_assigned)}
 
 
 def as_result(prov: dict[str, Any]) -> str:

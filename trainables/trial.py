@@ -18,9 +18,10 @@ the same numbers on CPU.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ from trainables.loop import Net, Trainer
 from trainables.overrides import CHECKPOINT_EVERY_S, tune_overrides
 from trainables.resolve import resolve
 from trainables.weight_init import glorot_
+
+GPU_FALLBACK = "this trial holds GPU {ids} from Ray, but torch sees no CUDA device on this node: it runs on the CPU"
 
 
 def regularizer_params(cfg: TrialConfig):
@@ -88,8 +91,18 @@ def load_splits(cfg: TrialConfig) -> Splits:
     return mod.load(cfg.dataset.params, root, cfg.seed)
 
 
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def pick_device(assigned_gpus: Sequence[str] = ()) -> torch.device:
+    """``cuda`` when torch sees a CUDA device, else ``cpu``.
+
+    ``assigned_gpus``: the GPU ids Ray gave the trial (``ray.get_gpu_ids()``). A trial holding GPUs
+    where torch sees none (a node declaring ``GPU`` resources it does not have, a missing driver)
+    still runs, on the CPU, and says so: a warning in the trial's log here, and its provenance
+    records ``device: cpu`` with ``gpus_assigned`` (``provenance.hardware``)."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if assigned_gpus:
+        logging.getLogger(__name__).warning(GPU_FALLBACK.format(ids=", ".join(assigned_gpus)))
+    return torch.device("cpu")
 
 
 def read_state(path: Path) -> dict[str, Any]:
@@ -160,9 +173,11 @@ def run_trial(config: dict[str, Any], base: dict[str, Any],
     reuse.reset(cfg.seed, max(1, int(cpus)))  # fractional CPUs still get one thread; a reused process starts clean
 
     splits = reuse.cached(reuse.cache_key(cfg.dataset.name, cfg.dataset.params, cfg.data_root), lambda: load_splits(cfg))
-    prov = provenance.as_result(provenance.trial_provenance(cfg, splits, pick_device()))  # in the last report
+    gpus = [str(g) for g in ray.get_gpu_ids()]
+    device = pick_device(gpus)
+    prov = provenance.as_result(provenance.trial_provenance(cfg, splits, device, gpus))  # in the last report
     net = build(cfg, splits)
-    trainer = Trainer(net, splits, cfg.train, pick_device(), cfg.seed)
+    trainer = Trainer(net, splits, cfg.train, device, cfg.seed)
     ckpt = tune.get_checkpoint()
     if ckpt is not None:
         with ckpt.as_directory() as d:

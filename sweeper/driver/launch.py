@@ -160,7 +160,7 @@ def launch(
             build_check.stop(networks)
             raise
         try:
-            preflight.check_cluster(cpu, gpu)
+            preflight.check_cluster(cpu, gpu, joined=address is not None)
             build_check.wait(networks, spec)
             tracker = _create(spec, sweep_dir, sweep_id, overwrite, storage, points, confirms)
             _new_study_storage(sweep_dir, sweep_id, optuna_storage, overwrite)

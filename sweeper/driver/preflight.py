@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import logging
 import math
 import os
 import socket
@@ -184,17 +185,57 @@ def check_address(address: str | None, timeout: float = ADDRESS_TIMEOUT_S) -> No
                              "start the head with `ray start --head` or check the address (nothing was created)") from None
 
 
-def check_cluster(cpu_per_trial: float, gpu_per_trial: float) -> None:
-    """The per-trial request fits the Ray cluster this process is connected to."""
+def check_cluster(cpu_per_trial: float, gpu_per_trial: float, joined: bool = False) -> None:
+    """The per-trial request fits the Ray cluster this process is connected to.
+
+    On a cluster this process started (``joined`` False) the nodes are all there is: a request larger
+    than the whole cluster is refused. A joined cluster may grow: ``cluster.yaml``'s head has no CPUs
+    and its GPU workers start at zero (``min_workers: 0``), so before the first trial asks for them the
+    cluster has none. There the request is refused only when the autoscaler's own node types (as the
+    autoscaler reports them to the GCS, ``_node_type_maxima``) hold less per node; when they are not
+    reported (Ray's v1 autoscaler does not), the launch goes on with a warning: pending trials wait
+    for the autoscaler to add a node (``ray status`` lists pending and infeasible requests)."""
     import ray
 
     res = ray.cluster_resources()
-    for key, want, flag in (("CPU", cpu_per_trial, "--cpus-per-trial / resources.cpu"),
-                            ("GPU", gpu_per_trial, "--gpus-per-trial / resources.gpu")):
-        have = float(res.get(key, 0.0))
-        if want > have:
-            raise PreflightError(f"{flag}: a trial asks for {want:g} {key}(s) but the Ray cluster has {have:g}; "
+    short = [(key, want, flag, float(res.get(key, 0.0)))
+             for key, want, flag in (("CPU", cpu_per_trial, "--cpus-per-trial / resources.cpu"),
+                                     ("GPU", gpu_per_trial, "--gpus-per-trial / resources.gpu"))
+             if want > float(res.get(key, 0.0))]
+    if not short:
+        return
+    maxima = _node_type_maxima() if joined else None
+    for key, want, flag, have in short:
+        if not joined or (maxima is not None and want > maxima.get(key, 0.0)):
+            grow = (f"; no node type of its autoscaler has more than {maxima.get(key, 0.0):g}"
+                    if maxima is not None else "")
+            raise PreflightError(f"{flag}: a trial asks for {want:g} {key}(s) but the Ray cluster has {have:g}{grow}; "
                                  "no trial could ever start (nothing was created)")
+    logging.getLogger(__name__).warning(
+        "the Ray cluster has %s now, less than one trial asks for (%s): trials wait until its autoscaler adds a "
+        "node that holds one (`ray status` shows pending and infeasible requests)",
+        ", ".join(f"{have:g} {key}" for key, _, _, have in short),
+        ", ".join(f"{want:g} {key}" for key, want, _, _ in short))
+
+
+def _node_type_maxima() -> dict[str, float] | None:
+    """The largest amount of each resource on one node of any node type the cluster's autoscaler may
+    launch (node types with ``max_count`` 0 left out), from the cluster config the autoscaler reports to
+    the GCS; None when none is reported."""
+    from ray._private.state import state  # Ray's reader of the GCS's autoscaler state (no public API)
+
+    try:
+        config = state.get_cluster_config()
+    except Exception:  # noqa: BLE001 - an older GCS without the key: nothing known
+        return None
+    if config is None or not config.node_group_configs:
+        return None
+    out: dict[str, float] = {}
+    for group in config.node_group_configs:
+        if group.max_count != 0:
+            for key, value in group.resources.items():
+                out[key] = max(out.get(key, 0.0), float(value))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- data
