@@ -7,11 +7,13 @@ subprocess, and refuses with one message (exit 2), creating nothing.
 """
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from sweeper import spec as spec_mod
 from sweeper.driver import build_check
-from tests.test_faults import refused, sweeper, write_spec
+from tests.support.cli import refused, sweeper
+from tests.support.specs import write_spec
 
 
 def _lenet_spec(tmp_path, name: str):
@@ -35,6 +37,7 @@ def test_check_builds_a_valid_network_and_names_an_invalid_one(tmp_path):
     build_check.wait(build_check.start(ok_spec), ok_spec)  # mlp on digits builds: no error
 
 
+@pytest.mark.cli
 def test_launch_refuses_lenet_on_digits_before_any_trial(tmp_path):
     _lenet_spec(tmp_path, "lenet")
     assert spec_mod.load(str(tmp_path / "lenet.yaml"))  # validate accepts it (no torch there)

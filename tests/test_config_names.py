@@ -113,7 +113,8 @@ def _sweeper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 def test_one_searched_parameter_has_one_name_from_yaml_to_mlflow_parquet_and_report(tmp_path):
     from mlflow import MlflowClient
 

@@ -92,7 +92,7 @@ def test_a_repeat_of_a_running_configuration_waits_for_its_result():
     assert st.waiting == [] and [t.value for t in st.searcher._ot_study.trials] == [0.2, 0.2]
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_real_sweep_of_an_empty_space_runs_each_seed_once(tmp_path, monkeypatch):
     """Real local Ray, Optuna, MLflow and Parquet: ``num_samples: 2`` over nothing to search trains the one
     configuration once per seed, and the summary counts 2/2 distinct seeds."""

@@ -105,7 +105,8 @@ SPREAD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
+@pytest.mark.ray
 @pytest.mark.timeout(600)
 def test_tasks_land_on_several_nodes(cluster):
     ids = {name: node.node_id for name, node in cluster.nodes.items()}
@@ -118,7 +119,8 @@ def test_tasks_land_on_several_nodes(cluster):
     assert set(where) <= {ids["w1"], ids["w2"], ids["g"]} and len(set(where)) >= 2, (where, ids)
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
+@pytest.mark.ray
 @pytest.mark.timeout(600)
 def test_driver_without_the_cluster_token_is_refused(cluster):
     """The cluster really runs in token mode: a wrong token cannot connect."""
@@ -139,7 +141,9 @@ def test_driver_without_the_cluster_token_is_refused(cluster):
     assert "AuthenticationError: RPC error: InvalidAuthToken" in out, out
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
+@pytest.mark.ray
+@pytest.mark.fault
 @pytest.mark.timeout(600)
 def test_killed_worker_node_is_dead_and_its_task_retried_elsewhere(cluster):
     """SIGKILL a whole node mid-task: the GCS marks it dead, the task reruns."""
@@ -344,7 +348,9 @@ def wait_for(cond, timeout: float, what: str, proc=None, poll: float = 0.5):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
+@pytest.mark.ray
+@pytest.mark.cli
 @pytest.mark.timeout(600)
 def test_sweep_trials_land_on_several_nodes(cluster, tmp_path):
     write_spec(tmp_path, "multinode", num_samples=3, max_concurrent=3)
@@ -356,7 +362,9 @@ def test_sweep_trials_land_on_several_nodes(cluster, tmp_path):
     assert (trials.retries == 0).all()
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
+@pytest.mark.ray
+@pytest.mark.cli
 @pytest.mark.timeout(600)
 def test_four_quarter_gpu_trials_share_one_gpu_concurrently(cluster, tmp_path):
     write_spec(tmp_path, "gpu", num_samples=4, max_concurrent=4)
@@ -375,7 +383,10 @@ def test_four_quarter_gpu_trials_share_one_gpu_concurrently(cluster, tmp_path):
     assert max(s for s, _ in spans.values()) + 1 < min(e for _, e in spans.values()), spans
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
+@pytest.mark.ray
+@pytest.mark.cli
+@pytest.mark.fault
 @pytest.mark.timeout(600)
 def test_worker_node_killed_mid_sweep(cluster, tmp_path):
     """SIGKILL a whole worker node while one of its trials is mid-run: the sweep
@@ -422,7 +433,10 @@ def test_worker_node_killed_mid_sweep(cluster, tmp_path):
                                    mlflow_children=len(mlflow_children(tmp_path, "nodekill")))
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
+@pytest.mark.ray
+@pytest.mark.cli
+@pytest.mark.fault
 @pytest.mark.timeout(900)
 def test_driver_sigkill_then_resume(cluster, tmp_path):
     """SIGKILL the driver mid-sweep, `sweeper status`, `sweeper resume` (twice)."""

@@ -42,6 +42,7 @@ def sweeper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.cli
 def test_bad_spec_exits_2_without_traceback_and_starts_nothing(tmp_path):
     bad = {**SPEC, "train": {"epochs": "three", "lr": "1e-3"}, "regularizer": {"name": "dropmaxx"}}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
@@ -55,7 +56,8 @@ def test_bad_spec_exits_2_without_traceback_and_starts_nothing(tmp_path):
     assert not (tmp_path / "sweeps").exists() and not (tmp_path / "mlflow.db").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 def test_end_to_end_sweep(tmp_path):
     (tmp_path / "bad.csv").write_text("label,colour\n" + "0,red\n1,blue\n" * 10)
     spec = yaml.safe_dump(SPEC, sort_keys=False).replace("BAD_PLACEHOLDER.csv", str(tmp_path / "bad.csv"))
@@ -111,7 +113,7 @@ def test_end_to_end_sweep(tmp_path):
     assert (sweep / "trials.parquet").stat().st_mtime_ns == before
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_asha_stops_trials_early_and_optuna_sees_every_result(tmp_path, monkeypatch):
     """Random search + ASHA through the Python API, with Tune storage behind a file:// URI: some
     trials are stopped early (recorded as `stopped` with fewer epochs), the rest finish."""

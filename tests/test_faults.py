@@ -30,64 +30,9 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-sys.path.insert(0, str(Path(__file__).parent))
-from support.misbehaving_trial import MISBEHAVING  # noqa: E402  (the trainable with the SWEEPER_TEST_* faults)
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def write_spec(folder: Path, name: str, *, samples: int = 2, epochs: int = 2, seeds=(0,), grid: bool = False,
-               **search) -> Path:
-    spec = {
-        "name": name,
-        "dataset": {"name": "digits"},
-        "model": {"name": "mlp", "params": {"widths": [16]}},
-        "regularizer": {"name": "softmax"},
-        "train": {"epochs": epochs, "batch_size": 256},
-        "space": ({"train.lr": {"type": "categorical", "choices": [0.01]}} if grid else
-                  {"train.lr": {"type": "float", "low": 1.0e-3, "high": 3.0e-2, "log": True}}),
-        "seeds": list(seeds),
-        "search": {"sampler": "grid" if grid else "random", **({} if grid else {"num_samples": samples}),
-                   "sampler_seed": 0, "max_failures": 0,
-                   "snapshot_every_s": 1,  # these tests watch Tune's storage mid-sweep
-                   **search},
-        "resources": {"cpu": 1},
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    p = folder / f"{name}.yaml"
-    p.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return p
-
-
-def env(**extra: str) -> dict:
-    """The environment of a CLI subprocess; a test fault (``SWEEPER_TEST_*``) brings the trainable that
-    reads it (tests/support/misbehaving_trial.py)."""
-    e = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
-    if any(k.startswith("SWEEPER_TEST_") for k in extra):
-        e.update(MISBEHAVING)
-    e.update(extra)
-    return e
-
-
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "sweeper.cli", *args]
-
-
-def sweeper(cwd: Path, *args: str, timeout: float = 600, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(cli(*args), cwd=cwd, env=env(**extra), capture_output=True, text=True, timeout=timeout)
-
-
-def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
-    return r
-
-
-def refused(r: subprocess.CompletedProcess, *needles: str) -> None:
-    assert r.returncode == 2, f"exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
-    assert "Traceback" not in r.stdout + r.stderr, r.stderr
-    for n in needles:
-        assert n in r.stderr, (n, r.stderr)
+from tests.support.cli import REPO, cli, env, ok, refused, sweeper  # noqa: F401  (used here and by other tests)
+from tests.support.misbehaving_trial import MISBEHAVING  # the trainable with the SWEEPER_TEST_* faults
+from tests.support.specs import write_spec
 
 
 def result_rows(sweep: Path) -> dict[str, int]:
@@ -132,6 +77,8 @@ def _hold_lock(sweep: Path, pid: int) -> None:
         {"host": __import__("socket").gethostname(), "pid": pid, "start": sweepdir._proc_start(pid), "time": time.time()}))
 
 
+@pytest.mark.cli
+@pytest.mark.fault
 def test_live_lock_refuses_launch_resume_overwrite(tmp_path, sleeper):
     write_spec(tmp_path, "lk")
     sweep = tmp_path / "sweeps" / "lk"
@@ -150,6 +97,7 @@ def test_live_lock_refuses_launch_resume_overwrite(tmp_path, sleeper):
     assert f"running: driver pid {sleeper.pid}" in st, st
 
 
+@pytest.mark.fault
 def test_stale_lock_is_taken_over_and_racing_drivers_get_one_lock(tmp_path):
     from sweeper.store import sweepdir
 
@@ -171,6 +119,7 @@ def test_stale_lock_is_taken_over_and_racing_drivers_get_one_lock(tmp_path):
     assert outs.count("WON") == 1 and outs.count("LOST") == 5, outs
 
 
+@pytest.mark.cli
 def test_damaged_sweep_files_and_edited_spec_exit_2(tmp_path):
     from sweeper import spec as spec_mod
     from sweeper.driver import wrapup
@@ -228,7 +177,8 @@ def _copy(done: Path, tmp: Path) -> Path:
     return tmp / "c"
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 @pytest.mark.timeout(1800)
 def test_tables_rebuild_from_trial_folders_alone(done_sweep, tmp_path):
     cwd = _copy(done_sweep, tmp_path)
@@ -266,7 +216,8 @@ def _tune_like_rewrite(path: Path, stop: threading.Event, errors: list) -> None:
         path.write_bytes(data)
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 @pytest.mark.timeout(1800)
 def test_rebuild_never_mislabels_during_tune_rewrites(done_sweep, tmp_path):
     from sweeper.spec import from_dict
@@ -320,7 +271,9 @@ def launch_until_first_result(tmp_path: Path, name: str, sweep: Path) -> subproc
     return proc
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
+@pytest.mark.fault
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_mid_sweep_then_resume(tmp_path, sig):
@@ -371,7 +324,9 @@ def test_signal_mid_sweep_then_resume(tmp_path, sig):
 # poison trials
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
+@pytest.mark.fault
 @pytest.mark.timeout(1800)
 def test_oom_killed_and_hung_trials_fail_with_reasons_and_sweep_finishes(tmp_path):
     import ray._private.utils as ru
@@ -408,7 +363,9 @@ def test_oom_killed_and_hung_trials_fail_with_reasons_and_sweep_finishes(tmp_pat
 # transient tracking failure
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
+@pytest.mark.fault
 @pytest.mark.timeout(1800)
 def test_mlflow_store_locked_for_30s_is_survived(tmp_path):
     write_spec(tmp_path, "lockdb", samples=2, epochs=4, max_concurrent=2)
@@ -507,7 +464,9 @@ def _session_procs(sid: int) -> list[int]:
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
+@pytest.mark.fault
 @pytest.mark.timeout(900)
 def test_double_ctrl_c_stops_at_once_and_resume_finishes(tmp_path):
     """Ctrl-C twice: the second one ends the driver at once (no tables, no MLflow), yet the sweep
@@ -594,6 +553,7 @@ def read_only():
         folder.chmod(0o755)
 
 
+@pytest.mark.cli
 def test_read_only_folders_are_refused_before_anything_is_created(tmp_path, read_only):
     """launch into a folder it cannot write (sweep folder or the SQLite MLflow store) and resume of a
     read-only sweep folder: exit 2, one message naming the folder, nothing created or changed."""
@@ -631,7 +591,9 @@ def test_read_only_folders_are_refused_before_anything_is_created(tmp_path, read
     assert sorted(p.name for p in sweep.iterdir()) == before and json.loads((sweep / "sweep.json").read_text()) == meta
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
+@pytest.mark.fault
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("retry_timeouts,max_failures,retries", [(False, 2, 0), (True, 1, 1)],
                          ids=["timeout-not-retried", "retry_timeouts-true"])
@@ -660,7 +622,8 @@ def test_timed_out_trial_is_not_retried_unless_asked(tmp_path, retry_timeouts, m
     assert r.stderr.count("exceeded search.trial_timeout_s") == retries + 1, r.stderr[-3000:]
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 @pytest.mark.timeout(900)
 def test_launch_exits_1_when_every_trial_raises(tmp_path):
     """No trial finished (each raises: a table the trial cannot load): the sweep still ends

@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_faults import ok, parent, sweeper, write_spec
+from tests.support.cli import ok, sweeper
+from tests.support.specs import copy_sweep
+from tests.test_faults import parent
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-def test_resume_report_and_links_of_a_finished_sweep(tmp_path):
-    write_spec(tmp_path, "fin", grid=True, epochs=1)
-    r = ok(sweeper(tmp_path, "launch", "fin.yaml", "--num-cpus", "1", "--quiet"))
-    client, par = parent(tmp_path, "fin")
-    assert f"http://127.0.0.1:5000/#/experiments/{par.info.experiment_id}/runs" in r.stdout, r.stdout[-1500:]
+@pytest.mark.timeout(900)
+def test_resume_report_and_links_of_a_finished_sweep(finished_sweep, tmp_path):
+    """On a copy of the session's finished sweep."""
+    name = finished_sweep.name
+    client, par = parent(finished_sweep.root, name)
+    out = finished_sweep.stdout
+    assert f"http://127.0.0.1:5000/#/experiments/{par.info.experiment_id}/runs" in out, out[-1500:]
+    root = copy_sweep(finished_sweep.root, tmp_path / "c", name)
+    client, par = parent(root, name)
     before = {k: len(client.get_metric_history(par.info.run_id, k)) for k in par.data.metrics}
     assert before["selected_val_error_mean"] == 1, before
 
-    ok(sweeper(tmp_path, "resume", "fin", "--num-cpus", "1", "--quiet"))
-    client, par = parent(tmp_path, "fin")
+    ok(sweeper(root, "resume", name, "--num-cpus", "1", "--quiet"))
+    client, par = parent(root, name)
     after = {k: len(client.get_metric_history(par.info.run_id, k)) for k in par.data.metrics}
     assert after == before, (before, after)  # nothing changed: no new points
 
-    sweep = tmp_path / "sweeps" / "fin"
+    sweep = root / "sweeps" / name
     (sweep / "trials.parquet").unlink()
-    r = ok(sweeper(tmp_path, "report", "fin", "--no-mlflow", timeout=600))
+    r = ok(sweeper(root, "report", name, "--no-mlflow", timeout=600))
     assert (sweep / "trials.parquet").exists() and "no sweep" not in r.stderr, r.stderr[-2000:]
     assert (sweep / "report" / "report.md").exists()
 

@@ -14,7 +14,9 @@ import time
 import pytest
 from mlflow import MlflowClient
 
-from tests.test_faults import children, env, ok, sweeper, write_spec
+from tests.support.cli import env, ok, sweeper
+from tests.support.specs import write_spec
+from tests.test_faults import children
 
 OPEN_TRACKER = """
 import sys, time
@@ -28,6 +30,7 @@ print("OK", flush=True)
 """
 
 
+@pytest.mark.cli
 def test_trackers_opening_a_new_store_at_once_all_succeed(tmp_path):
     """Four drivers open their parent runs on a store that does not exist yet, released together."""
     go = tmp_path / "go"
@@ -46,6 +49,7 @@ def test_trackers_opening_a_new_store_at_once_all_succeed(tmp_path):
         assert [r.data.tags["sweeper.sweep_id"] for r in runs] == [f"s{i}"]
 
 
+@pytest.mark.cli
 def test_launch_failing_before_sweep_json_leaves_nothing(tmp_path):
     """The MLflow store cannot be opened (a damaged mlflow.db): the launch fails, and no sweep folder is
     left behind, so the same command works once the store is fixed (no 'not a sweep folder' refusal)."""
@@ -56,7 +60,8 @@ def test_launch_failing_before_sweep_json_leaves_nothing(tmp_path):
     assert not (tmp_path / "sweeps" / "bad").exists(), sorted(p.name for p in (tmp_path / "sweeps" / "bad").iterdir())
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 @pytest.mark.timeout(1800)
 def test_two_launches_at_once_on_a_fresh_store(tmp_path):
     """Two real `sweeper launch` of different sweeps, started together in a folder without mlflow.db:

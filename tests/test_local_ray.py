@@ -61,6 +61,7 @@ def _is_loopback(addr: str) -> bool:
     return ip.is_loopback
 
 
+@pytest.mark.ray
 def test_local_ray_binds_loopback_and_its_token_file_is_private(tmp_path, monkeypatch):
     import ray
     from ray._private import ray_constants
@@ -100,6 +101,7 @@ def test_local_ray_binds_loopback_and_its_token_file_is_private(tmp_path, monkey
     assert ray_constants.ENABLE_RAY_CLUSTER == cluster_mode and local_ray.SINGLE_MACHINE_ENV not in os.environ
 
 
+@pytest.mark.ray
 def test_an_existing_readable_token_file_is_tightened(tmp_path, monkeypatch):
     token = tmp_path / "auth_token"
     token.write_text("x" * 64)
@@ -119,6 +121,7 @@ def test_loopback_classifier(addr, loop):
     assert _is_loopback(addr) is loop
 
 
+@pytest.mark.ray
 def test_a_second_local_ray_with_another_token_file_starts(tmp_path, monkeypatch):
     """Ray caches the first token of a process; a later local instance started from another token file
     must still authenticate (it failed with InvalidAuthToken before ``private_token_file`` reset the cache)."""

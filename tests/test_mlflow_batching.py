@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.mark.ray
 @pytest.mark.parametrize("flush_every_s", [0.0, 3600.0], ids=["every-result", "only-at-trial-end"])
 def test_every_epoch_is_logged_once_whatever_the_flush_period(tmp_path, monkeypatch, flush_every_s):
     import ray

@@ -1,7 +1,8 @@
 """The sweep as a person sees it in the MLflow UI, checked in a real headless browser.
 
-A real tiny sweep (``sweeper launch``: real local Ray with ``--num-cpus 2``, Optuna grid, MLflow
-SQLite; digits, a 16-unit MLP, softmax and dropout x 2 seeds, 2 epochs), served by the real
+The session's real tiny sweep (``finished_sweep``, a copy of it: ``sweeper launch`` with real
+local Ray and ``--num-cpus 2``, Optuna grid, MLflow SQLite; digits, a 16-unit MLP, softmax and
+dropout x 2 seeds, 2 epochs), served by the real
 ``sweeper ui``, viewed in Debian's Chromium (``/usr/bin/chromium``, headless) driven by Playwright.
 The assertions are on what the rendered page shows: the child runs' readable names in the
 experiment's runs table (after clicking the parent row's expand button, as a user does), ``report/report.md``'s text and a report figure (an ``<img>`` that loaded:
@@ -18,41 +19,24 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-import yaml
+
+from tests.support.cli import cli, env, free_port
+from tests.support.specs import TINY, copy_sweep
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 180_000  # per wait for something on the page: generous, the 2-core CI machine is often loaded
-NAME = "browser"
-SPEC = {
-    "name": NAME,
-    "description": "Browser check: softmax vs dropout on digits",
-    "dataset": {"name": "digits"},
-    "model": {"name": "mlp", "params": {"widths": [16]}},
-    "regularizer": {"name": "softmax"},
-    "train": {"epochs": 2, "batch_size": 128},
-    "space": {"regularizer.name": {"type": "categorical", "choices": ["softmax", "dropout"]}},
-    "seeds": [0, 1],
-    "search": {"sampler": "grid"},
-}
+NAME = TINY["name"]
 CHILD_NAMES = ["dropout seed=0", "dropout seed=1", "softmax seed=0", "softmax seed=1"]
 REPORT_FIGURE = "report/figures/learning_curves_best_configuration_per_method.png"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _api(base: str, endpoint: str, body: dict | None = None, **params) -> dict:
@@ -89,25 +73,22 @@ def _image_loads(page, path: str) -> None:
         arg=path, timeout=TIMEOUT_MS)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1500)  # a sweep, an MLflow server start, a browser: each minutes on a loaded machine
-def test_report_and_figures_are_visible_in_the_mlflow_ui(tmp_path):
+@pytest.mark.browser
+@pytest.mark.cli  # `sweeper ui` and its MLflow server
+@pytest.mark.timeout(1200)  # an MLflow server start, a browser: each minutes on a loaded machine
+def test_report_and_figures_are_visible_in_the_mlflow_ui(finished_sweep, tmp_path):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
                                    "(pip install -e '.[dev]')")
 
-    (tmp_path / f"{NAME}.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    r = subprocess.run([sys.executable, "-m", "sweeper.cli", "launch", f"{NAME}.yaml", "--num-cpus", "2", "--quiet"],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    report_md = (tmp_path / "sweeps" / NAME / "report" / "report.md").read_text()
+    root = copy_sweep(finished_sweep.root, tmp_path / "c", NAME)
+    report_md = (root / "sweeps" / NAME / "report" / "report.md").read_text()
     heading = next(line.lstrip("# ").strip() for line in report_md.splitlines() if line.startswith("#"))
 
-    port = _free_port()
-    ui_env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
-    ui = subprocess.Popen([sys.executable, "-m", "sweeper.cli", "ui", "--port", str(port)], cwd=tmp_path, env=ui_env,
+    port = free_port()
+    ui_env = env(MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}")
+    ui = subprocess.Popen(cli("ui", "--port", str(port)), cwd=root, env=ui_env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

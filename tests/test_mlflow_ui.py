@@ -1,39 +1,22 @@
 """MLflow as the comparison UI, checked through the REST API a real ``mlflow server`` serves to its
-web UI (``ajax-api/2.0/mlflow/...``) after a real tiny sweep (real Ray, Optuna grid, MLflow SQLite):
+web UI (``ajax-api/2.0/mlflow/...``) after the session's real tiny sweep (``finished_sweep``: real Ray, Optuna grid, MLflow SQLite):
 readable child run names, the ``config_id`` tag (the UI's group-by key), the parent's summary and
 description, and figures as artifacts of the parent and of each finished trial's run."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-SPEC = {
-    "name": "ui",
-    "description": "UI check: softmax vs dropout on digits",
-    "dataset": {"name": "digits"},
-    "model": {"name": "mlp", "params": {"widths": [16]}},
-    "regularizer": {"name": "softmax"},
-    "train": {"epochs": 2, "batch_size": 128},
-    "space": {"regularizer.name": {"type": "categorical", "choices": ["softmax", "dropout"]}},
-    "seeds": [0, 1],
-    "search": {"sampler": "grid"},
-}
+from tests.support.cli import env, free_port
+from tests.support.specs import TINY, copy_sweep
 
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+NAME = TINY["name"]
 
 
 def _get(base: str, endpoint: str, **params) -> dict:
@@ -50,26 +33,22 @@ def _post(base: str, path: str, body: dict) -> dict:
         return json.loads(r.read())
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(900)  # a sweep, then an mlflow server start (~1 min alone on a busy machine)
-def test_mlflow_ui_shows_names_groups_summary_and_figures(tmp_path):
-    (tmp_path / "ui.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    r = subprocess.run([sys.executable, "-m", "sweeper.cli", "launch", "ui.yaml", "--num-cpus", "2"], cwd=tmp_path,
-                       env=env, capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+@pytest.mark.cli  # an mlflow server
+@pytest.mark.timeout(900)  # an mlflow server start (~1 min alone on a busy machine)
+def test_mlflow_ui_shows_names_groups_summary_and_figures(finished_sweep, tmp_path):
+    out = finished_sweep.stdout
     # the compact progress view, not Tune's boxed tables
-    assert "4/4 trials done (4 finished)" in r.stdout and "best so far by val_error (min):" in r.stdout
-    assert "╭" not in r.stdout and "│ Trial name" not in r.stdout
-    assert (tmp_path / "sweeps" / "ui" / "report" / "figures").is_dir()  # drawn once, by the report
-    assert not (tmp_path / "sweeps" / "ui" / "figures").exists()
-    check_ui(tmp_path, env)
+    assert "4/4 trials done (4 finished)" in out and "best so far by val_error (min):" in out
+    assert "╭" not in out and "│ Trial name" not in out
+    assert (finished_sweep.dir / "report" / "figures").is_dir()  # drawn once, by the report
+    assert not (finished_sweep.dir / "figures").exists()
+    check_ui(copy_sweep(finished_sweep.root, tmp_path / "c", NAME), env())
 
 
 def check_ui(tmp_path: Path, env: dict) -> None:
     """Serve ``tmp_path/mlflow.db`` with ``mlflow server`` and check what its UI's REST API returns."""
-    trials = pd.read_parquet(tmp_path / "sweeps" / "ui" / "trials.parquet")
-    port = _port()
+    trials = pd.read_parquet(tmp_path / "sweeps" / NAME / "trials.parquet")
+    port = free_port()
     server = subprocess.Popen(
         ["mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--host", "127.0.0.1",
          "--port", str(port), "--workers", "1"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -77,7 +56,7 @@ def check_ui(tmp_path: Path, env: dict) -> None:
     try:
         for _ in range(360):  # mlflow server start-up takes seconds (minutes on a loaded machine)
             try:
-                exp = _get(base, "experiments/get-by-name", experiment_name="ui")["experiment"]
+                exp = _get(base, "experiments/get-by-name", experiment_name=NAME)["experiment"]
                 break
             except OSError:
                 time.sleep(0.5)
@@ -98,7 +77,7 @@ def check_ui(tmp_path: Path, env: dict) -> None:
             assert t["mlflow.runName"] == f"{t['configuration']} seed={t['seed']}"
         assert len({tags[c["info"]["run_id"]]["config_id"] for c in children}) == 2
         p = tags[parent[0]["info"]["run_id"]]
-        assert p["mlflow.note.content"].startswith("UI check: softmax vs dropout on digits")
+        assert p["mlflow.note.content"].startswith(TINY["description"])
         assert "95% t-CI" not in p["sweeper.best"] and "mean of 2 seeds" in p["sweeper.best"]  # n=2: no interval
         assert p["sweeper.best_config"] in ("softmax", "dropout")
         assert p["sweeper.best_config_id"] in set(trials.config_id)

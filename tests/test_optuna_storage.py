@@ -124,7 +124,9 @@ def _interrupt_after_first_result(cwd: Path, sweep: Path) -> None:
             proc.wait()
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
+@pytest.mark.fault
 @pytest.mark.timeout(1800)
 def test_per_method_studies_agree_with_trials_after_interrupt_and_resume(tmp_path):
     from sweeper.search import study
@@ -160,6 +162,7 @@ def _get(port: int, path: str) -> dict:
     return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30).read())
 
 
+@pytest.mark.cli
 def test_dashboard_serves_the_sweep_study_on_localhost(tmp_path):
     from sweeper.search import space, study
     from sweeper.spec import from_dict
@@ -192,6 +195,7 @@ def test_dashboard_serves_the_sweep_study_on_localhost(tmp_path):
     assert proc.returncode == 0
 
 
+@pytest.mark.cli
 def test_dashboard_without_a_study_is_one_clear_error(tmp_path):
     sweep = tmp_path / "sweeps" / "old"
     sweep.mkdir(parents=True)

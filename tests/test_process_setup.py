@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sweeper.driver import process_setup
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +70,7 @@ def test_ray_token_auth_only_with_a_token_and_no_mode(monkeypatch, tmp_path):
     assert os.environ["RAY_AUTH_MODE"] == "disabled"  # the user's setting wins
 
 
+@pytest.mark.cli
 def test_importing_the_driver_changes_no_process_state():
     """Importing sweeper.driver.launch (and with it space, trial, Ray Tune, torch) sets no environment
     variable of ours and leaves Optuna's log level alone."""
@@ -96,6 +99,8 @@ print(json.dumps({"before": before, "after": get_authentication_mode() == Authen
 """
 
 
+@pytest.mark.cli
+@pytest.mark.ray
 def test_ray_token_auth_reaches_an_already_imported_ray(tmp_path):
     """Ray caches RAY_AUTH_MODE when it is imported; the launcher imports it before joining a cluster by
     --address. Setting the variable alone left Ray's config 'disabled' (InvalidAuthToken against a

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_faults import _session_procs, cli, env, write_spec
+from tests.support.cli import cli, env
+from tests.support.specs import write_spec
+from tests.test_faults import _session_procs
 
 
 def _raylets(root: int, by_session: bool) -> list[int]:
@@ -63,7 +65,9 @@ ray.shutdown()
 """
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
+@pytest.mark.fault
 @pytest.mark.timeout(600)
 def test_a_start_that_times_out_is_retried_once():
     """In a process of its own: a Ray start that failed leaves Ray's module state behind, which would
@@ -89,7 +93,9 @@ def test_a_start_that_times_out_is_retried_once():
             time.sleep(0.1)
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
+@pytest.mark.fault
 @pytest.mark.timeout(600)
 def test_launch_whose_ray_never_starts_exits_1_with_one_message(tmp_path):
     write_spec(tmp_path, "nostart", grid=True, epochs=1)

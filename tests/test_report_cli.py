@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from report_fixtures import dropmax_like
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,7 @@ def _cli(*args, cwd):
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.cli
 def test_report_on_a_results_folder(tmp_path):
     d = _results(tmp_path / "results" / "fixture")
     r = _cli("report", str(d), "--baseline", "softmax", "--metric", "test_error", "--report-dir", str(d / "report"), cwd=tmp_path)
@@ -56,6 +58,7 @@ def test_report_on_a_results_folder(tmp_path):
                     "robustness.csv"}
 
 
+@pytest.mark.cli
 def test_bad_metric_or_sweep_exits_2_without_traceback(tmp_path):
     d = _results(tmp_path / "r")
     r = _cli("report", str(d), "--metric", "nope", cwd=tmp_path)

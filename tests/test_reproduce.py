@@ -57,7 +57,8 @@ def _invoke(*args: str):
     return CliRunner().invoke(cli.main, list(args))
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 def test_provenance_in_parquet_and_mlflow(sweep):
     d = sweep / "sweeps" / "prov"
     meta = pq.read_schema(d / "trials.parquet").metadata
@@ -87,7 +88,8 @@ def test_provenance_in_parquet_and_mlflow(sweep):
     assert "provenance.json" in {a.path for a in client.list_artifacts(child.info.run_id)}
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 def test_reproduce_is_exact_on_cpu(sweep):
     out = str(sweep / "sweeps")
     trials = pd.read_parquet(sweep / "sweeps" / "prov" / "trials.parquet")
@@ -109,7 +111,8 @@ def test_reproduce_is_exact_on_cpu(sweep):
     assert bad.exception is None or isinstance(bad.exception, SystemExit)
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 def test_reproduce_names_a_changed_data_file(sweep):
     data = sweep / "data.csv"
     original = data.read_bytes()
@@ -126,7 +129,8 @@ def test_reproduce_names_a_changed_data_file(sweep):
     assert re.search(r"data fingerprint: train split sha256 [0-9a-f]{16}\.\.\. recorded, [0-9a-f]{16}\.\.\. now", r.output)
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep):
     out = str(sweep / "sweeps")
     bad = _invoke("confirm", "prov", "--top", "1", "--seeds", "1,7", "--out", out)
@@ -156,7 +160,8 @@ def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep):
     assert "never used for selection" not in _invoke("report", "prov", "--out", out).output
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 def test_confirm_per_method_at_twice_the_budget_on_default_fresh_seeds(sweep):
     """`sweeper confirm SWEEP --epochs 2x`: each method's selected configuration (by validation), 2 x 2 epochs,
     as many fresh seeds as the search ran (the next after its seeds), and the sign check printed."""

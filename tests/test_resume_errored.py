@@ -9,7 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.test_faults import children, result_rows, sweeper, write_spec
+from tests.support.cli import sweeper
+from tests.support.specs import write_spec
+from tests.test_faults import children, result_rows
 
 TIMEOUT_S = 5  # the hung trial's limit (it hangs after its first epoch; no healthy trial races this limit)
 
@@ -21,7 +23,8 @@ def _run(tmp_path, *args):
     return r
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 @pytest.mark.timeout(1800)
 def test_plain_resume_does_not_rerun_a_timed_out_trial(tmp_path):
     # 3 epochs, a checkpoint after each: the trial hangs after each epoch, so no run of it finishes

@@ -13,7 +13,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 @pytest.mark.timeout(1200)
 def test_scale_bench_one_size_measures_a_real_sweep(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}

@@ -41,6 +41,7 @@ GOOD = {"name": "t", "dataset": {"name": "digits"}, "model": {"name": "mlp", "pa
         "space": {"train.lr": {"type": "float", "low": 1.0e-4, "high": 1.0e-2, "log": True}}, "seeds": [0, 1]}
 
 
+@pytest.mark.cli
 def test_committed_schema_is_generated_and_printed_without_torch_or_ray():
     assert COMMITTED.read_text(encoding="utf-8") == schema_cmd.text(), "run: sweeper schema -o search_spaces/sweep.schema.json"
     code = ("import sys\nfrom sweeper.cli import main\ntry:\n    main(['schema'], standalone_mode=True)\n"

@@ -16,10 +16,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from cluster import LocalCluster  # noqa: E402
 
-from tests.test_faults import REPO, children, write_spec  # noqa: E402
+from tests.support.cli import REPO  # noqa: E402
+from tests.support.specs import write_spec  # noqa: E402
+from tests.test_faults import children  # noqa: E402
 
 
-@pytest.mark.slow
+@pytest.mark.cluster
+@pytest.mark.ray
+@pytest.mark.cli
 @pytest.mark.timeout(1200)
 def test_two_sweeps_share_a_token_cluster(tmp_path):
     with LocalCluster() as c:

@@ -92,6 +92,7 @@ def test_the_interval_check_has_teeth():
     assert len(_interval_fields()) >= 30  # most numeric fields are probed, not skipped
 
 
+@pytest.mark.cli
 def test_show_regularizer_lists_every_field_without_torch_or_ray():
     r = _cli("show", "regularizer", "dropout")
     assert r.returncode == 0, r.stderr
@@ -107,6 +108,7 @@ def test_show_regularizer_lists_every_field_without_torch_or_ray():
     assert "regularizer.per_channel: bool = false    valid: true or false" in r.stdout
 
 
+@pytest.mark.cli
 def test_show_train_documents_momentum_and_schedules():
     r = _cli("show", "train")
     assert r.returncode == 0, r.stderr
@@ -120,6 +122,7 @@ def test_show_train_documents_momentum_and_schedules():
         assert f"train.{f.name}: " in out
 
 
+@pytest.mark.cli
 def test_show_without_name_lists_every_entry():
     r = _cli("show", "regularizer")
     assert r.returncode == 0, r.stderr
@@ -131,6 +134,7 @@ def test_show_without_name_lists_every_entry():
     assert r.returncode == 0 and "dataset.max_memory_gb: float = 8.0" in r.stdout
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("args,expect", [
     (("show", "regularizer", "dropmaxx"), "unknown regularizer 'dropmaxx': valid are det_attention,"),
     (("show", "model", "lenet5"), "unknown model 'lenet5': valid are "),
@@ -145,6 +149,7 @@ def test_unknown_name_is_one_clear_error(args, expect):
     assert "IMPORTED []" in r.stdout
 
 
+@pytest.mark.cli
 def test_validate_of_a_spec_with_a_paper_block_imports_no_statistics_stack():
     """`sweeper validate` starts fast: a paper sweep's spec (with a `paper:` block) is checked without
     importing torch, Ray, scipy or pandas (the block's parser is sweeper/spec/paper.py, not sweeper.report)."""

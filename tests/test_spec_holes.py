@@ -92,6 +92,7 @@ def test_a_space_that_searches_nothing_runs_one_sample_with_a_warning():
     assert spec.from_dict(BASE).search.num_samples == 2 and spec.from_dict(BASE).warnings == ()
 
 
+@pytest.mark.cli
 def test_the_warning_reaches_the_cli_and_validation_succeeds(tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump({**BASE, "space": {"regularizer.keep": {"value": 0.5}}}), encoding="utf-8")

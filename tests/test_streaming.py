@@ -118,7 +118,7 @@ def test_streamed_resume_from_a_checkpoint_and_worker_processes(folder):
     assert straight.sources["train"].loaders[7].persistent_workers  # the worker processes outlive an epoch
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_a_sweep_streams_a_folder_inside_ray_trials(folder, tmp_path, monkeypatch):
     """Through launch(): a real local Ray instance, DataLoader worker processes inside the trial actors."""
     from sweeper import spec

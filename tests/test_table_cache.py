@@ -63,7 +63,8 @@ def live_sweep(tmp_path_factory):
     return sweep, cache, seen
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 @pytest.mark.timeout(1200)
 def test_cached_tables_equal_a_full_rebuild_and_read_only_changes(live_sweep):
     from sweeper.store import tables
@@ -114,7 +115,8 @@ def _add_pending_trial(sweep: Path) -> str:
     return "zzpending"
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 @pytest.mark.timeout(1200)
 def test_a_trial_not_started_gets_no_row_but_status_shows_it(live_sweep, tmp_path):
     from sweeper.store import identity, tables
@@ -144,7 +146,8 @@ def _tune_like_rewrite(path: Path, stop: threading.Event) -> None:
         path.write_bytes(data)
 
 
-@pytest.mark.slow
+@pytest.mark.cli
+@pytest.mark.ray
 @pytest.mark.timeout(1200)
 def test_cache_never_sleeps_through_rewrites_and_catches_up(live_sweep, tmp_path, monkeypatch):
     from sweeper.store import identity, tables

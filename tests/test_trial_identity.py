@@ -44,7 +44,7 @@ def test_the_record_a_trial_reports_equals_what_the_driver_would_derive():
     assert trial_identity.read({"val_error": 0.1}) is None and trial_identity.read({trial_identity.REPORT_KEY: "{"}) is None
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 def test_the_driver_resolves_no_trial_configuration_during_a_real_sweep(tmp_path, monkeypatch):
     from sweeper.driver import launch
 

@@ -59,6 +59,7 @@ def _sweep_folder(tmp: Path) -> None:
     tables.write_tables(d, from_dict(SPEC))
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("args,expect", [
     (["--help"], "Hyperparameter sweeps"),
     (["status", "quick"], "1 finished"),
@@ -76,6 +77,7 @@ def test_quick_commands_import_neither_torch_nor_ray(tmp_path, args, expect):
     assert "LAUNCHER=false" in r.stdout.splitlines(), (args, "the launcher was imported")  # status/report read files only
 
 
+@pytest.mark.cli
 def test_the_sweep_driver_imports_no_torch():
     """``sweeper.driver.launch`` (the driver: Ray Tune, Optuna, MLflow) leaves torch to the trial processes:
     Tune gets ``trainables.entry.run_trial``, which imports the trial code on its first call."""
@@ -178,7 +180,7 @@ def test_period_settings_are_validated(key, value, ok):
     assert getattr(spec.from_dict(SPEC).search, key) == PERIODS[key]  # the default
 
 
-@pytest.mark.slow
+@pytest.mark.ray
 @pytest.mark.timeout(600)
 def test_reused_processes_give_the_same_results_and_checkpoint_by_time(tmp_path, monkeypatch):
     """The real launch path on one CPU: 3 trials. With process reuse (the default) all run in

@@ -20,18 +20,21 @@ def _run(args, **kw):
     return subprocess.run(CLI + args, capture_output=True, text=True, timeout=300, **kw)
 
 
+@pytest.mark.cli
 def test_mlflow_missing_from_path_is_one_clear_error(tmp_path):
     r = _run([], env={**os.environ, "PATH": str(tmp_path)})
     assert r.returncode == 2 and "mlflow" in r.stderr and "not on PATH" in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("port", ["99999", "http"])
 def test_an_impossible_port_is_refused(port):
     r = _run(["--port", port])
     assert r.returncode == 2 and "--port" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.cli
 def test_a_busy_port_is_refused():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,6 +53,7 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_ui_runs_few_processes_and_stops_promptly(tmp_path, sig):
     with socket.socket() as s:
