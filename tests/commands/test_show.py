@@ -21,7 +21,7 @@ from trainables.models import MODELS
 from trainables.paramdoc import decls, field_docs, missing_docs, parse_interval
 from trainables.regularizers import REGULARIZERS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLASSES = {
     **{f"regularizer {n}": e.params for n, e in REGULARIZERS.items()},
     **{f"model {n}": e.params for n, e in MODELS.items()},

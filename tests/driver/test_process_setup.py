@@ -11,7 +11,7 @@ import pytest
 
 from sweeper.driver import process_setup
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TUNE_VARS = [v for v, _, _ in process_setup.TUNE_ENV] + ["TUNE_MAX_PENDING_TRIALS_PG", process_setup.SNAPSHOT_VAR]
 
 
@@ -110,7 +110,7 @@ def test_ray_token_auth_reaches_an_already_imported_ray(tmp_path):
     (tmp_path / ".ray").mkdir()
     (tmp_path / ".ray" / "auth_token").write_text("x" * 64)
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")}
-    env.update(HOME=str(tmp_path), PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env.update(HOME=str(tmp_path), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     r = subprocess.run([sys.executable, "-c", TOKEN_PROBE], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout.strip().splitlines()[-1]) == {"before": False, "after": True}

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.driver.test_faults import _session_procs
 from tests.support.cli import cli, env
 from tests.support.specs import write_spec
-from tests.test_faults import _session_procs
 
 
 def _raylets(root: int, by_session: bool) -> list[int]:

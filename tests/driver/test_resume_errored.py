@@ -9,9 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from tests.driver.test_faults import children, result_rows
 from tests.support.cli import sweeper
 from tests.support.specs import write_spec
-from tests.test_faults import children, result_rows
 
 TIMEOUT_S = 5  # the hung trial's limit (it hangs after its first epoch; no healthy trial races this limit)
 

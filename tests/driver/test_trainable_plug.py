@@ -12,7 +12,7 @@ from sweeper.driver import launch
 from sweeper.driver.preflight import PreflightError
 from trainables import entry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_default_trainable_is_the_entry_point(monkeypatch):

@@ -17,7 +17,7 @@ from trainables.loop import TrainConfig, Trainer
 from trainables.resolve import trial_config
 from trainables.trial import build, load_splits
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------------------------------

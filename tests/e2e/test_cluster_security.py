@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 POLICY = REPO / "sweeper-worker-policy.json"
 SECURITY_PAGE = REPO / "docs" / "how-to" / "cluster-security.md"
 

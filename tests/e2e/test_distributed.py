@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from cluster import LocalCluster  # noqa: E402
-from support.misbehaving_trial import MISBEHAVING  # noqa: E402
+from tests.e2e.cluster import LocalCluster  # noqa: E402
+from tests.support.misbehaving_trial import MISBEHAVING  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 E_REPORT: dict = {}  # what the fault tests observed (written to $SWEEPER_FAULT_REPORT)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.driver.test_faults import parent
 from tests.support.cli import ok, sweeper
 from tests.support.specs import copy_sweep
-from tests.test_faults import parent
 
 
 @pytest.mark.timeout(900)

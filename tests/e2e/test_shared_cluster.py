@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from cluster import LocalCluster  # noqa: E402
-
+from tests.driver.test_faults import children  # noqa: E402
+from tests.e2e.cluster import LocalCluster  # noqa: E402
 from tests.support.cli import REPO  # noqa: E402
 from tests.support.specs import write_spec  # noqa: E402
-from tests.test_faults import children  # noqa: E402
 
 
 @pytest.mark.cluster

@@ -288,7 +288,7 @@ def test_trial_figures_drawn_by_worker_processes_match_the_serial_drawing(tmp_pa
     from sweeper.driver import publish
     from sweeper.figures import trial_worker
 
-    sweep = Path(__file__).resolve().parents[1] / "results" / "maldrop_rho"
+    sweep = Path(__file__).resolve().parents[2] / "results" / "maldrop_rho"
     tids = list(pd.read_parquet(sweep / "trials.parquet").query("status == 'finished'")["trial_id"][:3])
     serial = trial_worker.draw_share(str(sweep), tids, str(tmp_path / "serial"))
     shares = [{"sweep_dir": str(sweep), "trial_ids": tids[i::2], "out_dir": str(tmp_path / f"w{i}")} for i in range(2)]

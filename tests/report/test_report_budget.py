@@ -1,8 +1,8 @@
 """Budget-fair comparison on a table built to be unconverged: budget selection on validation, the flag, verdict flips."""
 import pytest
-from report_fixtures import rows, table
 
 from sweeper.report import budget
+from tests.report.report_fixtures import rows, table
 
 OBJ = ("val_error", "min")
 SEEDS = (0, 1, 2, 3, 4)

@@ -9,9 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from report_fixtures import dropmax_like
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.report.report_fixtures import dropmax_like
+
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = """name: fixture
 search: {metric: val_error, mode: min}
 paper:

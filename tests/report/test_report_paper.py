@@ -1,9 +1,9 @@
 """Paper targets: the spec's paper: block (validation), measured vs paper, deltas, ordering and flipped pairs."""
 import pytest
-from report_fixtures import rows, table
 from scipy import stats as sps
 
 from sweeper.report import paper, tables
+from tests.report.report_fixtures import rows, table
 
 OBJ = ("val_error", "min")
 BLOCK = {"source": "a made-up Table 1", "targets": {
@@ -71,7 +71,7 @@ def test_paper_specs_declare_targets():
 
     from sweeper import spec
 
-    root = Path(__file__).resolve().parents[1] / "search_spaces" / "paper"
+    root = Path(__file__).resolve().parents[2] / "search_spaces" / "paper"
     for name in ("dropmax_table1_mnist1k", "gd_table1_sal", "maldrop_mnist"):
         s = spec.load(root / f"{name}.yaml")
         assert s.paper and s.paper["source"] and len(s.paper["targets"]) >= 3, name

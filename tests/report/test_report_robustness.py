@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from report_fixtures import rows, table
-from test_report_budget import _trials as budget_trials
 
 from sweeper.report import robustness
 from sweeper.report.run import make_report
+from tests.report.report_fixtures import rows, table
+from tests.report.test_report_budget import _trials as budget_trials
 
 SPEC = "name: {name}\ntrain: {{epochs: 60}}\nsearch: {{metric: val_error, mode: min}}\nseeds: [0, 1, 2]\n"
 

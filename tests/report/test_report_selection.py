@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from report_fixtures import rows, table
 
 from sweeper import report
 from sweeper.report.run import make_report
 from sweeper.store import selection
+from tests.report.report_fixtures import rows, table
 
 SPEC = "name: disagree\nsearch: {metric: val_error, mode: min}\n"
 SEEDS = (0, 1, 2)

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from report_fixtures import dropmax_like, rows, table
 
 from sweeper.report import compare, tables, writer
 from sweeper.report.data import Sweep
 from sweeper.report.stats import holm, paired
+from tests.report.report_fixtures import dropmax_like, rows, table
 
 OBJ = ("val_error", "min")
 

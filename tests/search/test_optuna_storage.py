@@ -21,7 +21,7 @@ import yaml
 
 from tests.support.misbehaving_trial import MISBEHAVING
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SPEC = {
     "name": "st", "dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [16]}},
     "regularizer": {"name": "softmax"}, "train": {"epochs": 1},

@@ -301,7 +301,7 @@ def test_random_mutations_of_real_specs_never_crash_the_validator():
     import random
 
     rng = random.Random(0)
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     docs = [yaml.safe_load(f.read_text()) for f in sorted((repo / "search_spaces").rglob("*.yaml"))]
     pool = [None, -1, 0, 2.5, 1e308, float("nan"), float("inf"), "x", "", [], {}, [[1]], {"a": 1}, True, 10**30,
             "1e-4", "s" * 5000, {"type": "float"}, {"value": [1]}, {"type": "categorical", "choices": [[1], {"a": 2}]}]

@@ -27,7 +27,7 @@ from trainables.config import Section, TrialConfig, flatten, is_config_name, mer
 from trainables.registry import UnknownName
 from trainables.resolve import from_dict, resolve, trial_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASE = {"dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [16]}},
         "regularizer": {"name": "dropout"}, "train": {"epochs": 1, "batch_size": 64}}
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from test_bad_input import CORPUS
 
 from sweeper.commands import schema as schema_cmd
 from sweeper.spec.schema import schema
+from tests.spec.test_bad_input import CORPUS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "search_spaces" / "sweep.schema.json"
 SPECS = sorted((ROOT / "search_spaces").rglob("*.yaml")) + [ROOT / "docs" / "reference" / "spec-example.yaml",
                                                              ROOT / "docs" / "tutorials" / "my_sweep.yaml"]

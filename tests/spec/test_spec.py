@@ -10,7 +10,7 @@ import yaml
 from sweeper import spec
 from sweeper.search import per_method, space
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GOOD = {
     "name": "t",
     "dataset": {"name": "digits"},

@@ -24,7 +24,7 @@ from sweeper import spec
 from sweeper.spec import params_check, sections
 from sweeper.spec.model import MAX_PROBLEM, shorten
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DROPMAX = ROOT / "search_spaces" / "paper" / "dropmax_table1_mnist1k.yaml"
 BASE = {"name": "t", "dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [16]}},
         "regularizer": {"name": "dropout"}, "train": {"epochs": 1},

@@ -14,9 +14,9 @@ import time
 import pytest
 from mlflow import MlflowClient
 
+from tests.driver.test_faults import children
 from tests.support.cli import env, ok, sweeper
 from tests.support.specs import write_spec
-from tests.test_faults import children
 
 OPEN_TRACKER = """
 import sys, time

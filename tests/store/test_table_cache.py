@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SPEC = {
     "name": "tc", "dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [16]}},
     "regularizer": {"name": "softmax"}, "train": {"epochs": 2, "batch_size": 256},

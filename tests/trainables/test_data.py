@@ -13,7 +13,7 @@ from trainables import data
 from trainables.data import DatasetNotFound
 from trainables.data.idx import read_idx, write_idx
 
-T10K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist-t10k"
+T10K = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist-t10k"
 needs_t10k = pytest.mark.skipif(not (T10K / "t10k-images-idx3-ubyte.gz").is_file(), reason=f"{T10K} absent")
 
 
