@@ -37,12 +37,22 @@ _EXPENSIVE = {"sweeper.cli": "cli", "gcs_server": "ray", "raylet": "ray", "mlflo
 
 
 def pytest_collection_modifyitems(config, items) -> None:
+    """Marks ``unit`` what has no cost marker, and groups the rest for ``pytest-xdist --dist loadgroup``:
+    the tests of the session sweep on one worker (it is launched once per worker), the tests whose
+    point is timing (``cluster``, ``fault``) on one worker one at a time, every other costly test with
+    the rest of its file (module-scoped sweeps are built once); unit tests go wherever a worker is free."""
     for item in items:
         if "finished_sweep" in item.fixturenames:  # the session sweep: a real launch, Ray inside
             item.add_marker("ray")
             item.add_marker("cli")
         if not any(item.get_closest_marker(m) for m in COST):
             item.add_marker("unit")
+        elif "finished_sweep" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("finished_sweep"))
+        elif item.get_closest_marker("cluster") or item.get_closest_marker("fault"):
+            item.add_marker(pytest.mark.xdist_group("timing"))
+        else:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
 
 
 _spawned: list[str] | None = None  # the expensive argvs of the running unit test; None: not watching
