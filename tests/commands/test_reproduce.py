@@ -9,11 +9,8 @@ confirm sweep of its best configuration on a fresh seed.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,12 +21,7 @@ from click.testing import CliRunner
 from mlflow import MlflowClient
 
 from sweeper import cli
-
-
-def _sweeper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return subprocess.run([sys.executable, "-m", "sweeper.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900)
+from tests.support.cli import sweeper
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +40,7 @@ def sweep(tmp_path_factory):
         "seeds": [0, 1], "search": {"sampler": "grid"}, "resources": {"cpu": 1},
     }
     (root / "prov.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    r = _sweeper("launch", "prov.yaml", "--num-cpus", "2", "--quiet", cwd=root)
+    r = sweeper(root, "launch", "prov.yaml", "--num-cpus", "2", "--quiet", timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return root
 
@@ -139,7 +131,7 @@ def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep):
     assert too_many.exit_code == 2 and "has 2 configuration(s)" in too_many.output
     assert not (sweep / "sweeps" / "prov_confirm").exists()
 
-    r = _sweeper("confirm", "prov", "--top", "1", "--seeds", "5", "--num-cpus", "2", "--quiet", cwd=sweep)
+    r = sweeper(sweep, "confirm", "prov", "--top", "1", "--seeds", "5", "--num-cpus", "2", "--quiet", timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "come from seeds never used for selection" in r.stdout
 
@@ -170,7 +162,7 @@ def test_confirm_per_method_at_twice_the_budget_on_default_fresh_seeds(sweep):
     assert both.exit_code == 2 and "exclude each other" in both.output
     bad = _invoke("confirm", "prov", "--epochs", "twice", "--out", out)
     assert bad.exit_code == 2 and "such as 2x" in bad.output
-    r = _sweeper("confirm", "prov", "--epochs", "2x", "--name", "prov_long", "--num-cpus", "2", "--quiet", cwd=sweep)
+    r = sweeper(sweep, "confirm", "prov", "--epochs", "2x", "--name", "prov_long", "--num-cpus", "2", "--quiet", timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     src = pd.read_parquet(sweep / "sweeps" / "prov" / "trials.parquet")
     best = src.groupby("config_id").val_error.mean().idxmin()

@@ -25,6 +25,7 @@ def _run(tmp_path, *args):
 
 @pytest.mark.cli
 @pytest.mark.ray
+@pytest.mark.fault
 @pytest.mark.timeout(1800)
 def test_plain_resume_does_not_rerun_a_timed_out_trial(tmp_path):
     # 3 epochs, a checkpoint after each: the trial hangs after each epoch, so no run of it finishes

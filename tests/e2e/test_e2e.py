@@ -7,16 +7,13 @@ finish, record each with its status and reason, and never stop early.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
 from mlflow import MlflowClient
+
+from tests.support.cli import sweeper
 
 SPEC = {
     "name": "e2e",
@@ -36,18 +33,12 @@ SPEC = {
 }
 
 
-def sweeper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return subprocess.run([sys.executable, "-m", "sweeper.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
 @pytest.mark.cli
 def test_bad_spec_exits_2_without_traceback_and_starts_nothing(tmp_path):
     bad = {**SPEC, "train": {"epochs": "three", "lr": "1e-3"}, "regularizer": {"name": "dropmaxx"}}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
     for cmd in ("validate", "launch"):
-        r = sweeper(cmd, "bad.yaml", cwd=tmp_path)
+        r = sweeper(tmp_path, cmd, "bad.yaml")
         assert r.returncode == 2, r.stderr
         assert "Traceback" not in r.stderr + r.stdout
         assert "train.epochs: expected an integer, got str 'three'" in r.stderr
@@ -62,7 +53,7 @@ def test_end_to_end_sweep(tmp_path):
     (tmp_path / "bad.csv").write_text("label,colour\n" + "0,red\n1,blue\n" * 10)
     spec = yaml.safe_dump(SPEC, sort_keys=False).replace("BAD_PLACEHOLDER.csv", str(tmp_path / "bad.csv"))
     (tmp_path / "e2e.yaml").write_text(spec)
-    r = sweeper("launch", "e2e.yaml", "--num-cpus", "2", "--quiet", cwd=tmp_path)
+    r = sweeper(tmp_path, "launch", "e2e.yaml", "--num-cpus", "2", "--quiet")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "best configurations by val_error" in r.stdout
 
@@ -102,13 +93,13 @@ def test_end_to_end_sweep(tmp_path):
     assert "figures" not in top  # sweep figures live once, in the report folder
     assert "report/figures" in {a.path for a in client.list_artifacts(parents[0].info.run_id, "report")}
 
-    rep = sweeper("report", "e2e", cwd=tmp_path)
+    rep = sweeper(tmp_path, "report", "e2e")
     assert rep.returncode == 0 and "regularizer.name=softmax, train.lr=0.05 | 2/2 |" in rep.stdout
-    st = sweeper("status", "e2e", cwd=tmp_path)
+    st = sweeper(tmp_path, "status", "e2e")
     assert st.returncode == 0 and "6/6 trials done (2 finished, 2 diverged, 2 error)" in st.stdout
 
     before = (sweep / "trials.parquet").stat().st_mtime_ns
-    again = sweeper("launch", "e2e.yaml", cwd=tmp_path)
+    again = sweeper(tmp_path, "launch", "e2e.yaml")
     assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
     assert (sweep / "trials.parquet").stat().st_mtime_ns == before
 

@@ -9,9 +9,6 @@ trials.parquet and the report's configuration labels, under that one name.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +20,7 @@ import yaml
 from sweeper import spec
 from sweeper.report import data
 from sweeper.store import columns, provenance
+from tests.support.cli import sweeper
 from trainables.config import Section, TrialConfig, flatten, is_config_name, merge
 from trainables.registry import UnknownName
 from trainables.resolve import from_dict, resolve, trial_config
@@ -107,12 +105,6 @@ def test_resolved_base_fills_defaults_and_lists_candidates():
     assert rb["candidates"]["regularizer"]["dropout"] == rb["regularizer"]["params"]
 
 
-def _sweeper(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return subprocess.run([sys.executable, "-m", "sweeper.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
 @pytest.mark.cli
 @pytest.mark.ray
 def test_one_searched_parameter_has_one_name_from_yaml_to_mlflow_parquet_and_report(tmp_path):
@@ -123,7 +115,7 @@ def test_one_searched_parameter_has_one_name_from_yaml_to_mlflow_parquet_and_rep
                   "seeds": [0], "search": {"sampler": "random", "num_samples": 2, "sampler_seed": 0},
                   "resources": {"cpu": 1}}
     (tmp_path / "names.yaml").write_text(yaml.safe_dump(sweep_spec, sort_keys=False))
-    r = _sweeper("launch", "names.yaml", "--num-cpus", "2", "--quiet", cwd=tmp_path)
+    r = sweeper(tmp_path, "launch", "names.yaml", "--num-cpus", "2", "--quiet")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     sweep = tmp_path / "sweeps" / "names"
     assert name in yaml.safe_load((sweep / "spec.yaml").read_text())["space"]
