@@ -36,6 +36,7 @@ COST = ("ray", "cli", "cluster", "fault", "browser")
 _EXPENSIVE = {"sweeper.cli": "cli", "gcs_server": "ray", "raylet": "ray", "mlflow": "cli", "optuna-dashboard": "cli"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items) -> None:
     """Marks ``unit`` what has no cost marker, and groups the rest for ``pytest-xdist --dist loadgroup``:
     the tests of the session sweep on one worker (it is launched once per worker), the tests whose
