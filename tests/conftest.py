@@ -1,15 +1,112 @@
-"""Test-wide settings: one torch thread in the test process (2-core CI machine; Ray trials set
-their own thread count from their CPU allocation), and the ``device`` fixture: a test that takes
-``device`` runs once per available device (``cpu``, plus ``cuda`` when ``torch.cuda.is_available()``)
-and asserts the same things on each."""
+"""Test-wide settings, the lanes and the shared fixtures.
+
+- One torch thread in the test process (2-core CI machine; Ray trials set their own thread count
+  from their CPU allocation).
+- Lanes by cost (markers registered in pyproject.toml): ``ray`` (starts Ray), ``cli`` (spawns the
+  CLI in a subprocess), ``cluster`` (a multi-node Ray cluster), ``fault`` (a real kill, timeout, OOM
+  or lock), ``browser``. A test with none of them is marked ``unit`` here
+  (``python -m pytest -m unit``: the fast lane). A ``unit`` test that spawns the CLI, a Ray
+  process or an MLflow/Optuna server fails, naming the marker it lacks (a guard on
+  ``subprocess.Popen``: Ray starts its GCS and raylet through it).
+- ``device``: a test that takes it runs once per available device (``cpu``, plus ``cuda`` when
+  ``torch.cuda.is_available()``) and asserts the same things on each.
+- ``finished_sweep``: ONE real ``sweeper launch`` per test session of :data:`tests.support.specs.TINY`
+  (real local Ray, Optuna grid, MLflow SQLite, Parquet, the report); tests read it, and copy it with
+  :func:`tests.support.specs.copy_sweep` before changing anything.
+"""
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
+
+from tests.support.cli import ok, sweeper
+from tests.support.specs import TINY
 
 torch.set_num_threads(1)
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+COST = ("ray", "cli", "cluster", "fault", "browser")
+# what a unit test must not start (matched in the first three words of a subprocess's argv): the CLI,
+# Ray's processes, an MLflow or Optuna server
+_EXPENSIVE = {"sweeper.cli": "cli", "gcs_server": "ray", "raylet": "ray", "mlflow": "cli", "optuna-dashboard": "cli"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items) -> None:
+    """Marks ``unit`` what has no cost marker, and groups the rest for ``pytest-xdist --dist loadgroup``:
+    the tests of the session sweep on one worker (it is launched once per worker), the tests whose
+    point is timing (``cluster``, ``fault``) on one worker one at a time, every other costly test with
+    the rest of its file (module-scoped sweeps are built once); unit tests go wherever a worker is free."""
+    for item in items:
+        if "finished_sweep" in item.fixturenames:  # the session sweep: a real launch, Ray inside
+            item.add_marker("ray")
+            item.add_marker("cli")
+        if not any(item.get_closest_marker(m) for m in COST):
+            item.add_marker("unit")
+        elif "finished_sweep" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("finished_sweep"))
+        elif item.get_closest_marker("cluster") or item.get_closest_marker("fault"):
+            item.add_marker(pytest.mark.xdist_group("timing"))
+        else:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+
+
+_spawned: list[str] | None = None  # the expensive argvs of the running unit test; None: not watching
+_popen_init = subprocess.Popen.__init__
+
+
+def _watching_init(self, args, *a, **kw) -> None:
+    if _spawned is not None:
+        words = [str(a) for a in args] if isinstance(args, (list, tuple)) else str(args).split()
+        head = " ".join(words[:3])
+        _spawned.extend(f"{' '.join(words)[:200]} (-> mark it {m})" for k, m in _EXPENSIVE.items() if k in head)
+    _popen_init(self, args, *a, **kw)
+
+
+subprocess.Popen.__init__ = _watching_init
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    global _spawned
+    if item.get_closest_marker("unit") is None:
+        return (yield)
+    _spawned = []
+    try:
+        result = yield
+    finally:
+        seen, _spawned = _spawned, None
+    if seen:
+        raise AssertionError("a unit test (no cost marker) spawned: " + "; ".join(seen))
+    return result
 
 
 @pytest.fixture(params=DEVICES)
 def device(request) -> torch.device:
     return torch.device(request.param)
+
+
+@dataclass(frozen=True)
+class FinishedSweep:
+    """The session's finished sweep: ``root`` holds ``tiny.yaml``, ``mlflow.db`` and ``sweeps/tiny``;
+    ``stdout`` is what ``sweeper launch tiny.yaml --num-cpus 2`` printed."""
+    root: Path
+    stdout: str
+    name: str = TINY["name"]
+
+    @property
+    def dir(self) -> Path:
+        return self.root / "sweeps" / self.name
+
+
+@pytest.fixture(scope="session")
+def finished_sweep(tmp_path_factory) -> FinishedSweep:
+    root = tmp_path_factory.mktemp("finished")
+    (root / "tiny.yaml").write_text(yaml.safe_dump(TINY, sort_keys=False))
+    r = ok(sweeper(root, "launch", "tiny.yaml", "--num-cpus", "2", timeout=900))
+    return FinishedSweep(root, r.stdout)

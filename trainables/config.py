@@ -49,7 +49,7 @@ class TrainConfig:
       Parameters, gradients and Adam/SGD state stay fp32, so no loss scaling is
       needed. bf16 keeps fp32's exponent range, so masks, top-k selections and
       log-probabilities behave as in fp32 at ~3 significant digits (tested:
-      tests/test_precision.py, within 2 points of fp32 validation error).
+      tests/trainables/test_precision.py, within 2 points of fp32 validation error).
     - ``channels_last``: ``False`` (default) or ``True``: NHWC memory format for
       the network's 4-D weights and the input batches (faster convolutions on
       tensor-core GPUs, ideally with bf16); MLPs are unaffected.

@@ -6,7 +6,7 @@ epoch, write the final artifacts and call the regularizer's ``finalize`` after t
 last epoch), minus Ray's reporting and checkpoints, which touch no random state.
 On CPU with the same torch thread count, code, packages and data, a trial is
 deterministic: the trial seed fixes the data order, the initialisation and every
-mask, and ``replay`` returns bitwise the same floats. ``tests/test_reproduce.py``
+mask, and ``replay`` returns bitwise the same floats. ``tests/commands/test_reproduce.py``
 checks exactly that against a trial run by Ray, so a change to ``run_trial`` that
 this module does not follow is caught there.
 """

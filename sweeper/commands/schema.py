@@ -1,7 +1,7 @@
 """``sweeper schema``: the sweep spec's JSON Schema, as committed in ``search_spaces/sweep.schema.json``.
 
 The text is ``json.dumps(schema(), indent=2)`` plus a newline, so the committed file and the
-command's output are byte-identical (``tests/test_schema.py`` keeps them in sync).
+command's output are byte-identical (``tests/spec/test_schema.py`` keeps them in sync).
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@
   seven huey consumer processes, for server-side GenAI jobs that viewing runs never uses).
   Measured on the 2-core machine with ``--workers 1`` alone: 10 processes (CLI, uvicorn, job
   runner, 7 huey consumers; the issue counted ~12 with the default 4 workers); with both, the
-  ``mlflow`` CLI and its uvicorn (tests/test_ui.py asserts at most 3 and no job runner).
+  ``mlflow`` CLI and its uvicorn (tests/commands/test_ui.py asserts at most 3 and no job runner).
 - Prompt stop: the server runs in its own session/process group; SIGTERM or SIGINT to
   ``sweeper ui`` is forwarded to that whole group, which gets ``GRACE_S`` seconds before
   SIGKILL. (``os.execvp`` left the signals to MLflow's CLI, whose children outlived it.)

@@ -10,7 +10,7 @@ starts the node (the constant in this process, ``RAY_ENABLE_WINDOWS_OR_OSX_CLUST
 environment the node's processes inherit) and restores both afterwards, so a later
 ``ray.init(address=...)`` in the same process can still join a cluster. Measured with
 ``ss -ltnp`` on the node's process tree: before, ``*:port`` for gcs_server, raylet, the driver
-and workers; after, ``127.0.0.1`` / ``[::ffff:127.0.0.1]`` only (tests/test_local_ray.py).
+and workers; after, ``127.0.0.1`` / ``[::ffff:127.0.0.1]`` only (tests/driver/test_local_ray.py).
 
 Token file. Ray 2.60 enables token authentication for a new local instance and, when no
 token exists, writes ``~/.ray/auth_token`` with the default umask (0644: readable by every

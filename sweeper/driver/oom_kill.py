@@ -23,7 +23,7 @@ of Ray, not shipped in the wheel): ``ACTOR_DIED`` (for a dead node too, with
 ``RUNTIME_ENV_SETUP_FAILED`` or ``ACTOR_UNSCHEDULABLE_ERROR``, or ``ACTOR_UNAVAILABLE``.
 ``ACTOR_DIED`` / ``ACTOR_UNAVAILABLE`` deserialize to ``ActorDiedError`` /
 ``ActorUnavailableError``, both ``RayActorError`` (serialization.py line 467; Tune handles
-them, ``actor_manager.py`` line 271), which ``tests/test_distributed.py::
+them, ``actor_manager.py`` line 271), which ``tests/e2e/test_distributed.py::
 test_worker_node_killed_mid_sweep`` exercises for real. The last two would still stop the sweep
 in Tune, as before; they concern every trial alike (a broken runtime environment, a resource
 request no node can ever meet), which ``sweeper.driver.preflight.check_cluster`` checks at launch.
