@@ -73,7 +73,6 @@ def _env() -> dict[str, str]:
 @pytest.mark.browser
 @pytest.mark.ray
 @pytest.mark.cli
-@pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_finished_sweep_study_is_visible_in_the_optuna_dashboard(tmp_path):
     if not os.path.exists(CHROMIUM):

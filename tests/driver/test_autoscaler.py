@@ -31,10 +31,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.autoscaling import HEAD_TYPE, fake_config
+from tests.support.misbehaving_trial import MISBEHAVING
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-from support.autoscaling import HEAD_TYPE, fake_config  # noqa: E402
-from support.misbehaving_trial import MISBEHAVING  # noqa: E402
 
 CLUSTER_YAML = REPO / "cluster.yaml"
 EPOCHS = 4
@@ -163,10 +163,9 @@ def _gpu_fallback_logged(cluster) -> bool:
 @pytest.mark.cluster
 @pytest.mark.fault
 @pytest.mark.cli
-@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_autoscaler_launches_replaces_and_removes_gpu_workers(tmp_path):
-    from support.autoscaling import autoscaling_cluster, kill_fake_node
+    from tests.support.autoscaling import autoscaling_cluster, kill_fake_node
 
     t0 = time.monotonic()
     pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)

@@ -21,8 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from support.misbehaving_trial import MISBEHAVING  # noqa: E402
+from tests.support.misbehaving_trial import MISBEHAVING
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = (0, 1, 2)

@@ -81,7 +81,6 @@ def interrupted_after_first_round(cwd: Path, name: str) -> None:
     assert not json.loads((sweep / "race.json").read_text())["finished"]
 
 
-@pytest.mark.slow
 @pytest.mark.ray
 @pytest.mark.cli
 @pytest.mark.fault

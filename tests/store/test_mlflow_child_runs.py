@@ -3,10 +3,7 @@ at most a page, and a sweep of thousands of trials (x seeds) has more runs than 
 used to return (real MLflow SQLite store)."""
 from __future__ import annotations
 
-import pytest
 
-
-@pytest.mark.slow  # an MLflow SQLite store: creating its schema takes seconds
 def test_child_runs_pages_through_more_runs_than_one_search_returns(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     from sweeper.store import mlflow_runs

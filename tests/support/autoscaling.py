@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cluster import HOST, MB, LocalCluster, _alive, _node_pids, free_port  # tests/ is on sys.path
+
+from tests.e2e.cluster import HOST, MB, LocalCluster, _alive, _node_pids, free_port
 
 HEAD_TYPE = "ray.head.default"  # the fake provider's name for the head node type
 NODE_ID_ENV = "RAY_OVERRIDE_NODE_ID_FOR_TESTING"
