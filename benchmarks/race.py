@@ -8,9 +8,10 @@ test: friedman}`` (``RACING``; ``t-test`` also replayed).
 
 1. **Replay** (exact: the same seeds and results): ``sweeper.search.racing.replay`` on the full table. Trials
    spent: each configuration runs ``seeds[:k]`` with ``k`` its elimination round, or the race's last round for a
-   survivor. Racing's choice: the selection rule of the report (``sweeper.store.selection``: the best mean
-   validation objective over a configuration's own seeds) applied to the trials racing ran, as the report of a
-   raced sweep selects; the full design's choice: the same rule on every trial. When they differ, the two are
+   survivor. Racing's choice: the selection rule of the report (``sweeper.store.selection``: in a raced sweep
+   the race's survivors first, then the best mean validation objective over a configuration's own seeds) applied
+   to the trials racing ran with their elimination rounds, as the report of a raced sweep selects; the full
+   design's choice: the same rule on every trial. When they differ, the two are
    compared on the full 10 seeds by a paired t-test (``scipy.stats.ttest_rel``) and the Wilcoxon signed-rank test
    (``scipy.stats.wilcoxon``), both two-sided, on the objective and on test_error: "indistinguishable" means
    both p >= 0.05 on the objective.
@@ -140,7 +141,9 @@ def race_table(name: str, trials: pd.DataFrame, racing: Racing, methods: list[st
     seeds = tuple(sorted(int(s) for s in trials["seed"].unique()))
     logs = races(trials, racing, seeds, methods or [])
     used = seeds_used(logs, racing)
+    gone = {e.config: e.round for log in logs for e in log.eliminations}  # as the live sweep's column says
     ran = raced_rows(trials, used, seeds)
+    ran = ran.assign(race_eliminated_round=pd.array([gone.get(c) for c in ran["config_id"]], dtype="Int64"))
     raced_choice = selection.ranked(ran, OBJECTIVE)[0]
     full_choice = selection.ranked(trials, OBJECTIVE)[0]
     survivors = tuple(logs[-1].alive)
@@ -339,8 +342,8 @@ def notes(reps: list[Replay], items: list[tuple[Replay, str]], m: dict[str, Any]
         first = next((y.k for y in x.logs[0].rounds if y.eliminated), None)
         out.append(f"With paired t-tests (Holm) instead: {x.spent} of {x.full} trials ({x.spent / x.full:.0%}), "
                    f"{len(x.survivors)} survivors, the first elimination in round {first}.")
-    out.append("Racing's choice is what the report of a raced sweep selects (the best mean val_error over each "
-               "configuration's own seeds, sweeper.store.selection); the survivors ran all 10 seeds, so their means "
+    out.append("Racing's choice is what the report of a raced sweep selects (sweeper.store.selection: the race's "
+               "survivors first, then the best mean val_error); the survivors ran all 10 seeds, so their means "
                "are the full design's.")
     if m is None:
         out.append("The live run was not part of this measurement (python -m benchmarks.race without --live).")
