@@ -39,9 +39,11 @@ _EXPENSIVE = {"sweeper.cli": "cli", "gcs_server": "ray", "raylet": "ray", "mlflo
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items) -> None:
     """Marks ``unit`` what has no cost marker, and groups the rest for ``pytest-xdist --dist loadgroup``:
-    the tests of the session sweep on one worker (it is launched once per worker), the tests whose
-    point is timing (``cluster``, ``fault``) on one worker one at a time, every other costly test with
-    the rest of its file (module-scoped sweeps are built once); unit tests go wherever a worker is free."""
+    the tests of the session sweep on one worker (it is launched once per worker); a costly test that uses a
+    module- or class-scoped fixture with the rest of its file (module-scoped sweeps are built once); every other
+    test goes wherever a worker is free. With two workers at most two costly tests run at once, the load the
+    timing-sensitive tests (``cluster``, ``fault``) are sized for; one group for all of them made one worker's
+    queue the whole CI run (about 20 of its 21 minutes)."""
     for item in items:
         if "finished_sweep" in item.fixturenames:  # the session sweep: a real launch, Ray inside
             item.add_marker("ray")
@@ -50,10 +52,15 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker("unit")
         elif "finished_sweep" in item.fixturenames:
             item.add_marker(pytest.mark.xdist_group("finished_sweep"))
-        elif item.get_closest_marker("cluster") or item.get_closest_marker("fault"):
-            item.add_marker(pytest.mark.xdist_group("timing"))
-        else:
+        elif _uses_shared_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.path.name))
+
+
+def _uses_shared_fixture(item) -> bool:
+    """Whether ``item`` uses a fixture that lives longer than one test (module, class or package scope)."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(d and d[-1].scope in ("module", "class", "package") for d in defs)
 
 
 _spawned: list[str] | None = None  # the expensive argvs of the running unit test; None: not watching
