@@ -165,3 +165,19 @@ def test_a_protected_configuration_is_compared_but_never_eliminated():
     log = replay(values, seeds, settings(max_seeds=4), "min", "final", protected=frozenset({"base"}))
     assert log.rounds[0].p_values["base"] == 0.0 and log.eliminations == ()
     assert "base" in log.alive and log.finished and [r.k for r in log.rounds] == [3, 4]
+
+
+def test_conover_post_hoc_equals_scikit_posthocs():
+    """The F-Race post-hoc (Conover's rank t for the Friedman design) gives scikit-posthocs' unadjusted p-values
+    (``posthoc_conover_friedman``, a dependency already) against the round's best; Holm is applied afterwards."""
+    import numpy as np
+    import scikit_posthocs as sp
+
+    from sweeper.search.racing import _conover
+
+    rng = np.random.default_rng(0)
+    for b, m in [(3, 4), (5, 3), (8, 6), (10, 30)]:
+        table = rng.normal(size=(b, m)) + 0.3 * np.arange(m)
+        best, ps = _conover(table)
+        ref = sp.posthoc_conover_friedman(table, p_adjust=None)
+        assert ps and all(abs(ps[j] - float(ref.iloc[best, j])) < 1e-12 for j in ps)
