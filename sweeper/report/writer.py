@@ -61,10 +61,7 @@ def _provenance(sw: Sweep) -> str:
 def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str | None = None,
           baseline: str | None = None, all_pairs: bool = False, paper_block: dict | None = None) -> SweepReport:
     trials = sw.trials
-    for m in (*extra_metrics, *([compare_metric] if compare_metric else [])):
-        if column(trials, m) not in trials:
-            avail = numeric_metrics(trials)
-            raise ReportInputError(f"metric {m!r} is not in {sw.folder}/trials.parquet; available: {', '.join(avail)}")
+    _check_metrics(sw, (*extra_metrics, *([compare_metric] if compare_metric else [])))
     metric = compare_metric or (extra_metrics[0] if extra_metrics else "test_error")
     objective = sw.objective
     if column(trials, objective[0]) not in trials:
@@ -121,6 +118,14 @@ def build(sw: Sweep, *, extra_metrics: tuple[str, ...] = (), compare_metric: str
              f"'{race.TITLE}' section and run `sweeper confirm` on fresh seeds for the final claim."] if raced else []
     rep.main = "\n".join(main + (["", *signs] if signs[0] else []))
     return rep
+
+
+def _check_metrics(sw: Sweep, names: tuple[str, ...]) -> None:
+    """One clear error for a metric the sweep's trials table does not have, listing the ones it has."""
+    for m in names:
+        if column(sw.trials, m) not in sw.trials:
+            avail = numeric_metrics(sw.trials)
+            raise ReportInputError(f"metric {m!r} is not in {sw.folder}/trials.parquet; available: {', '.join(avail)}")
 
 
 N_NOTE = (f"Cells: mean ± 95% Student-t interval over the seeds that finished; with fewer than "
