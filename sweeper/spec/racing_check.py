@@ -31,9 +31,13 @@ def parse_racing(raw: Any, seeds: list[int], search: Search, problems: Problems)
             problems.add(f"search.racing.{k}", f"unknown key; valid keys are {', '.join(RACING_KEYS)}" + close(k, RACING_KEYS))
     lo, hi, alpha, test = raw.get("min_seeds", 3), raw.get("max_seeds", n), raw.get("alpha", 0.05), raw.get("test", "friedman")
     ok = len(problems)
+    if n < 2:
+        problems.add("search.racing", f"racing needs at least 2 seeds to compare on; the spec has {n} "
+                     "(give `seeds: [0, 1, 2, ...]`, or remove search.racing)")
+        return None
     if not (_int(lo) and 2 <= lo <= n):
         problems.add("search.racing.min_seeds", f"must be an integer in [2, {n}] (the spec has {n} seed(s)), "
-                     f"got {excerpt(lo)}" + ("; racing needs at least 2 seeds" if n < 2 else ""))
+                     f"got {excerpt(lo)}")
     if not (_int(hi) and 2 <= hi <= n):
         problems.add("search.racing.max_seeds", f"must be an integer in [min_seeds, {n}] (the spec's seeds), got {excerpt(hi)}")
     elif _int(lo) and 2 <= lo <= n and lo > hi:
