@@ -25,10 +25,11 @@ never ran (the driver was killed after asking for it) and that the study hands o
 from __future__ import annotations
 
 import json
-import pickle
 from typing import Any
 
 from ray.tune.search import Searcher
+
+from sweeper.search.pickled import PickledSearcher
 
 MAX_REPEATS_PER_CALL = 1000  # a suggest call asks the study at most this often before giving up for now
 _FAILED = "failed"
@@ -39,7 +40,7 @@ def config_key(config: dict) -> str:
     return json.dumps(config, sort_keys=True, default=repr)
 
 
-class DistinctConfigs(Searcher):
+class DistinctConfigs(PickledSearcher):
     """``searcher`` with repeated suggestions answered from the earlier result (module docstring)."""
 
     def __init__(self, searcher: Searcher, budget: int):
@@ -111,17 +112,3 @@ class DistinctConfigs(Searcher):
         the study takes as it takes a result without its objective (PRUNED)."""
         metric = self.searcher.metric
         return {m: result[m] for m in (metric if isinstance(metric, list) else [metric]) if m in result}
-
-    def get_state(self) -> dict:
-        return dict(self.__dict__)
-
-    def set_state(self, state: dict) -> None:
-        self.__dict__.update(state)
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.__dict__, f)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(pickle.load(f))

@@ -3,12 +3,12 @@ raced grid (``search.racing`` with ``sampler: grid``; ``sweeper/search/race_sear
 grid cannot be used because the race decides which seeds each configuration gets."""
 from __future__ import annotations
 
-import pickle
-
 from ray.tune.search import Searcher
 
+from sweeper.search.pickled import PickledSearcher
 
-class GridPoints(Searcher):
+
+class GridPoints(PickledSearcher):
     """``points`` (dotted path -> value) in order, one per ``suggest``; results are not used."""
 
     def __init__(self, points: list[dict], metric: str | None = None, mode: str | None = None):
@@ -27,11 +27,3 @@ class GridPoints(Searcher):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         pass
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.__dict__, f)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(pickle.load(f))

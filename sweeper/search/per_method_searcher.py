@@ -1,15 +1,15 @@
 """The Ray Tune searcher behind equal tuning budgets per method (policy: ``sweeper/search/per_method.py``)."""
 from __future__ import annotations
 
-import pickle
 from typing import Any, Callable
 
 from ray.tune.search import Searcher
 
 from sweeper.search.per_method import NAME
+from sweeper.search.pickled import PickledSearcher
 
 
-class PerMethodStudies(Searcher):
+class PerMethodStudies(PickledSearcher):
     """Round-robin over one searcher per method, ``per_method`` suggestions each, then FINISHED.
 
     ``make(method)`` builds a method's searcher (an ``OptunaSearch`` over :func:`method_space`).
@@ -53,17 +53,3 @@ class PerMethodStudies(Searcher):
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id in self.owner:
             self.studies[self.owner[trial_id]].on_trial_complete(trial_id, result=result, error=error)
-
-    def get_state(self) -> dict:
-        return dict(self.__dict__)
-
-    def set_state(self, state: dict) -> None:
-        self.__dict__.update(state)
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.__dict__, f)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(pickle.load(f))

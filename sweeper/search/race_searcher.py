@@ -26,13 +26,13 @@ Replaces ``SeedReplicates`` (``sweeper/search/space.py``) when the spec races; t
 from __future__ import annotations
 
 import math
-import pickle
 from typing import Any, Protocol
 
 from ray.tune.search import Searcher
 
 from sweeper.search.distinct_configs import config_key
 from sweeper.search.per_method import NAME
+from sweeper.search.pickled import PickledSearcher
 from sweeper.search.racing import RaceLog, RacingSettings, replay
 from trainables.overrides import TRIAL_INDEX
 
@@ -52,7 +52,7 @@ class RaceIO(Protocol):
         """Store the race file's content."""
 
 
-class RaceSearcher(Searcher):
+class RaceSearcher(PickledSearcher):
     """F-Race over ``seeds`` around ``searcher`` (module docstring)."""
 
     def __init__(self, searcher: Searcher, seeds: tuple[int, ...], racing: RacingSettings, metric: str, mode: str,
@@ -248,19 +248,8 @@ class RaceSearcher(Searcher):
         else:
             self._write()
 
-    def get_state(self) -> dict:
-        return dict(self.__dict__)
-
-    def set_state(self, state: dict) -> None:
-        self.__dict__.update(state)
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.__dict__, f)
-
     def restore(self, checkpoint_path: str) -> None:
         io = self.io  # the driver's RaceIO of this run (it knows where the sweep folder is now)
-        with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(pickle.load(f))
+        super().restore(checkpoint_path)
         self.io = io
         self.rebuild()
