@@ -9,8 +9,10 @@ workers, ``idle_timeout_minutes: 0.25``), so the cluster starts with no worker a
 - worker nodes are launched for the sweep's pending trials (none exist before it);
 - its trials run on them, holding the declared (fake) GPU; without CUDA here each trial runs on the
   CPU and says so (a warning in its log; ``device: cpu`` with ``gpus_assigned`` in its provenance);
-- a worker SIGKILLed mid-sweep (its raylet and everything under it) is marked dead by the GCS and the
-  autoscaler launches a new worker for the pending trials; the killed trial resumes from its checkpoint;
+- every live worker SIGKILLed mid-sweep (its raylet and everything under it) is marked dead by the GCS
+  and the autoscaler launches new workers for the pending trials; a killed trial resumes from its checkpoint
+  (all live workers die at once, so the rest of the sweep can only run on replacements: with one victim
+  the autoscaler may already have a spare worker up, since Tune asks for the next trial's resources early);
 - once the sweep is over, idle workers are removed after the idle timeout.
 
 What it cannot show (only a real cloud run can): instance start-up times, spot interruptions, real
@@ -169,8 +171,8 @@ def test_autoscaler_launches_replaces_and_removes_gpu_workers(tmp_path):
 
     t0 = time.monotonic()
     pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    # max_workers 3 > max_concurrent 2: the autoscaler launches two workers for the sweep and a third once one
-    # dies (v1 counts a dead worker until it removes it, so with a cap of 2 the survivor could do all the work)
+    # max_workers 3 > max_concurrent 2: Tune may ask for a third trial's resources before a finished trial frees
+    # its own, so two or three workers can be up when every live one is killed
     cluster = autoscaling_cluster(CLUSTER_YAML, max_workers=3, idle_timeout_minutes=IDLE_TIMEOUT_MIN,
                                   extra_env={"SWEEPER_TEST_EPOCH_DELAY_S": str(EPOCH_DELAY_S),
                                              "PYTHONPATH": pythonpath, **MISBEHAVING})
@@ -202,8 +204,11 @@ def test_autoscaler_launches_replaces_and_removes_gpu_workers(tmp_path):
             return None
 
         tid, victim = _wait(mid_run_with_checkpoint, 400, "a trial mid-run on a launched worker", proc)
+        alive = watch.read()  # a worker that comes up after this read is a replacement, not in seen yet
         launched_before_kill = set(watch.seen)
-        kill_fake_node(victim)
+        killed = [victim, *(node for node in alive if node != victim)]
+        for node in killed:
+            kill_fake_node(node)
         t_kill = time.monotonic()
         _wait(lambda: proc.poll() is not None, 500, "the end of the sweep", poll=2.0)
         assert proc.returncode == 0, (tmp_path / "launch.out").read_text()[-3000:] + \
@@ -220,14 +225,16 @@ def test_autoscaler_launches_replaces_and_removes_gpu_workers(tmp_path):
         root = cluster.root
         cluster.shutdown()
     assert cluster.leftover_pids() == [], f"Ray processes of {root} survived shutdown"
-    check_outcome(sweep, n, watch.seen, launched_before_kill, tid, victim, fallback_logged)
+    check_outcome(sweep, n, watch.seen, launched_before_kill, tid, killed, fallback_logged)
     print(f"autoscaler test: {time.monotonic() - t0:.0f} s in all; kill -> sweep end {t_end - t_kill:.0f} s; "
           f"workers launched: {len(watch.seen)}")
 
 
-def check_outcome(sweep: Path, n: int, seen: dict[str, dict], launched_before_kill: set[str], tid: str, victim: str,
-                  fallback_logged: bool) -> None:
-    """What the sweep's tables, Tune's records and the node table show (see the module docstring)."""
+def check_outcome(sweep: Path, n: int, seen: dict[str, dict], launched_before_kill: set[str], tid: str,
+                  killed: list[str], fallback_logged: bool) -> None:
+    """What the sweep's tables, Tune's records and the node table show (see the module docstring);
+    ``killed[0]`` ran trial ``tid`` when every worker in ``killed`` was SIGKILLed."""
+    victim = killed[0]
     import pandas as pd
 
     trials = pd.read_parquet(sweep / "trials.parquet")
@@ -248,17 +255,16 @@ def check_outcome(sweep: Path, n: int, seen: dict[str, dict], launched_before_ki
         assert hw["device"] == "cpu" and len(hw["gpus_assigned"]) == 1, hw
     assert fallback_logged
 
-    # The killed worker was replaced; its trial resumed from its checkpoint on another node.
+    # The killed workers were replaced; the victim's trial resumed from its checkpoint on a replacement.
     replacements = set(seen) - launched_before_kill
-    assert replacements and seen[victim]["down"] is not None
+    assert replacements and all(seen[node]["down"] is not None for node in killed), (replacements, seen)
     hit = trials.set_index("trial_id").loc[tid]
     assert hit.retries >= 1 and hit.node_id != victim
     rows = _rows(sweep)[tid]
     resumed_from = [r["epoch"] - 1 for r in rows[1:] if r["iterations_since_restore"] == 1]
     assert resumed_from and resumed_from[0] >= 1, rows  # continued from a checkpoint, not from scratch
     e = epochs[epochs.trial_id == tid].set_index("epoch").node_id
-    assert (e.loc[: resumed_from[0]] == victim).all() and (e.loc[resumed_from[0] + 1:] != victim).all(), e
-    assert set(epochs.node_id) & replacements, "no epoch ran on a replacement worker"
+    assert (e.loc[: resumed_from[0]] == victim).all() and set(e.loc[resumed_from[0] + 1:]) <= replacements, e
 
     # Idle workers removed after the idle timeout, not before: each surviving worker went down at least
     # idle_timeout after its last report (Tune's whole-second timestamps and 1 s polling: 3 s margin).
@@ -268,5 +274,5 @@ def check_outcome(sweep: Path, n: int, seen: dict[str, dict], launched_before_ki
             last_report[r["node_id"]] = max(last_report.get(r["node_id"], 0), r["timestamp"])
     for node, rec in seen.items():
         assert rec["down"] is not None, (node, rec)
-        if node != victim and node in last_report:
+        if node not in killed and node in last_report:
             assert rec["down"] - last_report[node] >= IDLE_TIMEOUT_MIN * 60 - 3, (node, rec, last_report[node])
