@@ -18,7 +18,7 @@ workers, ``idle_timeout_minutes: 0.25``), so the cluster starts with no worker a
 What it cannot show (only a real cloud run can): instance start-up times, spot interruptions, real
 GPUs, S3 storage, the docker images, ``setup_commands`` and the network rules of ``cluster.yaml``.
 
-Wall time: 93 s measured on the shared 2-core machine at load 5-8 (head start, three node launches, a 6-trial
+Wall time: 91 s measured on the shared 2-core machine at load 0.1 (head start, five node launches, a 6-trial
 sweep of 4 two-second epochs, a 15 s idle timeout).
 """
 from __future__ import annotations
