@@ -23,6 +23,11 @@ from sweeper.figures import trial_worker
 from sweeper.spec.labels import config_name
 from sweeper.store import mlflow_runs as tracking
 
+# A worker process costs ~2 CPU-s to start (pandas, matplotlib, scipy imports) and draws a trial in
+# 0.32 CPU-s (measured on the 2-core dev machine): with two workers the wall time only drops once
+# there are more than ~12 trials, so each worker gets at least this many.
+TRIALS_PER_WORKER = 16
+
 
 def selected_trials(trials: pd.DataFrame, summary: pd.DataFrame, which: str) -> set[str] | None:
     """The trial ids whose figures are drawn (``search.trial_figures``): ``all`` -> None (every
@@ -41,12 +46,13 @@ def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker, worke
     """Draw and log each finished trial's figures to its child run (``only``: just these trials);
     returns how many runs got figures.
 
-    Drawing (matplotlib's layout and Agg rendering, ~0.2-0.4 s a figure, two figures a
-    trial) is most of this step's time, so it runs in ``workers`` processes (default: the
-    CPUs this process may use, at most 8; the trials are over, so the CPUs are free), each
-    ``python -m sweeper.figures.trial_worker`` drawing every n-th trial into a temporary
-    folder; this process alone logs to MLflow (one writer to the tracking store). With
-    one worker or one trial nothing is started; if a worker fails, its share is drawn here.
+    Drawing (matplotlib's layout and Agg rendering: 0.32 CPU-s a trial, two figures) is most of
+    this step's time, so a large sweep draws in ``workers`` processes (default: one per
+    ``TRIALS_PER_WORKER`` trials to draw, at most the CPUs this process may use and at most 8; the
+    trials are over, so the CPUs are free), each ``python -m sweeper.figures.trial_worker`` drawing
+    every n-th trial into a temporary folder; this process alone logs to MLflow (one writer to the
+    tracking store). With one worker nothing is started: the trials are drawn here; if a worker
+    fails, its share is drawn here.
     """
     sweep_dir = Path(sweep_dir)
     trials = pd.read_parquet(sweep_dir / "trials.parquet", columns=["trial_id", "status"])
@@ -55,7 +61,7 @@ def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker, worke
             if (only is None or tid in only) and tid in runs and not tracker.has_figures(runs[tid])]
     if not todo:
         return 0
-    n = max(1, min(workers or min(len(os.sched_getaffinity(0)), 8), len(todo)))
+    n = max(1, min(workers or min(len(os.sched_getaffinity(0)), 8, len(todo) // TRIALS_PER_WORKER), len(todo)))
     logged = 0
     with tempfile.TemporaryDirectory() as d:
         shares = [{"sweep_dir": str(sweep_dir), "trial_ids": todo[i::n], "out_dir": str(Path(d) / str(i))}
