@@ -25,8 +25,9 @@ from sweeper.store import mlflow_runs as tracking
 
 # A worker process costs ~2 CPU-s to start (pandas, matplotlib, scipy imports) and draws a trial in
 # 0.32 CPU-s (measured on the 2-core dev machine): with two workers the wall time only drops once
-# there are more than ~12 trials, so each worker gets at least this many.
-TRIALS_PER_WORKER = 16
+# there are more than ~12 trials, so each worker gets at least this many (the 27-trial quickstart:
+# two workers; a 4-trial sweep: none, 4 CPU-s less).
+TRIALS_PER_WORKER = 12
 
 
 def selected_trials(trials: pd.DataFrame, summary: pd.DataFrame, which: str) -> set[str] | None:
