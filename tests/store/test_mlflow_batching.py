@@ -17,6 +17,7 @@ def test_every_epoch_is_logged_once_whatever_the_flush_period(tmp_path, monkeypa
     from ray import tune
 
     from sweeper.driver import local_ray
+    from sweeper.driver.callbacks import mlflow as callback_module
     from sweeper.driver.callbacks.mlflow import MLflowTrialCallback
     from sweeper.store import mlflow_runs as tracking
 
@@ -25,7 +26,7 @@ def test_every_epoch_is_logged_once_whatever_the_flush_period(tmp_path, monkeypa
             tune.report({"epoch": epoch, "val_error": config["x"] / epoch, "train_loss": 1.0 / epoch})
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setattr(tracking, "FLUSH_EVERY_S", flush_every_s)
+    monkeypatch.setattr(callback_module, "FLUSH_EVERY_S", flush_every_s)  # the callback's own binding (it reads this one)
     tracker = tracking.SweepTracker("mb", experiment="mb", run_name="mb", fresh=True)
     cb = MLflowTrialCallback(tracker, lambda cfg: {"params": {"x": cfg["x"]}})
     local_ray.start_or_join(None, 1)  # the sweeper's local Ray start (its own token file, loopback only)
