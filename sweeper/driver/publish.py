@@ -62,7 +62,8 @@ def publish_trial_figures(sweep_dir: Path, tracker: tracking.SweepTracker, worke
             if (only is None or tid in only) and tid in runs and not tracker.has_figures(runs[tid])]
     if not todo:
         return 0
-    n = max(1, min(workers or min(len(os.sched_getaffinity(0)), 8, len(todo) // TRIALS_PER_WORKER), len(todo)))
+    default = min(len(os.sched_getaffinity(0)), 8, len(todo) // TRIALS_PER_WORKER)
+    n = max(1, min(workers or default, len(todo)))
     logged = 0
     with tempfile.TemporaryDirectory() as d:
         shares = [{"sweep_dir": str(sweep_dir), "trial_ids": todo[i::n], "out_dir": str(Path(d) / str(i))}
