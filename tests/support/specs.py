@@ -27,7 +27,8 @@ def write_spec(folder: Path, name: str, *, samples: int = 2, epochs: int = 2, se
     """``folder/<name>.yaml``: a 16-unit MLP with softmax on digits, batch 256, one CPU per trial;
     ``grid``: one configuration (lr 0.01), else ``samples`` random log-uniform lrs in [1e-3, 3e-2];
     ``search`` adds to (or overrides) the search section (``snapshot_every_s`` is 1: tests watch Tune's
-    storage mid-sweep)."""
+    storage mid-sweep; ``trial_figures`` is ``none``: the tests of these specs read no per-trial figure,
+    and drawing them costs ~0.7 CPU-s a trial; the figure tests use :data:`TINY`)."""
     spec = {
         "name": name,
         "dataset": {"name": "digits"},
@@ -39,7 +40,7 @@ def write_spec(folder: Path, name: str, *, samples: int = 2, epochs: int = 2, se
         "seeds": list(seeds),
         "search": {"sampler": "grid" if grid else "random", **({} if grid else {"num_samples": samples}),
                    "sampler_seed": 0, "max_failures": 0,
-                   "snapshot_every_s": 1,
+                   "snapshot_every_s": 1, "trial_figures": "none",
                    **search},
         "resources": {"cpu": 1},
     }

@@ -287,6 +287,35 @@ def test_digits_split():
     assert float(s.train_x.max()) == 1.0
 
 
+def test_digits_cached_split_is_sklearns_split_bit_for_bit(tmp_path):
+    """The first load writes the cache, later loads read it (no scikit-learn import): both give the
+    tensors of scikit-learn's own stratified split; a damaged cache file is recomputed."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from trainables.data.digits import cache_file
+
+    params = data.get("digits").Params(val_fraction=0.1, test_fraction=0.3, split_seed=3)
+    d = load_digits()
+    rest, test = train_test_split(np.arange(1797), test_size=0.3, stratify=d.target, random_state=3)
+    train, val = train_test_split(rest, test_size=0.1 / 0.7, stratify=d.target[rest], random_state=3)
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(d.target)
+    path = cache_file(params, tmp_path)
+    assert not path.exists()
+    loads = [_load("digits", tmp_path, val_fraction=0.1, test_fraction=0.3, split_seed=3)]
+    assert path.exists()
+    loads.append(_load("digits", tmp_path, val_fraction=0.1, test_fraction=0.3, split_seed=3))
+    path.write_bytes(path.read_bytes()[:1000])  # damaged: recomputed and rewritten
+    loads.append(_load("digits", tmp_path, val_fraction=0.1, test_fraction=0.3, split_seed=3))
+    for s in loads:
+        for got, idx in ((s.train_x, train), (s.val_x, val), (s.test_x, test)):
+            assert got.dtype == torch.float32 and torch.equal(got, x[torch.as_tensor(idx)])
+        for got, idx in ((s.train_y, train), (s.val_y, val), (s.test_y, test)):
+            assert got.dtype == torch.long and torch.equal(got, y[torch.as_tensor(idx)])
+    assert path.stat().st_size > 100_000
+
+
 # --- on-device augmentation ---------------------------------------------------------------------------
 def test_crop_flip_matches_a_per_image_reference():
     from trainables.data.augment import AUGMENTATIONS, PAD
