@@ -10,13 +10,18 @@
   ``subprocess.Popen``: Ray starts its GCS and raylet through it).
 - ``device``: a test that takes it runs once per available device (``cpu``, plus ``cuda`` when
   ``torch.cuda.is_available()``) and asserts the same things on each.
+- ``SWEEPER_CACHE_DIR`` (MLflow's schema template, cached build checks) is a folder of this test run,
+  shared by its xdist workers: the suite starts from an empty cache, as on a fresh machine, and never
+  touches the user's.
 - ``finished_sweep``: ONE real ``sweeper launch`` per test session of :data:`tests.support.specs.TINY`
   (real local Ray, Optuna grid, MLflow SQLite, Parquet, the report); tests read it, and copy it with
   :func:`tests.support.specs.copy_sweep` before changing anything.
 """
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +33,8 @@ from tests.support.cli import ok, sweeper
 from tests.support.specs import TINY
 
 torch.set_num_threads(1)
+os.environ["SWEEPER_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "sweeper-tests"
+                                     / os.environ.get("PYTEST_XDIST_TESTRUNUID", f"run-{os.getpid()}"))
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 COST = ("ray", "cli", "cluster", "fault", "browser")

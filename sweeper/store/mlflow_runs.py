@@ -57,6 +57,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from sweeper.spec.labels import config_name, run_name
+from sweeper.store.mlflow_template import seed_new_store, store_file
 from sweeper.store.mlflow_uri import tracking_uri
 from sweeper.store.retry import retry
 from trainables.config import is_config_name
@@ -86,12 +87,13 @@ def first_use_lock(uri: str) -> Iterator[None]:
     processes doing so at once fail (``table _alembic_tmp_latest_metrics already exists``). Every
     driver holds an exclusive ``flock`` on the folder of the database file while it opens the store
     and its parent run (about a second), so the first one creates the schema and the others find
-    it. No extra file is created; other URIs (a tracking server) need no lock."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix) or uri == prefix + ":memory:":
+    it (a new store starts as a copy of MLflow's schema: ``sweeper.store.mlflow_template``). No extra
+    file is created; other URIs (a tracking server) need no lock."""
+    db = store_file(uri)
+    if db is None:
         yield
         return
-    folder = Path(uri[len(prefix):].split("?", 1)[0]).parent
+    folder = db.parent
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # no such folder: MLflow's own error says it better
@@ -151,6 +153,7 @@ class SweepTracker:
         self.uri = tracking_uri()
         self.sweep_id = sweep_id
         with first_use_lock(self.uri):
+            seed_new_store(self.uri)
             retry(lambda: self._open(experiment, run_name, fresh), what="opening the MLflow parent run",
                   budget_s=FINAL_BUDGET_S)
 
