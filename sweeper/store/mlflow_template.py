@@ -63,6 +63,7 @@ def seed_new_store(uri: str) -> bool:
 
 def _template() -> Path:
     """The empty store of this MLflow version, made by MLflow on first use."""
+    # imported here: MLflow's database helpers cost ~0.9 s to import, and only a new store needs them
     import mlflow
     import mlflow.store.db.utils as db_utils
     import sqlalchemy
