@@ -9,7 +9,9 @@ values that are fixed or categorical, each under its ``when:`` conditions; at mo
 ``MAX_COMBOS``); it runs while Ray starts. ``wait`` raises :class:`PreflightError` (the CLI: one
 message, exit 2) naming each combination that failed and why. The check is skipped with
 ``--address`` (the data lives on the workers); if the subprocess itself fails or exceeds
-``TIMEOUT_S``, a warning is logged and the sweep goes on (the trials report any problem).
+``TIMEOUT_S``, a warning is logged and the sweep goes on (the trials report any problem). A check
+that built every combination is remembered, and the same job on the same code, packages and data
+is not checked again (``sweeper.driver.build_check_cache``).
 """
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ import logging
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from typing import Any
 
+from sweeper.driver import build_check_cache
 from sweeper.driver.preflight import PreflightError
 from sweeper.spec import SweepSpec
 from sweeper.store import identity
@@ -47,36 +51,51 @@ def combinations(spec: SweepSpec) -> list[dict[str, Any]]:
     return out or [{}]
 
 
-def start(spec: SweepSpec) -> subprocess.Popen | None:
-    """The check running in a subprocess (None: nothing to check)."""
-    job = json.dumps({"base": identity.trial_base(spec), "combos": combinations(spec)}, default=str)
+@dataclass
+class Running:
+    """A check in progress: its subprocess and the key it is remembered by if it passes."""
+    proc: subprocess.Popen
+    key: str | None
+
+
+def start(spec: SweepSpec) -> Running | None:
+    """The check running in a subprocess (None: nothing to check, or this job passed before)."""
+    job = {"base": identity.trial_base(spec), "combos": combinations(spec)}
+    key = build_check_cache.key(job)
+    if build_check_cache.known(key):
+        log.info("the networks of %s were checked before (same job, code, packages and data)", spec.name)
+        return None
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # shapes only: the CPU is enough
     proc = subprocess.Popen([sys.executable, "-m", "trainables.build_check"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    proc.stdin.write(job)
+    proc.stdin.write(json.dumps(job, default=str))
     proc.stdin.close()
     proc.stdin = None  # written and closed: communicate() only reads
-    return proc
+    return Running(proc, key)
 
 
-def stop(proc: subprocess.Popen | None) -> None:
+def stop(check: Running | None) -> None:
     """End the check without its answer (the launch failed for another reason)."""
-    if proc is not None and proc.poll() is None:
-        proc.kill()
-        proc.communicate()
+    if check is not None and check.proc.poll() is None:
+        check.proc.kill()
+        check.proc.communicate()
 
 
-def wait(proc: subprocess.Popen | None, spec: SweepSpec) -> None:
+def wait(check: Running | None, spec: SweepSpec) -> None:
     """Raise :class:`PreflightError` when a combination cannot be built (see the module docstring)."""
-    if proc is None:
+    if check is None:
         return
+    proc = check.proc
     try:
         out, err = proc.communicate(timeout=TIMEOUT_S)
-        problems = json.loads(out) if proc.returncode == 0 else None
+        answer = json.loads(out) if proc.returncode == 0 else None
     except (subprocess.TimeoutExpired, json.JSONDecodeError):
         proc.kill()
         proc.communicate()
-        problems, err = None, "no answer"
+        answer, err = None, "no answer"
+    problems = None if answer is None else answer["problems"]
+    if answer is not None and not problems and not answer["unloaded"]:
+        build_check_cache.remember(check.key)
     if problems is None:
         log.warning("the networks of %s could not be checked before the launch (%s); the trials will say "
                     "if one cannot be built", spec.name, (err or "").strip().splitlines()[-1:] or "no output")

@@ -11,8 +11,8 @@ and creates the ``Default`` experiment with this store's own artifact location, 
 Only a ``sqlite:///`` file that does not exist yet in an existing folder is seeded, and only
 under :func:`sweeper.store.mlflow_runs.first_use_lock`; the copy is linked into place, so an
 existing store is never overwritten. Anything that fails (no writable cache, an MLflow whose
-private helper moved) leaves the store to MLflow, as before. ``SWEEPER_CACHE_DIR`` moves the cache
-(default ``$XDG_CACHE_HOME/sweeper``, else ``~/.cache/sweeper``).
+private helper moved) leaves the store to MLflow, as before. The cache folder:
+``sweeper.store.cache``.
 """
 from __future__ import annotations
 
@@ -23,15 +23,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from sweeper.store.cache import cache_dir
+
 log = logging.getLogger("sweeper")
 PREFIX = "sqlite:///"
-
-
-def cache_dir() -> Path:
-    """sweeper's cache folder (see the module docstring)."""
-    if os.environ.get("SWEEPER_CACHE_DIR"):
-        return Path(os.environ["SWEEPER_CACHE_DIR"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "sweeper"
 
 
 def store_file(uri: str) -> Path | None:

@@ -32,9 +32,23 @@ def test_combinations_follow_the_structural_choices_and_their_conditions(tmp_pat
     assert build_check.combinations(plain) == [{}]
 
 
-def test_check_builds_a_valid_network_and_names_an_invalid_one(tmp_path):
+def test_check_builds_a_valid_network_and_remembers_only_a_pass(tmp_path, monkeypatch):
+    monkeypatch.setenv("SWEEPER_CACHE_DIR", str(tmp_path / "cache"))
     ok_spec = spec_mod.load(str(write_spec(tmp_path, "mlp", grid=True)))
-    build_check.wait(build_check.start(ok_spec), ok_spec)  # mlp on digits builds: no error
+    check = build_check.start(ok_spec)
+    assert check is not None
+    build_check.wait(check, ok_spec)  # mlp on digits builds: no error
+    assert build_check.start(ok_spec) is None  # the same job again: remembered
+    other = spec_mod.load(str(write_spec(tmp_path, "wider", grid=True)))
+    other.base["model"]["params"]["widths"] = [32]
+    assert (second := build_check.start(other)) is not None  # another job: checked
+    build_check.stop(second)
+    bad = spec_mod.load(str(_lenet_spec(tmp_path, "bad")))
+    for _ in range(2):  # a failing check is never remembered: it runs and says why every time
+        check = build_check.start(bad)
+        assert check is not None
+        with pytest.raises(build_check.PreflightError, match="cannot be built"):
+            build_check.wait(check, bad)
 
 
 @pytest.mark.cli
