@@ -23,6 +23,7 @@ import sys, time
 from pathlib import Path
 from sweeper.store import mlflow_runs
 go = Path(sys.argv[2])
+(go.parent / f"ready-{sys.argv[1]}").touch()  # MLflow and sweeper imported
 while not go.exists():
     time.sleep(0.001)
 mlflow_runs.SweepTracker(sys.argv[1], experiment=sys.argv[1], run_name=sys.argv[1], fresh=True)
@@ -37,7 +38,10 @@ def test_trackers_opening_a_new_store_at_once_all_succeed(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", OPEN_TRACKER, f"s{i}", str(go)], cwd=tmp_path,
                               env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(4)]
-    time.sleep(15)  # every process has imported MLflow and waits for `go`
+    deadline = time.monotonic() + 240
+    while not all((tmp_path / f"ready-s{i}").exists() for i in range(4)):  # each has imported MLflow, waits for `go`
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [p.poll() for p in procs]
+        time.sleep(0.05)
     go.touch()
     outs = [p.communicate(timeout=300) for p in procs]
     failed = [err[-1500:] for p, (out, err) in zip(procs, outs) if p.returncode != 0 or "OK" not in out]
