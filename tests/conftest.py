@@ -16,7 +16,8 @@
 - ``search_sweep``: ONE real ``sweeper launch`` per test session of :func:`tests.support.specs.search_spec`
   (Optuna's random sampler over ``regularizer.keep`` on a tabular CSV, 2 configurations x 2 seeds): the
   configuration-name test (tests/spec/test_config_names.py) reads it; the provenance, reproduce and confirm tests
-  (tests/commands/test_reproduce.py) work on a copy of it.
+  (tests/commands/test_reproduce.py) work on a copy of it; while it runs, a ``TableCache`` in the test process
+  rewrites its tables every 0.2 s (tests/store/test_table_cache.py checks what it wrote, on copies).
 - Each session sweep's tests form one ``xdist_group`` (named after the fixture): a session fixture is built
   once per xdist worker, so its tests go to one worker and the sweep runs once.
 """
@@ -30,7 +31,7 @@ import pytest
 import torch
 import yaml
 
-from tests.support.cli import ok, sweeper
+from tests.support.cli import cli, env, ok, sweeper
 from tests.support.specs import SEARCH_NAME, TINY, search_spec, write_search_data
 
 torch.set_num_threads(1)
@@ -127,14 +128,52 @@ def finished_sweep(tmp_path_factory) -> FinishedSweep:
     return FinishedSweep(root, r.stdout)
 
 
+@dataclass(frozen=True)
+class WatchedSweep(FinishedSweep):
+    """The session's search sweep, with ``cache``: the ``TableCache`` that rewrote its tables from the test
+    process every 0.2 s while the driver ran (as the driver's callback does), and once after the driver
+    exited; ``seen``: the trial rows (``trial_id``, ``status``, ``reason``, ``epochs``) of each write while the
+    driver ran."""
+    cache: object = None
+    seen: tuple = ()
+
+
 @pytest.fixture(scope="session")
-def search_sweep(tmp_path_factory) -> FinishedSweep:
+def search_sweep(tmp_path_factory) -> WatchedSweep:
     """The session's search sweep: ``root`` holds ``data.csv`` (the tabular data its trials read),
     ``search.yaml``, ``mlflow.db`` and ``sweeps/search``; ``stdout`` is what
     ``sweeper launch search.yaml --num-cpus 2 --quiet`` printed. Copy it before changing anything (the data
-    file stays in ``root``: the trials' configuration names it by its absolute path)."""
+    file stays in ``root``: the trials' configuration names it by its absolute path). Its tables were also
+    written live by a ``TableCache`` in this process (tests/store/test_table_cache.py reads what it saw)."""
+    import time
+
+    import pyarrow.parquet as pq
+
+    from sweeper.spec import from_dict
+    from sweeper.store.table_cache import TableCache
+
     root = tmp_path_factory.mktemp("search")
-    spec = search_spec(write_search_data(root / "data.csv"))
-    (root / "search.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    r = ok(sweeper(root, "launch", "search.yaml", "--num-cpus", "2", "--quiet", timeout=900))
-    return FinishedSweep(root, r.stdout, SEARCH_NAME)
+    raw = search_spec(write_search_data(root / "data.csv"))
+    (root / "search.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    spec, sweep = from_dict(raw), root / "sweeps" / SEARCH_NAME
+    logs = tmp_path_factory.mktemp("search_logs")  # files, not pipes: nobody reads them while the driver runs
+    cache, seen, deadline = TableCache(), [], time.monotonic() + 900
+    with open(logs / "stdout", "w") as o, open(logs / "stderr", "w") as e:
+        proc = subprocess.Popen(cli("launch", "search.yaml", "--num-cpus", "2", "--quiet"), cwd=root, env=env(),
+                                stdout=o, stderr=e, text=True)
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                if (sweep / "tune").exists() and (sweep / "spec.yaml").exists():
+                    if cache.write(sweep, spec) is not None:
+                        seen.append(pq.read_table(sweep / "trials.parquet",
+                                                  columns=["trial_id", "status", "reason", "epochs"]).to_pylist())
+                time.sleep(0.2)
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    out, err = (logs / "stdout").read_text(), (logs / "stderr").read_text()
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{out[-3000:]}\n{err[-6000:]}"
+    assert cache.write(sweep, spec) is not None
+    return WatchedSweep(root, out, SEARCH_NAME, cache=cache, seen=tuple(seen))

@@ -52,7 +52,8 @@ def search_spec(data: Path) -> dict:
         "train": {"epochs": 1, "batch_size": 32},
         "space": {"regularizer.keep": {"type": "float", "low": 0.4, "high": 0.9}},
         "seeds": [0, 1],
-        "search": {"sampler": "random", "num_samples": 2, "sampler_seed": 0},
+        "search": {"sampler": "random", "num_samples": 2, "sampler_seed": 0, "max_failures": 0,
+                   "snapshot_every_s": 1},  # Tune's snapshot every second: the table cache reads it mid-sweep
         "resources": {"cpu": 1},
     }
 
