@@ -38,9 +38,9 @@ torch.set_num_threads(1)
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 COST = ("ray", "cli", "cluster", "fault", "browser")
+SESSION_SWEEPS = ("finished_sweep", "search_sweep")  # session fixtures that launch a real sweep
 # what a unit test must not start (matched in the first three words of a subprocess's argv): the CLI,
 # Ray's processes, an MLflow or Optuna server
-SESSION_SWEEPS = ("finished_sweep", "search_sweep")  # session fixtures that launch a real sweep
 _EXPENSIVE = {"sweeper.cli": "cli", "gcs_server": "ray", "raylet": "ray", "mlflow": "cli", "optuna-dashboard": "cli"}
 
 
