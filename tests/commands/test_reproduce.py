@@ -1,10 +1,12 @@
 """Provenance, `sweeper reproduce` and `sweeper confirm` on one tiny real sweep.
 
-One module-scoped sweep (a real local Ray, Optuna-free grid, MLflow SQLite, Parquet) on a
-tabular CSV written here: 2 learning rates x seeds 0, 1, an MLP with dropout, 2 epochs.
-The tests then read its provenance, re-run one of its trials in-process (bitwise-equal
-metrics on CPU), change the data file (mismatch naming the data fingerprint), and run a
-confirm sweep of its best configuration on a fresh seed.
+The sweep is the session's search sweep (``search_sweep`` in tests/conftest.py: one real
+``sweeper launch``, a local Ray, Optuna's random sampler, MLflow SQLite, Parquet) on a tabular
+CSV: 2 random values of ``regularizer.keep`` x seeds 0, 1, an MLP with dropout, 1 epoch; this
+module works on one copy of it. The tests read its provenance, re-run one of its trials
+in-process (bitwise-equal metrics on CPU), change the data file (mismatch naming the data
+fingerprint), and run two confirm sweeps (real ``sweeper confirm`` subprocesses): its best
+configuration on a fresh seed, and each method's selection at twice the epochs on the next seeds.
 """
 from __future__ import annotations
 
@@ -12,37 +14,24 @@ import json
 import re
 import subprocess
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import yaml
 from click.testing import CliRunner
 from mlflow import MlflowClient
 
 from sweeper import cli
 from tests.support.cli import sweeper
+from tests.support.specs import SEARCH_NAME as NAME
+from tests.support.specs import copy_sweep
+
+CONFIRM, LONG = f"{NAME}_confirm", f"{NAME}_long"  # the two confirm sweeps
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    root = tmp_path_factory.mktemp("prov")
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, 240)
-    df = pd.DataFrame(rng.normal(size=(240, 6)) + y[:, None] * 0.8, columns=[f"f{i}" for i in range(6)])
-    df["label"] = y
-    df.to_csv(root / "data.csv", index=False)
-    spec = {
-        "name": "prov", "dataset": {"name": "tabular", "params": {"path": str(root / "data.csv")}},
-        "model": {"name": "mlp", "params": {"widths": [16]}}, "regularizer": {"name": "dropout"},
-        "train": {"epochs": 2, "batch_size": 32},
-        "space": {"train.lr": {"type": "categorical", "choices": [0.003, 0.01]}},
-        "seeds": [0, 1], "search": {"sampler": "grid"}, "resources": {"cpu": 1},
-    }
-    (root / "prov.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    r = sweeper(root, "launch", "prov.yaml", "--num-cpus", "2", "--quiet", timeout=900)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return root
+def sweep(search_sweep, tmp_path_factory):
+    """A copy of the session's search sweep (the confirm tests add sweeps and MLflow runs to it)."""
+    return copy_sweep(search_sweep.root, tmp_path_factory.mktemp(NAME) / "c", NAME)
 
 
 def _invoke(*args: str):
@@ -52,7 +41,7 @@ def _invoke(*args: str):
 @pytest.mark.cli
 @pytest.mark.ray
 def test_provenance_in_parquet_and_mlflow(sweep):
-    d = sweep / "sweeps" / "prov"
+    d = sweep / "sweeps" / NAME
     meta = pq.read_schema(d / "trials.parquet").metadata
     prov = json.loads(meta[b"sweeper.provenance"])
     code = prov["code"]
@@ -62,20 +51,22 @@ def test_provenance_in_parquet_and_mlflow(sweep):
     trials = pd.read_parquet(d / "trials.parquet")
     assert (trials.status == "finished").all() and trials.provenance.notna().all()
     rec = json.loads(trials.provenance.iloc[0])
-    # resolved, not only what the YAML wrote: defaults of train and of the regularizer's Params
-    assert rec["config"]["train"]["momentum"] == 0.9 and rec["config"]["regularizer"]["params"]["keep"] == 0.5
+    # resolved, not only what the YAML wrote: defaults of train and of the regularizer's Params (keep is searched)
+    assert rec["config"]["train"]["momentum"] == 0.9 and rec["config"]["regularizer"]["params"]["per_channel"] is False
+    assert rec["config"]["regularizer"]["params"]["keep"] == trials["regularizer.keep"].iloc[0]
     assert rec["config"]["seed"] == trials.seed.iloc[0]
     assert {s: len(rec["data"][s]) for s in ("train", "val", "test", "all")} == {s: 64 for s in ("train", "val", "test", "all")}
     assert len({json.loads(p)["data"]["all"] for p in trials.provenance}) == 1  # one data file, one split seed
     assert rec["hardware"]["device"] == "cpu" and rec["hardware"]["torch_threads"] == 1 and rec["hardware"]["cpu_count"]
 
     client = MlflowClient(f"sqlite:///{sweep / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("prov").experiment_id])
-    parent = next(r for r in runs if r.data.tags.get("sweeper.sweep_id") == "prov")
+    runs = client.search_runs([client.get_experiment_by_name(NAME).experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("sweeper.sweep_id") == NAME)
     assert parent.data.tags["sweeper.git_commit"] == str(code["commit"])
     assert "provenance.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
     child = next(r for r in runs if r.data.tags.get("sweeper.trial_id") == trials.trial_id.iloc[0])
-    assert child.data.params["train.momentum"] == "0.9" and child.data.params["regularizer.keep"] == "0.5"
+    assert child.data.params["train.momentum"] == "0.9" and child.data.params["regularizer.per_channel"] == "False"
+    assert float(child.data.params["regularizer.keep"]) == rec["config"]["regularizer"]["params"]["keep"]
     assert child.data.tags["sweeper.data_sha256"] == rec["data"]["all"]
     assert "provenance.json" in {a.path for a in client.list_artifacts(child.info.run_id)}
 
@@ -84,7 +75,7 @@ def test_provenance_in_parquet_and_mlflow(sweep):
 @pytest.mark.ray
 def test_reproduce_is_exact_on_cpu(sweep):
     out = str(sweep / "sweeps")
-    trials = pd.read_parquet(sweep / "sweeps" / "prov" / "trials.parquet")
+    trials = pd.read_parquet(sweep / "sweeps" / NAME / "trials.parquet")
     t = trials.iloc[2]
     r = _invoke("reproduce", t.trial_id, "--out", out)
     assert r.exit_code == 0, r.output
@@ -94,9 +85,9 @@ def test_reproduce_is_exact_on_cpu(sweep):
     from sweeper.commands.reproduce import find_trial
 
     client = MlflowClient(f"sqlite:///{sweep / 'mlflow.db'}")
-    run = client.search_runs([client.get_experiment_by_name("prov").experiment_id],
+    run = client.search_runs([client.get_experiment_by_name(NAME).experiment_id],
                              filter_string=f"tags.`sweeper.trial_id` = '{t.trial_id}'")[0]
-    assert find_trial(run.info.run_id, out) == (sweep / "sweeps" / "prov", t.trial_id)  # an MLflow run id works too
+    assert find_trial(run.info.run_id, out) == (sweep / "sweeps" / NAME, t.trial_id)  # an MLflow run id works too
 
     bad = _invoke("reproduce", "no_such_trial", "--out", out)
     assert bad.exit_code == 2 and "neither a trial id nor an MLflow run id" in bad.output
@@ -105,14 +96,14 @@ def test_reproduce_is_exact_on_cpu(sweep):
 
 @pytest.mark.cli
 @pytest.mark.ray
-def test_reproduce_names_a_changed_data_file(sweep):
-    data = sweep / "data.csv"
+def test_reproduce_names_a_changed_data_file(sweep, search_sweep):
+    data = search_sweep.root / "data.csv"  # the file the trials read (the copy's spec names it), restored below
     original = data.read_bytes()
     df = pd.read_csv(data)
     df.loc[3, "f0"] += 1.0
     try:
         df.to_csv(data, index=False)
-        trial_id = pd.read_parquet(sweep / "sweeps" / "prov" / "trials.parquet").trial_id.iloc[0]
+        trial_id = pd.read_parquet(sweep / "sweeps" / NAME / "trials.parquet").trial_id.iloc[0]
         r = _invoke("reproduce", trial_id, "--out", str(sweep / "sweeps"))
     finally:
         data.write_bytes(original)
@@ -125,52 +116,53 @@ def test_reproduce_names_a_changed_data_file(sweep):
 @pytest.mark.ray
 def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep):
     out = str(sweep / "sweeps")
-    bad = _invoke("confirm", "prov", "--top", "1", "--seeds", "1,7", "--out", out)
-    assert bad.exit_code == 2 and "--seeds 1 was used for selection (sweep prov ran seeds 0, 1)" in bad.output
-    too_many = _invoke("confirm", "prov", "--top", "3", "--seeds", "7", "--out", out)
+    bad = _invoke("confirm", NAME, "--top", "1", "--seeds", "1,7", "--out", out)
+    assert bad.exit_code == 2 and f"--seeds 1 was used for selection (sweep {NAME} ran seeds 0, 1)" in bad.output
+    too_many = _invoke("confirm", NAME, "--top", "3", "--seeds", "7", "--out", out)
     assert too_many.exit_code == 2 and "has 2 configuration(s)" in too_many.output
-    assert not (sweep / "sweeps" / "prov_confirm").exists()
+    assert not (sweep / "sweeps" / CONFIRM).exists()
 
-    r = sweeper(sweep, "confirm", "prov", "--top", "1", "--seeds", "5", "--num-cpus", "2", "--quiet", timeout=900)
+    r = sweeper(sweep, "confirm", NAME, "--top", "1", "--seeds", "5", "--num-cpus", "2", "--quiet", timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "come from seeds never used for selection" in r.stdout
 
-    src = pd.read_parquet(sweep / "sweeps" / "prov" / "trials.parquet")
+    src = pd.read_parquet(sweep / "sweeps" / NAME / "trials.parquet")
     best = src.groupby("config_id").val_error.mean().idxmin()
-    d = sweep / "sweeps" / "prov_confirm"
+    d = sweep / "sweeps" / CONFIRM
     conf = pd.read_parquet(d / "trials.parquet")
     assert list(conf.seed) == [5] and list(conf.config_id) == [best] and (conf.status == "finished").all()
     meta = pq.read_schema(d / "trials.parquet").metadata
-    assert meta[b"sweeper.confirms"] == b"prov" and json.loads(meta[b"sweeper.confirm"])["selection_seeds"] == [0, 1]
+    assert meta[b"sweeper.confirms"] == NAME.encode() and json.loads(meta[b"sweeper.confirm"])["selection_seeds"] == [0, 1]
     client = MlflowClient(f"sqlite:///{sweep / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("prov").experiment_id])
-    parent = next(x for x in runs if x.data.tags.get("sweeper.sweep_id") == "prov_confirm")
-    assert parent.data.tags["sweeper.confirms"] == "prov"
+    runs = client.search_runs([client.get_experiment_by_name(NAME).experiment_id])
+    parent = next(x for x in runs if x.data.tags.get("sweeper.sweep_id") == CONFIRM)
+    assert parent.data.tags["sweeper.confirms"] == NAME
 
-    rep = _invoke("report", "prov_confirm", "--out", out)
+    rep = _invoke("report", CONFIRM, "--out", out)
     assert rep.exit_code == 0 and "test numbers above come from seeds never used for selection" in rep.output
-    assert "never used for selection" not in _invoke("report", "prov", "--out", out).output
+    assert "never used for selection" not in _invoke("report", NAME, "--out", out).output
 
 
 @pytest.mark.cli
 @pytest.mark.ray
 def test_confirm_per_method_at_twice_the_budget_on_default_fresh_seeds(sweep):
-    """`sweeper confirm SWEEP --epochs 2x`: each method's selected configuration (by validation), 2 x 2 epochs,
-    as many fresh seeds as the search ran (the next after its seeds), and the sign check printed."""
+    """`sweeper confirm SWEEP --epochs 2x`: each method's selected configuration (by validation), 2 x 1 epochs,
+    as many fresh seeds as the search ran (the next after its seeds), and the sign check printed (one method
+    here, dropout: its selection is the best configuration)."""
     out = str(sweep / "sweeps")
-    both = _invoke("confirm", "prov", "--top", "1", "--per-method", "--out", out)
+    both = _invoke("confirm", NAME, "--top", "1", "--per-method", "--out", out)
     assert both.exit_code == 2 and "exclude each other" in both.output
-    bad = _invoke("confirm", "prov", "--epochs", "twice", "--out", out)
+    bad = _invoke("confirm", NAME, "--epochs", "twice", "--out", out)
     assert bad.exit_code == 2 and "such as 2x" in bad.output
-    r = sweeper(sweep, "confirm", "prov", "--epochs", "2x", "--name", "prov_long", "--num-cpus", "2", "--quiet", timeout=900)
+    r = sweeper(sweep, "confirm", NAME, "--epochs", "2x", "--name", LONG, "--num-cpus", "2", "--quiet", timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    src = pd.read_parquet(sweep / "sweeps" / "prov" / "trials.parquet")
+    src = pd.read_parquet(sweep / "sweeps" / NAME / "trials.parquet")
     best = src.groupby("config_id").val_error.mean().idxmin()
-    conf = pd.read_parquet(sweep / "sweeps" / "prov_long" / "trials.parquet")
-    assert sorted(conf.seed) == [2, 3] and set(conf.config_id) == {best} and (conf.epochs == 4).all()
+    conf = pd.read_parquet(sweep / "sweeps" / LONG / "trials.parquet")
+    assert sorted(conf.seed) == [2, 3] and set(conf.config_id) == {best} and (conf.epochs == 2).all()  # 2 x 1
     assert "Does the sign of each comparison hold on the fresh seeds?" in r.stdout
     assert "re-run on seeds 2, 3 at 2x epochs" in r.stdout
-    meta = json.loads((sweep / "sweeps" / "prov_long" / "sweep.json").read_text())["confirms"]
+    meta = json.loads((sweep / "sweeps" / LONG / "sweep.json").read_text())["confirms"]
     assert meta["top"] == "per-method" and meta["epochs"] == "2x"
 
 

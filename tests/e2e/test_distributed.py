@@ -4,8 +4,9 @@ One machine, several real Ray nodes (tests/cluster.py): a head with no CPUs
 and worker nodes with one logical CPU each (one also declaring one GPU), so
 anything that needs a CPU runs on a worker node and concurrent work spreads
 over nodes. Drivers are separate processes: short Ray scripts, and the real
-``sweeper`` CLI for the sweep-level tests (multi-node sweep, 4 x 0.25 GPU,
-worker node SIGKILLed mid-sweep, driver SIGKILLed then ``sweeper resume``).
+``sweeper`` CLI for the sweep-level tests (4 x 0.25 GPU; worker node SIGKILLed
+mid-sweep, whose sweep also checks that a sweep's trials spread over several
+nodes; driver SIGKILLed then ``sweeper resume``, twice): five sweeper runs.
 Set SWEEPER_FAULT_REPORT=<file> to get what the fault tests observed as JSON.
 """
 
@@ -351,20 +352,6 @@ def wait_for(cond, timeout: float, what: str, proc=None, poll: float = 0.5):
 @pytest.mark.ray
 @pytest.mark.cli
 @pytest.mark.timeout(600)
-def test_sweep_trials_land_on_several_nodes(cluster, tmp_path):
-    write_spec(tmp_path, "multinode", num_samples=3, max_concurrent=3)
-    run_cli(cluster, tmp_path, "launch", "multinode.yaml", "--address", cluster.address, "--quiet")
-    trials, epochs = check_tables(tmp_path, tmp_path / "sweeps" / "multinode", "multinode", 3)
-    workers = {cluster.nodes[n].node_id for n in ("w1", "w2", "g")}
-    assert set(trials.node_id) <= workers
-    assert trials.node_id.nunique() >= 2, trials[["trial_id", "node_id"]]
-    assert (trials.retries == 0).all()
-
-
-@pytest.mark.cluster
-@pytest.mark.ray
-@pytest.mark.cli
-@pytest.mark.timeout(600)
 def test_four_quarter_gpu_trials_share_one_gpu_concurrently(cluster, tmp_path):
     write_spec(tmp_path, "gpu", num_samples=4, max_concurrent=4)
     run_cli(cluster, tmp_path, "launch", "gpu.yaml", "--address", cluster.address, "--quiet",
@@ -387,9 +374,13 @@ def test_four_quarter_gpu_trials_share_one_gpu_concurrently(cluster, tmp_path):
 @pytest.mark.cli
 @pytest.mark.fault
 @pytest.mark.timeout(600)
-def test_worker_node_killed_mid_sweep(cluster, tmp_path):
+def test_worker_node_killed_mid_sweep_and_trials_land_on_several_nodes(cluster, tmp_path):
     """SIGKILL a whole worker node while one of its trials is mid-run: the sweep
-    completes; that trial is retried from its last checkpoint on another node."""
+    completes; that trial is retried from its last checkpoint on another node.
+
+    The same sweep checks what a sweep on several nodes must do (once a test of its own, with a
+    sweep of its own): its trials ran on worker nodes only (never the 0-CPU head), on at least two
+    of them, and no trial but the victim's was retried."""
     import subprocess
 
     victim = cluster.add_worker("victim2", num_cpus=1)
@@ -427,6 +418,10 @@ def test_worker_node_killed_mid_sweep(cluster, tmp_path):
     e = epochs[epochs.trial_id == tid].set_index("epoch").node_id
     assert (e.loc[: resumed_from[0]] == victim.node_id).all() and (e.loc[resumed_from[0] + 1:] != victim.node_id).all(), e
     assert (trials.drop(index=trials.index[trials.trial_id == tid]).retries == 0).all()
+    # a multi-node sweep: trials on the worker nodes still alive (the victim's trial finished elsewhere), spread
+    workers = {cluster.nodes[n].node_id for n in ("w1", "w2", "g")}
+    assert set(trials.node_id) <= workers
+    assert trials.node_id.nunique() >= 2, trials[["trial_id", "node_id"]]
     E_REPORT["worker_kill"] = dict(trial=tid, epoch_seen_at_kill=epoch_at_kill, resumed_from=resumed_from,
                                    retries=int(hit.retries), rows=len(trials), epoch_rows=len(epochs),
                                    mlflow_children=len(mlflow_children(tmp_path, "nodekill")))

@@ -4,6 +4,10 @@ a real MLflow SQLite store and real Parquet files, all checked after the run.
 The sweep holds a configuration that finishes, one that diverges (SGD with a huge
 learning rate) and one that raises (a dataset with no files): the sweep must
 finish, record each with its status and reason, and never stop early.
+
+A second sweep, through the Python API, runs ASHA with Tune storage behind a file:// URI and checks
+trial identity on the way (the driver resolves no trial configuration; what were two sweeps, ASHA
+here and trial identity in tests/driver/test_trial_identity.py, is one).
 """
 from __future__ import annotations
 
@@ -109,14 +113,33 @@ def test_end_to_end_sweep(tmp_path):
 
 
 @pytest.mark.ray
-def test_asha_stops_trials_early_and_optuna_sees_every_result(tmp_path, monkeypatch):
+def test_asha_stops_trials_early_and_the_driver_resolves_no_trial_configuration(tmp_path, monkeypatch):
     """Random search + ASHA through the Python API, with Tune storage behind a file:// URI: some
-    trials are stopped early (recorded as `stopped` with fewer epochs), the rest finish."""
+    trials are stopped early (recorded as `stopped` with fewer epochs), the rest finish.
+
+    The same sweep checks trial identity (tests/driver/test_trial_identity.py): with the progress view on
+    (``verbose=1``), the driver resolves no trial's configuration (``identity.resolve`` is counted), and the
+    tables and MLflow child runs carry the identity record each trial reported in its first result."""
+    import inspect
+    import json
+
     from sweeper import spec
     from sweeper.driver import launch
+    from sweeper.store import identity
+    from sweeper.store.mlflow_runs import SweepTracker
+    from trainables import identity as trial_identity
+
+    calls: list[list[str]] = []
+    real = identity.resolve
+
+    def counting(base, overrides):
+        calls.append([f.frame.f_globals.get("__name__", "") for f in inspect.stack()[1:]])
+        return real(base, overrides)
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
+    monkeypatch.setattr(identity, "resolve", counting)
+    identity._derive.cache_clear()
     s = spec.from_dict({
         "name": "asha", "dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [16]}},
         "regularizer": {"name": "softmax"}, "train": {"epochs": 4, "batch_size": 64},
@@ -128,10 +151,28 @@ def test_asha_stops_trials_early_and_optuna_sees_every_result(tmp_path, monkeypa
     # Tune storage elsewhere, through a URI (as --storage s3://... on a cluster): the tables must
     # still be built from the trial folders there.
     remote = tmp_path / "remote"
-    res = launch.launch(s, num_cpus=2, out=tmp_path / "sweeps", storage=f"file://{remote}", verbose=0)
+    res = launch.launch(s, num_cpus=2, out=tmp_path / "sweeps", storage=f"file://{remote}", verbose=1)
     assert (remote / "tune").is_dir() and not (res.sweep_dir / "tune").exists()
     t = res.trials
     assert len(t) == 4 and set(t.status) <= {"finished", "stopped"}
     assert (t.status == "stopped").any() and (t.status == "finished").any()
     assert (t.loc[t.status == "stopped", "epochs"] < 4).all() and (t.loc[t.status == "finished", "epochs"] == 4).all()
     assert t.val_error.notna().all()
+
+    # trial identity: no driver-side resolution, the tables and MLflow read what the trials reported
+    assert len(calls) <= len(t)  # at most one driver-side resolution per trial ...
+    assert calls == []  # ... and none at all when every trial reported its record
+    assert not [c for c in calls if any(m.startswith("sweeper.driver.callbacks") for m in c)]
+    tdirs = sorted((remote / "tune").glob("trial_*"))
+    assert len(tdirs) == 4
+    for tdir in tdirs:  # the tables carry what the trials reported
+        first = json.loads((tdir / "result.json").read_text().splitlines()[0])
+        record = trial_identity.read(first)
+        row = t[t["trial_id"] == tdir.name.removeprefix("trial_")].iloc[0]
+        assert (row["config_id"], row["config"], row["seed"]) == (record["config_id"], record["config"], record["seed"])
+    # and so do the MLflow child runs (named and parametrised from the record)
+    tracker = SweepTracker(res.sweep_dir.name, experiment="asha", run_name=res.sweep_dir.name)
+    runs = tracker.trial_runs()
+    assert len(runs) == 4
+    one = tracker.client.get_run(next(iter(runs.values())))
+    assert "regularizer.name" in one.data.params and "train.lr" in one.data.params and "seed=" in one.info.run_name

@@ -1,11 +1,15 @@
 """An identical (configuration, seed) pair is never trained twice in one sweep: a repeated suggestion is
-answered from the earlier result (real OptunaSearch + TPE, driven as Tune drives the searcher)."""
+answered from the earlier result (real OptunaSearch + TPE, driven as Tune drives the searcher).
+
+The real sweep of an empty space (real local Ray, Optuna, MLflow and Parquet: ``num_samples: 2`` over nothing
+to search trains the one configuration once per seed, the summary counts 2/2 distinct seeds) is the streamed
+image-folder sweep of tests/trainables/test_streaming.py (``test_a_sweep_streams_a_folder_inside_ray_trials``):
+one sweep for both."""
 from __future__ import annotations
 
 import collections
 import json
 
-import pytest
 from ray.tune.search import Searcher
 
 from sweeper import spec
@@ -90,18 +94,3 @@ def test_a_repeat_of_a_running_configuration_waits_for_its_result():
     assert pairs == [('{"regularizer.name": "softmax"}', 0), ('{"regularizer.name": "softmax"}', 1)]
     st = _study(searcher)
     assert st.waiting == [] and [t.value for t in st.searcher._ot_study.trials] == [0.2, 0.2]
-
-
-@pytest.mark.ray
-def test_a_real_sweep_of_an_empty_space_runs_each_seed_once(tmp_path, monkeypatch):
-    """Real local Ray, Optuna, MLflow and Parquet: ``num_samples: 2`` over nothing to search trains the one
-    configuration once per seed, and the summary counts 2/2 distinct seeds."""
-    from sweeper.driver import launch
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
-    s = spec.from_dict({**EMPTY, "train": {"epochs": 1, "batch_size": 64}})
-    res = launch.launch(s, num_cpus=2, out=tmp_path / "sweeps", verbose=0)
-    t = res.trials
-    assert len(t) == 2 and sorted(t["seed"]) == [0, 1] and (t["status"] == "finished").all()
-    assert t["config_id"].nunique() == 1 and list(res.summary["seeds"]) == ["2/2"]

@@ -2,9 +2,11 @@
 
 `trainables.resolve.resolve` builds a trial's configuration once (every `Params` with its
 defaults); `flatten` names it as the spec does. The end-to-end test follows one searched
-parameter, `regularizer.keep`, from the YAML through a real sweep (local Ray, Optuna's random
-sampler, MLflow SQLite, Parquet) to the child run's MLflow params, the columns of
-trials.parquet and the report's configuration labels, under that one name.
+parameter, `regularizer.keep`, from the YAML through a real sweep to the child run's MLflow params,
+the columns of trials.parquet, the report's configuration labels and the launch summary, under that
+one name. It launches nothing itself: it reads the session's search sweep (``search_sweep`` in
+tests/conftest.py: one real ``sweeper launch`` with a local Ray, Optuna's random sampler, MLflow
+SQLite, Parquet; the provenance/reproduce/confirm tests use the same sweep).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import yaml
 from sweeper import spec
 from sweeper.report import data
 from sweeper.store import columns, provenance
-from tests.support.cli import sweeper
+from tests.support.specs import search_spec
 from trainables.config import Section, TrialConfig, flatten, is_config_name, merge
 from trainables.registry import UnknownName
 from trainables.resolve import from_dict, resolve, trial_config
@@ -105,19 +107,14 @@ def test_resolved_base_fills_defaults_and_lists_candidates():
     assert rb["candidates"]["regularizer"]["dropout"] == rb["regularizer"]["params"]
 
 
-@pytest.mark.cli
-@pytest.mark.ray
-def test_one_searched_parameter_has_one_name_from_yaml_to_mlflow_parquet_and_report(tmp_path):
+def test_one_searched_parameter_has_one_name_from_yaml_to_mlflow_parquet_and_report(search_sweep):
+    """Reads the session's search sweep (``search_sweep``: 2 random values of ``regularizer.keep`` x seeds 0, 1);
+    marked ``ray`` and ``cli`` by tests/conftest.py."""
     from mlflow import MlflowClient
 
     name = "regularizer.keep"
-    sweep_spec = {"name": "names", **BASE, "space": {name: {"type": "float", "low": 0.4, "high": 0.9}},
-                  "seeds": [0], "search": {"sampler": "random", "num_samples": 2, "sampler_seed": 0},
-                  "resources": {"cpu": 1}}
-    (tmp_path / "names.yaml").write_text(yaml.safe_dump(sweep_spec, sort_keys=False))
-    r = sweeper(tmp_path, "launch", "names.yaml", "--num-cpus", "2", "--quiet")
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    sweep = tmp_path / "sweeps" / "names"
+    assert list(search_spec(Path("data.csv"))["space"]) == [name]  # the one searched parameter
+    sweep = search_sweep.dir
     assert name in yaml.safe_load((sweep / "spec.yaml").read_text())["space"]
 
     # Parquet: a column under the spec's name, typed, listed as configuration in the metadata
@@ -127,14 +124,14 @@ def test_one_searched_parameter_has_one_name_from_yaml_to_mlflow_parquet_and_rep
     config_cols = json.loads(meta[columns.CONFIG_COLUMNS.encode()])
     assert name in config_cols and "train.momentum" in config_cols and "seed" in config_cols
     assert not any(c.startswith("param.") or ".params." in c for c in trials.columns)
-    assert (trials.status == "finished").all() and len(trials) == 2
+    assert (trials.status == "finished").all() and len(trials) == 4 and sorted(trials.seed) == [0, 0, 1, 1]
     values = dict(zip(trials.trial_id, trials[name]))
     assert pd.api.types.is_float_dtype(trials[name]) and len(set(values.values())) == 2
     assert all(0.4 <= v <= 0.9 for v in values.values())
 
     # MLflow: the child run's params are the same names as the configuration columns, same values
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("names").experiment_id])
+    client = MlflowClient(f"sqlite:///{search_sweep.root / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name(search_sweep.name).experiment_id])
     children = {c.data.tags["sweeper.trial_id"]: c for c in runs if c.data.tags.get("mlflow.parentRunId")}
     assert set(children) == set(values)
     for tid, run in children.items():
@@ -147,12 +144,12 @@ def test_one_searched_parameter_has_one_name_from_yaml_to_mlflow_parquet_and_rep
     for tid, v in values.items():
         assert labels[tid] == f"{name}={v:.4g}"
     csv = pd.read_csv(sweep / "report" / "configurations.csv")
-    assert sorted(csv.config) == sorted(labels.values())
-    assert all(lbl in r.stdout for lbl in labels.values())  # the launch summary prints the labels too
+    assert sorted(csv.config) == sorted(set(labels.values()))  # one row per configuration
+    assert all(lbl in search_sweep.stdout for lbl in labels.values())  # the launch summary prints the labels too
 
     # the base configuration with every default, beside spec.yaml
     resolved = yaml.safe_load((sweep / provenance.RESOLVED).read_text())
     assert resolved["regularizer"]["params"]["keep"] == 0.5 and "per_channel" in resolved["regularizer"]["params"]
     assert resolved["train"]["momentum"] == 0.9 and resolved["train"]["epochs"] == 1
-    parent = next(x for x in runs if x.data.tags.get("sweeper.sweep_id") == "names")
+    parent = next(x for x in runs if x.data.tags.get("sweeper.sweep_id") == search_sweep.name)
     assert provenance.RESOLVED in {a.path for a in client.list_artifacts(parent.info.run_id)}

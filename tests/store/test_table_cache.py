@@ -1,13 +1,17 @@
 """The table writer at flat cost per trial (issue 25): ``TableCache`` reads only the trial folders that
 changed since its last write, never sleeps, gives no row to a trial that has not started, and once
-the sweep has ended its tables have exactly the content of a full rebuild. Real Ray sweep, real Parquet."""
+the sweep has ended its tables have exactly the content of a full rebuild. Real Ray sweep, real Parquet.
+
+The sweep is the session's search sweep (``search_sweep`` in tests/conftest.py: one real ``sweeper launch``,
+4 trials of 1 epoch), whose tables a ``TableCache`` in the test process rewrote every 0.2 s while the driver
+ran (as the driver's callback does) and once after it exited; these tests read what it wrote and change only
+copies of the sweep (and of the cache).
+"""
 from __future__ import annotations
 
+import copy
 import json
 import os
-import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,20 +20,13 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-SPEC = {
-    "name": "tc", "dataset": {"name": "digits"}, "model": {"name": "mlp", "params": {"widths": [16]}},
-    "regularizer": {"name": "softmax"}, "train": {"epochs": 2, "batch_size": 256},
-    "space": {"train.lr": {"type": "float", "low": 1.0e-3, "high": 3.0e-2, "log": True}}, "seeds": [0],
-    "search": {"sampler": "random", "num_samples": 5, "sampler_seed": 0, "max_failures": 0, "snapshot_every_s": 1},
-    "resources": {"cpu": 1},
-}
+from tests.support.specs import copy_sweep
 
 
-def _spec():
+def _spec(search_sweep):
     from sweeper.spec import from_dict
 
-    return from_dict(SPEC)
+    return from_dict(yaml.safe_load((search_sweep.root / "search.yaml").read_text()))
 
 
 def _content(sweep: Path, name: str):
@@ -39,64 +36,38 @@ def _content(sweep: Path, name: str):
     return t.replace_schema_metadata(None), meta
 
 
-@pytest.fixture(scope="module")
-def live_sweep(tmp_path_factory):
-    """A real 5-trial sweep, with a ``TableCache`` writing the tables from this process every
-    0.2 s while the driver runs (as the driver's callback does); then one write after it exited."""
-    from sweeper.store.table_cache import TableCache
-
-    cwd = tmp_path_factory.mktemp("tc")
-    (cwd / "tc.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen([sys.executable, "-m", "sweeper.cli", "launch", "tc.yaml", "--num-cpus", "2", "--quiet"],
-                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sweep, cache, seen = cwd / "sweeps" / "tc", TableCache(), []
-    while proc.poll() is None:
-        if (sweep / "tune").exists() and (sweep / "spec.yaml").exists():
-            if cache.write(sweep, _spec()) is not None:
-                seen.append(pq.read_table(sweep / "trials.parquet", columns=["trial_id", "status", "reason", "epochs"]).to_pylist())
-        time.sleep(0.2)
-    out, err = proc.communicate()
-    assert proc.returncode == 0, f"{out[-2000:]}\n{err[-4000:]}"
-    assert cache.write(sweep, _spec()) is not None
-    return sweep, cache, seen
+def _copy(search_sweep, tmp: Path) -> Path:
+    """A copy of the session's sweep folder (file times kept: a cache sees the same signatures)."""
+    return copy_sweep(search_sweep.root, tmp / "c", search_sweep.name) / "sweeps" / search_sweep.name
 
 
 @pytest.mark.cli
 @pytest.mark.ray
 @pytest.mark.timeout(1200)
-def test_cached_tables_equal_a_full_rebuild_and_read_only_changes(live_sweep):
+def test_cached_tables_equal_a_full_rebuild_and_read_only_changes(search_sweep, tmp_path):
     from sweeper.store import tables
 
-    sweep, cache, seen = live_sweep
+    seen = search_sweep.seen
     assert len(seen) >= 3, seen  # it wrote while the sweep ran
     pending = [r for rows in seen for r in rows if r["status"] == "pending"]
     assert not pending, pending
-    cached = {n: _content(sweep, n) for n in ("trials", "epochs")}
-    assert cached["trials"][0].num_rows == 5 and cached["epochs"][0].num_rows == 10
-    tables.rebuild(sweep, _spec())
+    cached = {n: _content(search_sweep.dir, n) for n in ("trials", "epochs")}  # the cache's last write
+    assert cached["trials"][0].num_rows == 4 and cached["epochs"][0].num_rows == 4  # 4 trials x 1 epoch
+    sweep, spec = _copy(search_sweep, tmp_path), _spec(search_sweep)
+    tables.rebuild(sweep, spec)
     for n in ("trials", "epochs"):
         full = _content(sweep, n)
         assert cached[n][0].equals(full[0]), n
         assert cached[n][1] == full[1], n
+    cache = copy.deepcopy(search_sweep.cache)
     reads = cache.reads
-    cache.write(sweep, _spec())
+    cache.write(sweep, spec)
     assert cache.reads == reads  # nothing changed: no trial folder read
     one = sorted((sweep / "tune").glob("trial_*"))[0] / "result.json"
     one.write_text(one.read_text())  # rewritten by Tune: read again
     os.utime(one, ns=(time.time_ns(), time.time_ns() + 10**9))
-    cache.write(sweep, _spec())
+    cache.write(sweep, spec)
     assert cache.reads == reads + 1
-
-
-def _copy(sweep: Path, tmp: Path) -> Path:
-    dst = tmp / "tc"
-    shutil.copytree(sweep, dst, symlinks=True)
-    meta = json.loads((dst / "sweep.json").read_text())
-    meta["storage"] = str(dst)
-    (dst / "sweep.json").write_text(json.dumps(meta))
-    return dst
 
 
 def _add_pending_trial(sweep: Path) -> str:
@@ -118,17 +89,17 @@ def _add_pending_trial(sweep: Path) -> str:
 @pytest.mark.cli
 @pytest.mark.ray
 @pytest.mark.timeout(1200)
-def test_a_trial_not_started_gets_no_row_but_status_shows_it(live_sweep, tmp_path):
+def test_a_trial_not_started_gets_no_row_but_status_shows_it(search_sweep, tmp_path):
     from sweeper.store import identity, tables
     from sweeper.store.table_cache import TableCache
 
-    sweep = _copy(live_sweep[0], tmp_path)
+    sweep = _copy(search_sweep, tmp_path)
     tid = _add_pending_trial(sweep)
-    base = identity.trial_base(_spec())
+    base = identity.trial_base(_spec(search_sweep))
     assert tid not in {t["trial_id"] for t in tables.collect(sweep, base)[0]}
     assert tid not in {t["trial_id"] for t in TableCache().rows(sweep, base)[0]}
     pending = {t["trial_id"]: t["status"] for t in tables.collect(sweep, base, pending=True)[0]}
-    assert pending[tid] == "pending" and len(pending) == 6
+    assert pending[tid] == "pending" and len(pending) == 5  # the sweep's 4 trials and this one
 
 
 def _tune_like_rewrite(path: Path, stop: threading.Event) -> None:
@@ -149,12 +120,12 @@ def _tune_like_rewrite(path: Path, stop: threading.Event) -> None:
 @pytest.mark.cli
 @pytest.mark.ray
 @pytest.mark.timeout(1200)
-def test_cache_never_sleeps_through_rewrites_and_catches_up(live_sweep, tmp_path, monkeypatch):
+def test_cache_never_sleeps_through_rewrites_and_catches_up(search_sweep, tmp_path, monkeypatch):
     from sweeper.store import identity, tables
     from sweeper.store.table_cache import TableCache
 
-    sweep = _copy(live_sweep[0], tmp_path)
-    base = identity.trial_base(_spec())
+    sweep = _copy(search_sweep, tmp_path)
+    base = identity.trial_base(_spec(search_sweep))
     full = tables.collect(sweep, base)
     targets = [p for d in (sweep / "tune").glob("trial_*") for p in (d / "params.json", d / "result.json")]
     targets += sorted((sweep / "tune").glob("experiment_state-*.json"))[-1:]

@@ -1,5 +1,7 @@
-"""Tiny sweep specs for tests: :func:`write_spec` (one MLP on digits, a few trials, seconds each)
-and :data:`TINY` (the session's finished sweep: softmax vs dropout x 2 seeds, grid, 2 epochs)."""
+"""Tiny sweep specs for tests: :func:`write_spec` (one MLP on digits, a few trials, seconds each),
+:data:`TINY` (the session's finished sweep: softmax vs dropout x 2 seeds, grid, 2 epochs) and
+:func:`search_spec` with :func:`write_search_data` (the session's search sweep: Optuna's random sampler over
+``regularizer.keep`` on a tabular CSV, 2 configurations x 2 seeds, 1 epoch)."""
 from __future__ import annotations
 
 import json
@@ -20,6 +22,40 @@ TINY = {
     "search": {"sampler": "grid"},
 }
 """4 trials: ``softmax``/``dropout`` x seeds 0, 1; child runs ``"<regularizer> seed=<seed>"``."""
+
+
+SEARCH_NAME = "search"
+
+
+def write_search_data(path: Path) -> Path:
+    """A tabular CSV at ``path``: 240 rows, 6 normal features shifted by the label (3 classes), ``label``."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 240)
+    df = pd.DataFrame(rng.normal(size=(240, 6)) + y[:, None] * 0.8, columns=[f"f{i}" for i in range(6)])
+    df["label"] = y
+    df.to_csv(path, index=False)
+    return path
+
+
+def search_spec(data: Path) -> dict:
+    """The session's search sweep (``search_sweep`` in tests/conftest.py): an MLP with dropout on the CSV
+    ``data``, Optuna's random sampler drawing 2 values of ``regularizer.keep`` in [0.4, 0.9] (sampler seed 0),
+    each on seeds 0 and 1, 1 epoch: 4 trials, 2 configurations."""
+    return {
+        "name": SEARCH_NAME,
+        "dataset": {"name": "tabular", "params": {"path": str(data)}},
+        "model": {"name": "mlp", "params": {"widths": [16]}},
+        "regularizer": {"name": "dropout"},
+        "train": {"epochs": 1, "batch_size": 32},
+        "space": {"regularizer.keep": {"type": "float", "low": 0.4, "high": 0.9}},
+        "seeds": [0, 1],
+        "search": {"sampler": "random", "num_samples": 2, "sampler_seed": 0, "max_failures": 0,
+                   "snapshot_every_s": 1},  # Tune's snapshot every second: the table cache reads it mid-sweep
+        "resources": {"cpu": 1},
+    }
 
 
 def write_spec(folder: Path, name: str, *, samples: int = 2, epochs: int = 2, seeds=(0,), grid: bool = False,

@@ -1,7 +1,9 @@
 """Image folders larger than memory: the streamed (DataLoader) path against the in-memory path.
 
 The generated folders are real PNG class folders; the memory cap is set below
-their size so that ``mode: auto`` has to stream them.
+their size so that ``mode: auto`` has to stream them. The one real sweep (local Ray, DataLoader
+workers inside trial actors) searches an empty space with ``num_samples: 2`` and so also checks
+that such a sweep trains its one configuration once per seed (for tests/search/test_distinct_configs.py).
 """
 from __future__ import annotations
 
@@ -120,7 +122,11 @@ def test_streamed_resume_from_a_checkpoint_and_worker_processes(folder):
 
 @pytest.mark.ray
 def test_a_sweep_streams_a_folder_inside_ray_trials(folder, tmp_path, monkeypatch):
-    """Through launch(): a real local Ray instance, DataLoader worker processes inside the trial actors."""
+    """Through launch(): a real local Ray instance, DataLoader worker processes inside the trial actors.
+
+    The sweep has nothing to search and ``num_samples: 2`` (Optuna's TPE), which also checks what
+    tests/search/test_distinct_configs.py asks of a real sweep of an empty space: the one configuration is
+    trained once per seed, and the summary counts 2/2 distinct seeds (one sweep for both)."""
     from sweeper import spec
     from sweeper.driver import launch
 
@@ -131,9 +137,11 @@ def test_a_sweep_streams_a_folder_inside_ray_trials(folder, tmp_path, monkeypatc
                                       "params": {"size": 8, "mode": "stream", "workers": 1, "cache": False}},
         "model": {"name": "mlp", "params": {"widths": [16]}}, "regularizer": {"name": "softmax"},
         "train": {"epochs": 2, "batch_size": 8},
-        "space": {"train.lr": {"type": "categorical", "choices": [1.0e-3, 1.0e-2]}},
-        "seeds": [0], "search": {"sampler": "grid", "max_concurrent": 2},
+        "seeds": [0, 1], "search": {"sampler": "tpe", "num_samples": 2, "sampler_seed": 0, "max_concurrent": 2},
     })
-    t = launch.launch(s, num_cpus=2, out=tmp_path / "sweeps", verbose=0).trials
+    res = launch.launch(s, num_cpus=2, out=tmp_path / "sweeps", verbose=0)
+    t = res.trials
     assert len(t) == 2 and (t.status == "finished").all() and (t.epochs == 2).all()
     assert t.test_error.between(0, 1).all() and t.val_error.notna().all()
+    # an empty space with num_samples 2: its one configuration once per seed
+    assert sorted(t["seed"]) == [0, 1] and t["config_id"].nunique() == 1 and list(res.summary["seeds"]) == ["2/2"]
