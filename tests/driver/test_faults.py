@@ -184,16 +184,34 @@ def _session_procs(sid: int) -> list[int]:
     return out
 
 
+def _rows(sweep: Path) -> dict[str, set[str]]:
+    """The rows of each trial's result.json (Tune's copy in the sweep folder) that are whole JSON
+    objects, by trial id (a file Tune is rewriting in place can end in a partial row)."""
+    out = {}
+    for d in (sweep / "tune").glob("trial_*"):
+        lines = (d / "result.json").read_text().splitlines() if (d / "result.json").exists() else []
+        out[d.name[6:]] = set()
+        for line in lines:
+            try:
+                json.loads(line)
+                out[d.name[6:]].add(line)
+            except ValueError:
+                pass
+    return out
+
+
 def run_until_new_result(cwd: Path, sweep: Path, *args: str) -> subprocess.Popen:
     """`sweeper ARGS... --num-cpus 2 --quiet` (a launch or a resume) in its own session, 2 s pause
-    after each epoch, returned once a trial has reported an epoch in this run (a row in some trial's
-    result.json beyond those there before); the caller signals it and cleans it up."""
-    before = result_rows(sweep) if (sweep / "tune").exists() else {}
+    after each epoch, returned once a trial has reported an epoch in this run (a row in a
+    result.json that was not there before: a trial restarted by `resume` rewrites its file from
+    its own first epoch, so a count of rows would miss its first epochs); the caller signals it and
+    cleans it up."""
+    before = _rows(sweep)
     proc = subprocess.Popen(cli(*args, "--num-cpus", "2", "--quiet"), cwd=cwd,
                             env=env(SWEEPER_TEST_EPOCH_DELAY_S="2", **MISBEHAVING), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 400
-    while not any(n > before.get(t, 0) for t, n in (result_rows(sweep).items() if (sweep / "tune").exists() else ())):
+    while not any(rows - before.get(t, set()) for t, rows in _rows(sweep).items()):
         if proc.poll() is not None or time.monotonic() >= deadline:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -261,8 +279,9 @@ def signalled(tmp_path_factory) -> Signalled:
     """The launch stopped by SIGINT, its resume by SIGTERM, the next resume by SIGINT twice (each
     signal once a trial has reported an epoch in that run), and a last resume run to the end: four
     driver runs instead of a launch and a resume per signal. An interrupted trial has no checkpoint
-    yet (checkpoint_every_s is 30 s), so each run starts it again and no trial can end before the
-    signal; 3 trials are left for the last resume."""
+    (checkpoint_every_s is 30 s, a trial's 3 epochs take about 5 s), so each run starts it again
+    from its first epoch and none gets through its 3 epochs (4 s of pauses) before the signal: the
+    last resume runs every trial."""
     cwd = tmp_path_factory.mktemp("signalled")
     write_spec(cwd, SIG, samples=3, epochs=3, max_concurrent=2)
     sweep = cwd / "sweeps" / SIG
