@@ -1,15 +1,17 @@
-"""``resume`` does not run again a trial that already ended in error (issue 26), unless asked.
+"""``resume`` runs again a trial that already ended in error (issue 26) only when asked.
 
 A trial past ``search.trial_timeout_s`` ends in error; Tune's last snapshot may still list it
-RUNNING. A plain ``resume`` must leave it alone (no second timeout); ``--retry-errored`` continues it
-from its checkpoint; ``--restart-errored`` runs it from scratch.
+RUNNING. ``--retry-errored`` continues it from its checkpoint; ``--restart-errored`` runs it from
+scratch, as a new trial. That a plain ``resume`` leaves it alone (no second timeout) is shown on the
+poison sweep of tests/driver/test_faults.py (a timed-out and an OOM-killed trial, resumed), which
+saves this file a driver run.
 """
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from tests.driver.test_faults import children, result_rows
+from tests.driver.test_faults import children
 from tests.support.cli import sweeper
 from tests.support.specs import write_spec
 
@@ -27,7 +29,7 @@ def _run(tmp_path, *args):
 @pytest.mark.ray
 @pytest.mark.fault
 @pytest.mark.timeout(1800)
-def test_plain_resume_does_not_rerun_a_timed_out_trial(tmp_path):
+def test_errored_trial_runs_again_only_with_retry_or_restart_errored(tmp_path):
     # 3 epochs, a checkpoint after each: the trial hangs after each epoch, so no run of it finishes
     write_spec(tmp_path, "rt", seeds=(0,), grid=True, epochs=3, trial_timeout_s=TIMEOUT_S, checkpoint_every_s=0)
     r = _run(tmp_path, "launch", "rt.yaml")
@@ -35,13 +37,6 @@ def test_plain_resume_does_not_rerun_a_timed_out_trial(tmp_path):
     sweep = tmp_path / "sweeps" / "rt"
     t = pd.read_parquet(sweep / "trials.parquet")
     assert list(t.status) == ["error"] and "exceeded search.trial_timeout_s" in t.reason.iloc[0], t.reason.tolist()
-    rows = result_rows(sweep)
-
-    r = _run(tmp_path, "resume", "rt")
-    assert "exceeded search.trial_timeout_s" not in r.stderr, r.stderr[-3000:]  # it did not run again
-    assert result_rows(sweep) == rows
-    t2 = pd.read_parquet(sweep / "trials.parquet")
-    assert list(t2.status) == ["error"] and list(t2.trial_id) == list(t.trial_id)
 
     r = _run(tmp_path, "resume", "rt", "--retry-errored")
     assert r.stderr.count("exceeded search.trial_timeout_s") == 1, r.stderr[-3000:]  # asked for: it ran
