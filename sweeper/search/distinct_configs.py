@@ -21,6 +21,11 @@ seed replicator and, when the study suggests a configuration it suggested before
 Saved and restored with pickle (``sweeper resume``), like ``OptunaSearch``. A configuration whose trial
 never ran (the driver was killed after asking for it) and that the study hands out again on resume
 (``sweeper.search.study``: the inner searcher's ``replayed``) is the same suggestion, not a repeat.
+The sampler restored on resume is the one of Tune's last snapshot, from before that orphan was
+sampled, so it usually samples the orphan's point once more: the first such repeat of each replayed
+configuration is that re-derivation, not a new suggestion. It is neither trained nor counted against
+the budget, and its study trial is told FAIL (TPE ignores failed trials, and a COMPLETE copy would
+give the study two trials for one configuration run); the study is then asked again.
 """
 from __future__ import annotations
 
@@ -52,6 +57,8 @@ class DistinctConfigs(PickledSearcher):
         self.results: dict[str, Any] = {}  # trained trial id -> {objective: value}, or _FAILED
         self.waiting: list[tuple[str, str]] = []  # (repeat's study trial id, trained trial id) not yet told
         self.repeats = 0
+        self.rederivable: set[str] = set()  # keys of orphans replayed on resume, not yet sampled again
+        self.asked_as: dict[str, str] = {}  # Tune trial id -> the study's id for it, where they differ
 
     @property
     def metric(self):
@@ -66,6 +73,8 @@ class DistinctConfigs(PickledSearcher):
 
     def suggest(self, trial_id: str) -> dict | str | None:
         self._tell_waiting()
+        if not hasattr(self, "rederivable"):  # restored from a sweep saved before they existed
+            self.rederivable, self.asked_as = set(), {}
         for k in range(MAX_REPEATS_PER_CALL):
             if self.used >= self.budget:
                 return Searcher.FINISHED
@@ -74,17 +83,45 @@ class DistinctConfigs(PickledSearcher):
             if config is None or config == Searcher.FINISHED:
                 return config
             key = config_key(config)
-            if self.first.get(key) is not None and self.first[key] == getattr(self.searcher, "replayed", None):
+            replayed = getattr(self.searcher, "replayed", None)
+            if replayed is not None:
+                self.rederivable.add(key)
+            if self.first.get(key) is not None and self.first[key] == replayed:
                 self.first[key] = trial_id  # an orphan of a killed driver handed out again: not a repeat
-                return config
+                return self._handed_out(trial_id, sid, config)
+            if replayed is None and key in self.rederivable:  # the restored sampler re-derived it
+                self.rederivable.discard(key)
+                self.searcher.on_trial_complete(self._set_aside(trial_id, sid), result=None, error=True)
+                continue
             self.used += 1
             if key not in self.first:
                 self.first[key] = trial_id
-                return config
+                return self._handed_out(trial_id, sid, config)
             self.repeats += 1
-            self.waiting.append((sid, self.first[key]))
+            self.waiting.append((self._set_aside(trial_id, sid), self.first[key]))
             self._tell_waiting()
         return None  # the study keeps repeating points still running: ask again later
+
+    def _set_aside(self, trial_id: str, sid: str) -> str:
+        """The study's id for a suggestion not handed to Tune: a study in a database (``StudySearch.relabel``)
+        gives ``trial_id`` up for the suggestion Tune will get."""
+        if sid == trial_id and hasattr(self.searcher, "relabel"):
+            sid = f"{trial_id}_repeat0"
+            self.searcher.relabel(trial_id, sid)
+        return sid
+
+    def _handed_out(self, trial_id: str, sid: str, config: dict) -> dict:
+        """``config``, asked of the study as ``sid``: Tune's results for ``trial_id`` go to that study trial
+        (a study in a database relabels it ``trial_id``, so ``tune_trial_id`` stays true; else mapped here)."""
+        if sid != trial_id:
+            if hasattr(self.searcher, "relabel"):
+                self.searcher.relabel(sid, trial_id)
+            else:
+                self.asked_as[trial_id] = sid
+        return config
+
+    def _sid(self, trial_id: str) -> str:
+        return getattr(self, "asked_as", {}).get(trial_id, trial_id)
 
     def _tell_waiting(self) -> None:
         left = []
@@ -99,11 +136,11 @@ class DistinctConfigs(PickledSearcher):
         self.waiting = left
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        self.searcher.on_trial_result(trial_id, result)
+        self.searcher.on_trial_result(self._sid(trial_id), result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         self.results[trial_id] = _FAILED if error or not result else self._objectives(result)
-        self.searcher.on_trial_complete(trial_id, result=result, error=error)
+        self.searcher.on_trial_complete(self._sid(trial_id), result=result, error=error)
         self._tell_waiting()
 
     def _objectives(self, result: dict) -> dict:

@@ -133,6 +133,14 @@ class StudySearch(OptunaSearch):
             self._ot_trials[trial_id] = trial
         return super().suggest(trial_id)
 
+    def relabel(self, asked_as: str, trial_id: str) -> None:
+        """The study trial asked as ``asked_as`` belongs to Tune trial ``trial_id`` (``DistinctConfigs``
+        asks again under a derived id after a repeat): its ``tune_trial_id`` and the map say so."""
+        self._connect()
+        trial = self._ot_trials.pop(asked_as)
+        trial.set_user_attr(TUNE_ID, trial_id)
+        self._ot_trials[trial_id] = trial
+
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self._connect()
         if trial_id in self._ot_trials:

@@ -79,6 +79,39 @@ def test_a_configuration_asked_but_never_run_is_reused_on_resume(tmp_path, monke
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
 
 
+def test_an_orphan_sampled_after_the_last_snapshot_costs_no_budget_on_resume(tmp_path, monkeypatch):
+    """The driver is killed after asking for trial b but before Tune's next snapshot: the resumed
+    searcher (Tune's last snapshot, from before b was sampled) replays b's configuration, and its
+    sampler then samples that same point again. That second copy is neither trained nor counted: every
+    one of ``num_samples`` configurations is still distinct and trained, and the study holds one COMPLETE
+    trial per configuration run (the re-derived copy is FAIL)."""
+    from ray.tune.search import Searcher
+
+    from sweeper.search import space, study
+    from sweeper.spec import from_dict
+
+    spec = {**SPEC, "space": {"train.lr": SPEC["space"]["train.lr"]}, "search": {**SPEC["search"], "num_samples": 3}}
+    url = study.default_url(tmp_path)
+    searcher = space.search_setup(from_dict(spec), study=(url, "st"))[1].searcher
+    _, searcher = _drive(searcher, ["a"])
+    saved = pickle.dumps(searcher)  # Tune's last snapshot
+    orphan = searcher.suggest("b")  # asked after it; the driver is killed before Tune records trial b
+    assert study.release_orphans(url, "st", known={"a"}) == 1
+    monkeypatch.setenv(study.ENV, url)
+    resumed = pickle.loads(saved)
+    assert resumed.suggest("c") == orphan  # replayed
+    resumed.on_trial_complete("c", result={"val_error": 0.5})
+    d = resumed.suggest("d")  # the restored sampler samples the orphan's point again: skipped, asked again
+    assert d not in (None, Searcher.FINISHED) and d != orphan, d
+    resumed.on_trial_complete("d", result={"val_error": 0.4})
+    assert resumed.suggest("e") == Searcher.FINISHED  # 3 configurations: a, c (= b's), d
+    trials = optuna.load_study(study_name="st", storage=url).trials
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert [t.user_attrs[study.TUNE_ID] for t in complete] == ["a", "c", "d"]
+    assert len({t.params["train.lr"] for t in complete}) == 3
+    assert [t.number for t in trials] == list(range(len(trials)))
+
+
 def _env() -> dict:
     e = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
