@@ -30,7 +30,7 @@ from typing import Any
 
 from sweeper.spec import names
 from sweeper.spec.yamlsafe import excerpt
-from sweeper.store.mlflow_uri import tracking_uri
+from sweeper.store.mlflow_uri import store_file, tracking_uri
 
 ADDRESS_TIMEOUT_S = 3.0
 
@@ -153,10 +153,10 @@ def check_mlflow_writable() -> None:
     """A local SQLite tracking store (``sqlite:///PATH``, the default ``mlflow.db`` in the current
     folder) must be writable: its folder (SQLite writes a journal beside it) and the file if it exists."""
     uri = tracking_uri()
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix) or uri == prefix + ":memory:":
+    db = store_file(uri)
+    if db is None:
         return
-    db = Path(uri[len(prefix):]).resolve()
+    db = db.resolve()
     what = f"the MLflow store {db} (MLFLOW_TRACKING_URI={uri})"
     check_writable(db.parent, what, "make that folder writable, or set MLFLOW_TRACKING_URI to another store")
     if db.exists() and not os.access(db, os.W_OK):

@@ -57,8 +57,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from sweeper.spec.labels import config_name, run_name
-from sweeper.store.mlflow_template import seed_new_store, store_file
-from sweeper.store.mlflow_uri import tracking_uri
+from sweeper.store.mlflow_template import seed_new_store
+from sweeper.store.mlflow_uri import store_file, tracking_uri
 from sweeper.store.retry import retry
 from trainables.config import is_config_name
 

@@ -24,16 +24,9 @@ import tempfile
 from pathlib import Path
 
 from sweeper.store.cache import cache_dir
+from sweeper.store.mlflow_uri import PREFIX, store_file
 
 log = logging.getLogger("sweeper")
-PREFIX = "sqlite:///"
-
-
-def store_file(uri: str) -> Path | None:
-    """The database file of a local SQLite tracking URI (None for any other store)."""
-    if not uri.startswith(PREFIX) or uri == PREFIX + ":memory:":
-        return None
-    return Path(uri[len(PREFIX):].split("?", 1)[0])
 
 
 def seed_new_store(uri: str) -> bool:
