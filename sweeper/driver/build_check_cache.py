@@ -15,6 +15,7 @@ why, on every launch. Deleting the folder only costs the check's time again.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -56,12 +57,10 @@ def known(k: str | None) -> bool:
 def remember(k: str | None) -> None:
     if k is None:
         return
-    try:
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs the check again
         folder = cache_dir() / "build_checks"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / k).touch()
-    except OSError:
-        pass  # a cache that cannot be written only costs the check again
 
 
 def _strings(value: Any) -> list[str]:
