@@ -65,6 +65,21 @@ class Net(nn.Module):
         return self.head(self.backbone(x), target)
 
 
+def place(net: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
+    """``net`` on ``device``; with ``channels_last``, its 4-D and 5-D parameters and buffers in NHWC.
+
+    What ``net.to(device, memory_format=torch.channels_last)`` does, except that lazily made
+    parameters still unmade (Dropout++ / SAL per-element conv gates, made at the first forward and
+    never 4-D) are left alone: ``Module.to`` with a memory format fails on them.
+    """
+    net = net.to(device)
+    if channels_last:
+        for t in [*net.parameters(), *net.buffers()]:
+            if not isinstance(t, nn.parameter.UninitializedTensorMixin) and t.dim() in (4, 5):
+                t.data = t.data.contiguous(memory_format=torch.channels_last)
+    return net
+
+
 def make_optimizer(net: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     no_decay = {id(p) for m in implementers(net, NoWeightDecay) for p in m.no_weight_decay()}
     decay = [p for p in net.parameters() if id(p) not in no_decay]
@@ -96,7 +111,7 @@ def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
 
 class Trainer:
     def __init__(self, net: Net, splits: Splits | StreamedSplits, cfg: TrainConfig, device: torch.device, seed: int):
-        self.net = net.to(device, memory_format=torch.channels_last) if cfg.channels_last else net.to(device)
+        self.net = place(net, device, cfg.channels_last)
         self.forward = torch.compile(self.net) if cfg.compile else self.net  # shares self.net's parameters
         self.cfg = cfg
         self.device = device

@@ -76,9 +76,10 @@ def test_bf16_really_runs_the_network_in_bf16(device):
     assert set(seen) == {torch.float32}
 
 
-def test_channels_last_epoch_matches_the_default_layout(device):
-    ma = _final(_trainer("dropout", device, model="lenet", epochs=1))  # build + run each in turn: same RNG stream
-    b = _trainer("dropout", device, model="lenet", epochs=1, channels_last=True)
+@pytest.mark.parametrize("reg", ["dropout", "dropout_pp"])  # dropout_pp: lazily made per-element conv gates
+def test_channels_last_epoch_matches_the_default_layout(reg, device):
+    ma = _final(_trainer(reg, device, model="lenet", epochs=1))  # build + run each in turn: same RNG stream
+    b = _trainer(reg, device, model="lenet", epochs=1, channels_last=True)
     assert b.net.backbone.conv2.weight.is_contiguous(memory_format=torch.channels_last)
     assert not b.net.backbone.conv2.weight.is_contiguous()
     mb = _final(b)
