@@ -11,10 +11,10 @@ What, all built by ``trainables.trial.build`` and stepped through ``trainables.l
   with coupled weight decay 1e-4, scheduler, projections) of LeNet 20-50-500 with every
   registered regularizer (8 DropMax-family heads, Malicious Dropout, dropout, Dropout++, SAL
   with their defaults), on one fixed batch of 100 x 1 x 28 x 28 (MNIST-1K's batch), in three
-  modes: ``fp32``, ``bf16`` (autocast), ``channels_last`` (fp32, NHWC). Ratio = regularizer /
+  modes: ``fp32`` (float32, TF32 off), ``bf16`` (autocast), ``channels_last`` (fp32, NHWC). Ratio = regularizer /
   softmax in the same mode and run; ``mode_ratio`` = this mode / fp32 for the same regularizer.
 - ``resnet18``: the same step for torchvision ResNet-18 (CIFAR stem) + softmax on a batch of
-  128 x 3 x 32 x 32, in fp32, bf16, channels_last and bf16 + channels_last, and on CUDA also
+  128 x 3 x 32 x 32, in fp32 (TF32 off), tf32, bf16, channels_last and bf16 + channels_last, and on CUDA also
   ``compile`` (``torch.compile`` of the network, default mode) alone and with bf16 + channels_last;
   ratio vs fp32. ``first_step_s``: wall time of each mode's first step (with ``compile``, the
   compilation); on the CPU compile is left out (minutes per model on 2 cores).
@@ -47,7 +47,7 @@ from trainables.resolve import trial_config
 from trainables.trial import build
 
 MODES = {"fp32": {}, "bf16": {"precision": "bf16"}, "channels_last": {"channels_last": True}}
-RESNET_MODES = {**MODES, "bf16+channels_last": {"precision": "bf16", "channels_last": True}}
+RESNET_MODES = {**MODES, "tf32": {"precision": "tf32"}, "bf16+channels_last": {"precision": "bf16", "channels_last": True}}
 COMPILE_MODES = {"compile": {"compile": True},
                  "bf16+channels_last+compile": {"precision": "bf16", "channels_last": True, "compile": True}}
 LENET = Section("lenet", {"widths": (20, 50, 500), "padding": "valid"})

@@ -24,7 +24,7 @@ Precision and layout (``precision``, ``channels_last``, ``compile``; see
 ``TrainConfig``): bf16 autocast wraps the network's forward and its loss in
 training and evaluation; weights, gradients, optimizer state, the summed loss
 and the metrics stay fp32 (the loss and logits are cast back to fp32 before
-anything reads them).
+anything reads them). ``fp32`` and ``bf16`` switch TF32 off on CUDA (``set_tf32``), ``tf32`` on.
 """
 from __future__ import annotations
 
@@ -63,6 +63,13 @@ class Net(nn.Module):
 
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> HeadOutput:
         return self.head(self.backbone(x), target)
+
+
+def set_tf32(on: bool) -> None:
+    """TF32 tensor cores for float32 CUDA matmuls and cuDNN convolutions, on or off (process-global flags,
+    set by every Trainer from ``precision``; they do nothing on the CPU)."""
+    torch.backends.cuda.matmul.allow_tf32 = on
+    torch.backends.cudnn.allow_tf32 = on
 
 
 def place(net: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
@@ -111,6 +118,7 @@ def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
 
 class Trainer:
     def __init__(self, net: Net, splits: Splits | StreamedSplits, cfg: TrainConfig, device: torch.device, seed: int):
+        set_tf32(cfg.precision == "tf32")
         self.net = place(net, device, cfg.channels_last)
         self.forward = torch.compile(self.net) if cfg.compile else self.net  # shares self.net's parameters
         self.cfg = cfg

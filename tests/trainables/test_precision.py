@@ -7,7 +7,8 @@ the heads' losses in float32: the largest gap was 0.28 points (dropmax_qp, dropo
 softmax), 0 for the eight others.
 channels_last: the same LeNet epoch in NHWC gives the same losses within 1e-4 relative (measured on
 this CPU: equal train loss, val NLL 1e-7 apart; NHWC kernels may sum in another order) and validation
-error within one image; one forward pass agrees to 1e-4 for every model (tests/test_models.py).
+error within one image; one forward pass agrees to 1e-4 for every model (tests/trainables/test_models.py).
+On CUDA this holds in ``fp32`` because the Trainer turns TF32 off (``precision: tf32`` turns it on).
 compile: ``torch.compile`` on this 2-core CPU took 230 s for two digits epochs (vs 1 s eagerly), too
 slow for CI: tested for its wiring only (the compiled forward shares the network's parameters, so
 checkpoints and hooks are those of the eager network); ``sweeper bench gpu`` times it where it pays.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from trainables import loop
 from trainables import regularizers as reg_registry
 from trainables.loop import TrainConfig, Trainer
 from trainables.resolve import from_dict
@@ -45,6 +47,17 @@ def _final(tr: Trainer) -> dict[str, float]:
     return m
 
 
+def _dropout_masks_depend_on_dtype(device: torch.device) -> bool:
+    """Whether ``F.dropout`` draws other masks for a bf16 than for a float32 tensor under the same seed
+    (CUDA's fused kernel does on an H200 with torch 2.11; the CPU's does not)."""
+    x = torch.ones(4096, device=device)
+    torch.manual_seed(0)
+    a = torch.nn.functional.dropout(x, 0.5) != 0
+    torch.manual_seed(0)
+    b = torch.nn.functional.dropout(x.bfloat16(), 0.5) != 0
+    return not torch.equal(a, b)
+
+
 @pytest.mark.parametrize("name", sorted(reg_registry.REGULARIZERS))
 def test_bf16_autocast_stays_within_tolerance_of_fp32(name, device):
     fp32 = _final(_trainer(name, device))
@@ -53,7 +66,10 @@ def test_bf16_autocast_stays_within_tolerance_of_fp32(name, device):
     assert bf16["diverged"] == 0 and all(
         v == v and abs(v) != float("inf") for v in bf16.values() if isinstance(v, float)), bf16
     assert abs(bf16["val_error"] - fp32["val_error"]) * 100 <= BF16_MAX_POINTS, (fp32["val_error"], bf16["val_error"])
-    assert bf16["train_loss"] == pytest.approx(fp32["train_loss"], rel=0.02, abs=0.02)
+    # nn.Dropout with masks that depend on the dtype: the two runs train on different masks, so their
+    # training losses differ as two seeds' do (measured on an H200: 5 %), not only by bf16's rounding
+    rel = 0.1 if name == "dropout" and _dropout_masks_depend_on_dtype(device) else 0.02
+    assert bf16["train_loss"] == pytest.approx(fp32["train_loss"], rel=rel, abs=0.02)
     assert all(p.dtype == torch.float32 for p in tr.net.parameters())  # master weights stay fp32
     for v in tr.opt.state.values():
         assert all(t.dtype == torch.float32 for k, t in v.items() if k != "step" and torch.is_tensor(t))
@@ -88,6 +104,17 @@ def test_channels_last_epoch_matches_the_default_layout(reg, device):
     assert abs(mb["val_error"] - ma["val_error"]) <= 1 / 360  # at most one borderline image
 
 
+@pytest.mark.parametrize("precision, on", [("fp32", False), ("tf32", True), ("bf16", False)])
+def test_precision_sets_tf32_for_the_trial(precision, on):
+    """``fp32`` means float32 on CUDA too (TF32 off for matmuls and cuDNN convolutions; PyTorch's default
+    has it on for convolutions); ``tf32`` turns both on. Set per Trainer, whatever a previous trial set."""
+    for before in (True, False):
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = before
+        _trainer("softmax", torch.device("cpu"), precision=precision)
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (on, on)
+    loop.set_tf32(False)
+
+
 def test_compile_wraps_the_same_network():
     tr = _trainer("malicious_dropout", torch.device("cpu"), compile=True)
     assert isinstance(tr.forward, torch._dynamo.eval_frame.OptimizedModule) and tr.forward._orig_mod is tr.net
@@ -96,7 +123,7 @@ def test_compile_wraps_the_same_network():
     assert [h.__self__ for h in tr.hooks["on_batch_start"]] == [tr.net.head]
 
 
-@pytest.mark.parametrize("bad, msg", [({"precision": "fp16"}, "precision must be one of fp32, bf16"),
+@pytest.mark.parametrize("bad, msg", [({"precision": "fp16"}, "precision must be one of fp32, tf32, bf16"),
                                       ({"channels_last": "yes"}, "channels_last must be true or false"),
                                       ({"compile": 1}, "compile must be true or false")])
 def test_bad_precision_options_are_refused(bad, msg):
