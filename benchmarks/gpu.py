@@ -42,7 +42,7 @@ from benchmarks import Unavailable
 from trainables import regularizers as reg_registry
 from trainables.config import Section
 from trainables.data.splits import Splits
-from trainables.loop import TrainConfig, Trainer
+from trainables.loop import TrainConfig, Trainer, set_tf32
 from trainables.resolve import trial_config
 from trainables.trial import build
 
@@ -90,6 +90,7 @@ def _step_fn(tr: Trainer) -> Callable[[], None]:
     tr.net.train()
 
     def step() -> None:
+        set_tf32(tr.cfg.precision == "tf32")  # process-global: the Trainer made last set it for all
         tr.step(x, y)
 
     return step
