@@ -63,9 +63,9 @@ def index(paths: list[Path]) -> str:
     for p in paths:
         d = _load(p)
         lines.append(f"| [{d['title']}]({p.stem}.md) | {d['date'] or 'not recorded'} | {_cell(d['load'])} |")
-    lines += ["", "No GPU figure exists yet: `sweeper bench gpu` (or `sweeper bench gpu --json > gpu.json`) needs",
-              "CUDA; `sweeper bench gpu --device cpu --quick` checks that the code runs, its numbers say nothing",
-              "about a GPU."]
+    lines += ["", "`sweeper bench gpu` needs CUDA; `bash benchmarks/gpu_check.sh OUT` runs it with the CUDA tests on a",
+              "GPU machine. `sweeper bench gpu --device cpu --quick` checks that the code runs anywhere, its numbers say",
+              "nothing about a GPU."]
     return "\n".join(lines) + "\n"
 
 
