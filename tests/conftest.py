@@ -56,8 +56,10 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Marks ``unit`` what has no cost marker, and groups the rest for ``pytest-xdist --dist loadgroup``:
     the tests of each session sweep on one worker (it is launched once per worker); a costly test that uses a
     module- or class-scoped fixture with the rest of its file (module-scoped sweeps are built once); every other
-    test goes wherever a worker is free. With two workers at most two costly tests run at once, the load the
-    timing-sensitive tests (``cluster``, ``fault``) are sized for; one group for all of them made one worker's
+    test goes wherever a worker is free. CI runs three workers on two cores: about a third of a two-worker run
+    was idle CPU, tests waiting on purpose (Ray's fixed 30 s raylet registration, a hung trial's timeout, the
+    autoscaler's idle timeout, a held lock); so at most three costly tests run at once, the load the
+    timing-sensitive tests (``cluster``, ``fault``) are sized for. One group for all of them made one worker's
     queue the whole CI run (about 20 of its 21 minutes)."""
     for item in items:
         session = [f for f in SESSION_SWEEPS if f in item.fixturenames]

@@ -65,61 +65,58 @@ ray.shutdown()
 """
 
 
-@pytest.mark.cli
-@pytest.mark.ray
-@pytest.mark.fault
-@pytest.mark.timeout(600)
-def test_a_start_that_times_out_is_retried_once():
-    """In a process of its own: a Ray start that failed leaves Ray's module state behind, which would
-    reach the tests that run after it in this process."""
-    proc = subprocess.Popen([sys.executable, "-c", PROBE], env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+def _run_with_stopper(argv: list[str], cwd: Path | None, limit: int) -> tuple[subprocess.Popen, list[int], threading.Event]:
+    """``argv`` in a session of its own, with a thread that SIGSTOPs up to ``limit`` of its raylets."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     stop, stopped = threading.Event(), []
-    t = threading.Thread(target=_stopper, args=(proc.pid, True, 1, stop, stopped), daemon=True)
-    t.start()
+    threading.Thread(target=_stopper, args=(proc.pid, True, limit, stop, stopped), daemon=True).start()
+    return proc, stopped, stop
+
+
+def _finish(proc: subprocess.Popen, stop: threading.Event) -> tuple[str, str]:
     try:
-        out, err = proc.communicate(timeout=400)
+        return proc.communicate(timeout=400)
     finally:
         stop.set()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == 0 and "CPU 1.0" in out, (proc.returncode, out, err[-3000:])
+
+
+@pytest.mark.cli
+@pytest.mark.ray
+@pytest.mark.fault
+@pytest.mark.timeout(600)
+def test_a_start_that_times_out_is_retried_once_and_two_exit_1_with_one_message(tmp_path):
+    """Both cases at once (each waits out Ray's fixed 30 s, once or twice; run side by side, the waits overlap).
+
+    Retried once: ``start_or_join`` in a process of its own (a Ray start that failed leaves Ray's module
+    state behind, which would reach the tests that run after it in this process); its first raylet is
+    stopped, the second starts. Never starts: ``sweeper launch`` whose every raylet is stopped."""
+    write_spec(tmp_path, "nostart", grid=True, epochs=1)
+    once, once_stopped, once_stop = _run_with_stopper([sys.executable, "-c", PROBE], None, 1)
+    never, never_stopped, never_stop = _run_with_stopper(cli("launch", "nostart.yaml", "--num-cpus", "1", "--quiet"),
+                                                         tmp_path, 99)
+    out, err = _finish(once, once_stop)
+    assert once.returncode == 0 and "CPU 1.0" in out, (once.returncode, out, err[-3000:])
     # the first attempt's raylet was stopped (a raylet that forks may be caught twice in one scan)
-    assert stopped and err.count("trying once more") == 1, (stopped, err[-3000:])
+    assert once_stopped and err.count("trying once more") == 1, (once_stopped, err[-3000:])
     with pytest.raises(ProcessLookupError):
         for _ in range(100):
-            os.kill(stopped[0], 0)  # the first attempt's raylet was killed
+            os.kill(once_stopped[0], 0)  # the first attempt's raylet was killed
             time.sleep(0.1)
 
-
-@pytest.mark.cli
-@pytest.mark.ray
-@pytest.mark.fault
-@pytest.mark.timeout(600)
-def test_launch_whose_ray_never_starts_exits_1_with_one_message(tmp_path):
-    write_spec(tmp_path, "nostart", grid=True, epochs=1)
-    proc = subprocess.Popen(cli("launch", "nostart.yaml", "--num-cpus", "1", "--quiet"), cwd=tmp_path, env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    stop, stopped = threading.Event(), []
-    t = threading.Thread(target=_stopper, args=(proc.pid, True, 99, stop, stopped), daemon=True)
-    t.start()
-    try:
-        out, err = proc.communicate(timeout=400)
-    finally:
-        stop.set()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 1, f"{proc.returncode}\n{out[-2000:]}\n{err[-4000:]}"
+    out, err = _finish(never, never_stop)
+    assert never.returncode == 1, f"{never.returncode}\n{out[-2000:]}\n{err[-4000:]}"
     # two attempts: the retry was announced once (a raylet that forks may be caught twice by the stopper)
-    assert err.count("trying once more") == 1 and len(stopped) >= 2, (stopped, err[-3000:])
+    assert err.count("trying once more") == 1 and len(never_stopped) >= 2, (never_stopped, err[-3000:])
     last = err.rstrip().splitlines()[-1]
     assert last.startswith("error: the local Ray instance did not start"), err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     assert not (tmp_path / "sweeps").exists() and not (tmp_path / "mlflow.db").exists()
     for _ in range(50):
-        if not _session_procs(proc.pid):
+        if not _session_procs(never.pid):
             break
         time.sleep(0.2)
-    assert not _session_procs(proc.pid)  # no half-started Ray node left behind
+    assert not _session_procs(never.pid)  # no half-started Ray node left behind

@@ -7,7 +7,7 @@ so that Ray workers import this module. After each report of a trial (``after_re
 - ``SWEEPER_TEST_EPOCH_DELAY_S=S``: sleeps S seconds unless training is done, so that a test can
   kill a node or the driver mid-trial;
 - ``SWEEPER_TEST_HOG=SEED:MB``: the trial of that seed allocates (and touches) up to MB megabytes
-  in 64 MB blocks and holds them, stopping early while the machine has less than 1 GiB available
+  in 128 MB blocks and holds them, stopping early while the machine has less than 1 GiB available
   (Ray's memory monitor, not the kernel's OOM killer, is meant to stop it), then hangs;
 - ``SWEEPER_TEST_HANG_SEED=SEED``: the trial of that seed hangs for ever (no more reports).
 
@@ -86,9 +86,9 @@ def _hog(mb: int) -> None:
     import psutil  # a Ray dependency
 
     held = []
-    for _ in range(mb // 64):
+    for _ in range(mb // 128):
         if psutil.virtual_memory().available < 2**30:
             break
-        held.append(bytearray(b"\x01") * (64 * 1024 * 1024))  # filled: every page is resident
-        time.sleep(0.05)
+        held.append(bytearray(b"\x01") * (128 * 1024 * 1024))  # filled: every page is resident
+        time.sleep(0.02)  # ~3 GB/s at most: killed well within the test's trial timeout on a loaded machine
     time.sleep(3600)
