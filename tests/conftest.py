@@ -56,11 +56,15 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Marks ``unit`` what has no cost marker, and groups the rest for ``pytest-xdist --dist loadgroup``:
     the tests of each session sweep on one worker (it is launched once per worker); a costly test that uses a
     module- or class-scoped fixture with the rest of its file (module-scoped sweeps are built once); every other
-    test goes wherever a worker is free. CI runs three workers on two cores: about a third of a two-worker run
-    was idle CPU, tests waiting on purpose (Ray's fixed 30 s raylet registration, a hung trial's timeout, the
-    autoscaler's idle timeout, a held lock); so at most three costly tests run at once, the load the
-    timing-sensitive tests (``cluster``, ``fault``) are sized for. One group for all of them made one worker's
-    queue the whole CI run (about 20 of its 21 minutes)."""
+    test goes wherever a worker is free. With two workers at most two costly tests run at once, the load the
+    timing-sensitive tests (``cluster``, ``fault``) are sized for (three workers made the OOM test's hog time out
+    and the autoscaler test fail); one group for all of them made one worker's queue the whole CI run (about 20 of
+    its 21 minutes).
+
+    Then the items are ordered by cost, longest first (``cluster`` and ``fault``, then ``ray``, then ``cli`` and
+    ``browser``, then ``unit``; collection order within each): xdist hands out work units in this order, so the
+    minutes-long tests start early and the sub-second unit tests fill the end instead of one worker finishing a
+    long test alone."""
     for item in items:
         session = [f for f in SESSION_SWEEPS if f in item.fixturenames]
         if session:  # a session sweep: a real launch, Ray inside
@@ -72,6 +76,15 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.xdist_group(session[0]))
         elif _uses_shared_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.path.name))
+    items.sort(key=_cost_rank)  # stable: collection order within a rank
+
+
+def _cost_rank(item) -> int:
+    """0 for a ``cluster`` or ``fault`` test, 1 ``ray``, 2 ``cli`` or ``browser``, 3 ``unit``."""
+    for rank, markers in enumerate((("cluster", "fault"), ("ray",), ("cli", "browser"))):
+        if any(item.get_closest_marker(m) for m in markers):
+            return rank
+    return 3
 
 
 def _uses_shared_fixture(item) -> bool:

@@ -457,7 +457,7 @@ def test_oom_killed_and_hung_trials_fail_with_reasons_and_sweep_finishes(tmp_pat
     hog_mb = int(total / 2**20)
     # One trial at a time (only the hog can be the memory monitor's victim); one retry each, so a
     # trial killed by other processes' memory on a shared machine still finishes.
-    write_spec(tmp_path, "poison", seeds=(0, 1, 2), grid=True, epochs=2, trial_timeout_s=30, max_concurrent=1,
+    write_spec(tmp_path, "poison", seeds=(0, 1, 2), grid=True, epochs=2, trial_timeout_s=25, max_concurrent=1,
                max_failures=1)
     extra = dict(SWEEPER_TEST_HOG=f"1:{hog_mb}", SWEEPER_TEST_HANG_SEED="2", **MISBEHAVING,
                  RAY_memory_usage_threshold=f"{threshold:.3f}", RAY_memory_monitor_refresh_ms="100")
@@ -467,7 +467,7 @@ def test_oom_killed_and_hung_trials_fail_with_reasons_and_sweep_finishes(tmp_pat
     assert t.loc[0, "status"] == "finished", t[["status", "reason"]]
     assert t.loc[1, "status"] == "error" and t.loc[1, "reason"].startswith("out of memory"), t.loc[1, "reason"]
     reason = t.loc[2, "reason"]
-    assert t.loc[2, "status"] == "error" and "exceeded search.trial_timeout_s = 30 s" in reason, reason
+    assert t.loc[2, "status"] == "error" and "exceeded search.trial_timeout_s = 25 s" in reason, reason
     assert "not retried (search.retry_timeouts is false)" in reason, reason
     # one timeout kill (without the fix: max_failures + 1 = 2 kills); counted from the driver's log
     # rather than `retries`, which a worker that fails to start on an overloaded machine also spends
