@@ -61,10 +61,9 @@ def pytest_collection_modifyitems(config, items) -> None:
     and the autoscaler test fail); one group for all of them made one worker's queue the whole CI run (about 20 of
     its 21 minutes).
 
-    Then the items are ordered by cost, longest first (``cluster`` and ``fault``, then ``ray``, then ``cli`` and
-    ``browser``, then ``unit``; collection order within each): xdist hands out work units in this order, so the
-    minutes-long tests start early and the sub-second unit tests fill the end instead of one worker finishing a
-    long test alone."""
+    Collection order is kept: handing out the costliest tests first (tried) ran the timing-sensitive tests side
+    by side with each other instead of with unit tests, and the MLflow lock test saw one result where it needs
+    two."""
     for item in items:
         session = [f for f in SESSION_SWEEPS if f in item.fixturenames]
         if session:  # a session sweep: a real launch, Ray inside
@@ -76,15 +75,6 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.xdist_group(session[0]))
         elif _uses_shared_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.path.name))
-    items.sort(key=_cost_rank)  # stable: collection order within a rank
-
-
-def _cost_rank(item) -> int:
-    """0 for a ``cluster`` or ``fault`` test, 1 ``ray``, 2 ``cli`` or ``browser``, 3 ``unit``."""
-    for rank, markers in enumerate((("cluster", "fault"), ("ray",), ("cli", "browser"))):
-        if any(item.get_closest_marker(m) for m in markers):
-            return rank
-    return 3
 
 
 def _uses_shared_fixture(item) -> bool:
