@@ -20,6 +20,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -176,11 +177,9 @@ def _session_procs(sid: int) -> list[int]:
     out = []
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError, FileNotFoundError):  # it ended meanwhile
                 if os.getsid(int(d.name)) == sid and "zombie" not in (d / "status").read_text().lower():
                     out.append(int(d.name))
-            except (ProcessLookupError, PermissionError, FileNotFoundError):
-                pass
     return out
 
 
@@ -192,11 +191,9 @@ def _rows(sweep: Path) -> dict[str, set[str]]:
         lines = (d / "result.json").read_text().splitlines() if (d / "result.json").exists() else []
         out[d.name[6:]] = set()
         for line in lines:
-            try:
+            with contextlib.suppress(ValueError):  # a row Tune is rewriting in place
                 json.loads(line)
                 out[d.name[6:]].add(line)
-            except ValueError:
-                pass
     return out
 
 
