@@ -385,8 +385,7 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
     finally:
         _phase(verbose, "writing the tables from every trial folder")
         rows = wrapup.final_tables(sweep_dir, spec)
-        if started:
-            ray.shutdown()
+        ray_down = local_ray.shut_down_meanwhile(started)  # nothing below uses Ray
     try:
         trials = report.load_trials(sweep_dir)
         summary = report.summarize(trials, metric, mode)
@@ -398,4 +397,5 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
         guard.__exit__()
     _phase(verbose, "writing the report")
     _write_report(sweep_dir)
+    ray_down.join()
     return SweepResult(sweep_dir, trials, summary, metric, mode, tracker.parent_id, tracker.experiment_id)

@@ -28,6 +28,7 @@ import os
 import secrets
 import signal
 import stat
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -107,6 +108,19 @@ def start_or_join(address: str | None, num_cpus: int | None, num_gpus: float | N
     private_token_file()  # Ray would write ~/.ray/auth_token world-readable
     _start_local(num_cpus, num_gpus, env)
     return True
+
+
+def shut_down_meanwhile(started: bool) -> threading.Thread:
+    """``ray.shutdown()`` in a thread of its own when this process started or joined Ray (``started``):
+    the caller writes its tables and report meanwhile and joins the thread before it returns.
+
+    Ray stops the local node's processes one after another, giving each 1 s after SIGTERM; its
+    autoscaler monitor, on SIGTERM, reports its end to the GCS stopped just before it and uses the
+    whole second (Ray 2.60, ``ray/autoscaler/_private/monitor.py``), so a shutdown takes ~1.35 s
+    whatever the sweep. Not a daemon thread: an error that ends the driver first still waits for it."""
+    thread = threading.Thread(target=ray.shutdown if started else lambda: None, name="ray-shutdown")
+    thread.start()
+    return thread
 
 
 def _start_local(num_cpus: int | None, num_gpus: float | None, env: dict) -> None:
