@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import ray
 import yaml
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
@@ -167,7 +166,7 @@ def launch(
         except BaseException:
             build_check.stop(networks)
             if started:
-                ray.shutdown()
+                local_ray.shut_down()
             raise
         return _run(sweep_dir, spec, tracker, address, num_cpus, restore=False, verbose=verbose, ray_started=started)
 
@@ -385,7 +384,8 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
     finally:
         _phase(verbose, "writing the tables from every trial folder")
         rows = wrapup.final_tables(sweep_dir, spec)
-        ray_down = local_ray.shut_down_meanwhile(started)  # nothing below uses Ray
+        if started:
+            local_ray.shut_down()
     try:
         trials = report.load_trials(sweep_dir)
         summary = report.summarize(trials, metric, mode)
@@ -397,5 +397,4 @@ def _run(sweep_dir: Path, spec: SweepSpec, tracker: mlflow_runs.SweepTracker, ad
         guard.__exit__()
     _phase(verbose, "writing the report")
     _write_report(sweep_dir)
-    ray_down.join()
     return SweepResult(sweep_dir, trials, summary, metric, mode, tracker.parent_id, tracker.experiment_id)

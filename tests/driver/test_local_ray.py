@@ -76,6 +76,7 @@ def test_local_ray_binds_loopback_and_its_token_file_is_private(tmp_path, monkey
     monkeypatch.delenv(local_ray.SINGLE_MACHINE_ENV, raising=False)
     cluster_mode = ray_constants.ENABLE_RAY_CLUSTER
     assert start_or_join(None, 1)
+    roots: set[int] = set()
     try:
         assert stat.S_IMODE(token.stat().st_mode) == 0o600 and stat.S_IMODE(token.parent.stat().st_mode) == 0o700
         assert len(token.read_text().strip()) == 64
@@ -96,7 +97,9 @@ def test_local_ray_binds_loopback_and_its_token_file_is_private(tmp_path, monkey
         assert len(addrs) >= 3, addrs  # gcs_server, raylet, the driver's core worker at least
         assert all(_is_loopback(a) for a in addrs), f"the local Ray listens beyond loopback: {addrs}"
     finally:
-        ray.shutdown()
+        local_ray.shut_down()
+    # every process of the node has ended with it (its autoscaler monitor killed, the others stopped)
+    assert roots and not [p for p in roots if Path(f"/proc/{p}").exists()], roots
     # the switch was only for starting the node: a later ray.init(address=...) can join a cluster
     assert ray_constants.ENABLE_RAY_CLUSTER == cluster_mode and local_ray.SINGLE_MACHINE_ENV not in os.environ
 
@@ -138,5 +141,5 @@ def test_a_second_local_ray_with_another_token_file_starts(tmp_path, monkeypatch
         try:
             assert ray.cluster_resources().get("CPU") == 1.0
         finally:
-            ray.shutdown()
+            local_ray.shut_down()
     assert (tmp_path / "a" / "auth_token").read_text() != (tmp_path / "b" / "auth_token").read_text()
