@@ -48,3 +48,21 @@ def test_handlers_the_command_registers_run_and_a_crash_keeps_the_normal_exit(tm
     r = _run([sys.executable, "-c", WRAPPED, "raise"], tmp_path)
     assert r.returncode == 1 and "HANDLER RAN" in r.stdout, r
     assert "Traceback" in r.stderr and "RuntimeError: a bug" in r.stderr, r.stderr[-2000:]
+
+
+def test_entry_records_the_code_and_its_handler_ends_the_process_with_it(monkeypatch):
+    """In this process, ``os._exit`` and ``atexit.register`` replaced: entry() registers its handler before
+    the command runs, and the handler ends the process with the command's exit code."""
+    import sweeper.cli as cli_mod
+
+    handlers, ended = [], []
+    monkeypatch.setattr(cli_mod.atexit, "register", handlers.append)
+    monkeypatch.setattr(cli_mod.os, "_exit", ended.append)
+    monkeypatch.setattr(cli_mod, "_exit_code", [])
+    monkeypatch.setattr(sys, "argv", ["sweeper", "status", "nope"])
+    with pytest.raises(SystemExit) as e:
+        cli_mod.entry()
+    assert e.value.code == 2 and handlers[0] == cli_mod._end_process  # before those the command registers
+    monkeypatch.delitem(sys.modules, "coverage", raising=False)  # measured by coverage, it would step aside
+    handlers[0]()
+    assert ended == [2]
