@@ -6,15 +6,14 @@ changes nothing already stored.
 """
 from __future__ import annotations
 
-import atexit
-import contextlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+
+from sweeper import process_end
 
 if TYPE_CHECKING:
     from sweeper.spec import SweepSpec
@@ -478,35 +477,9 @@ def dashboard(sweep, out, port) -> None:
 
 
 def entry() -> None:
-    """The ``sweeper`` program: :func:`main`, and the process ends once its exit handlers have run.
-
-    After a launch, Python's own teardown (clearing every module, then a last garbage collection
-    over the driver's heap of Ray, Tune, MLflow and pyarrow objects) takes ~1.2 s and writes
-    nothing: the exit handlers already flushed the logs, shut Ray down and ended the MLflow runs.
-    So the handler registered here, before any module the command imports registers its own,
-    runs last (exit handlers run in reverse order), flushes stdout and stderr and ends the process
-    with the command's exit code. It steps aside, keeping Python's normal exit, when the command
-    did not end by ``sys.exit`` with a number (an uncaught exception, a message as exit code) or
-    when coverage measures this process (its data is written by a handler registered earlier)."""
-    atexit.register(_end_process)
-    try:
-        main()
-    except SystemExit as e:
-        if e.code is None or isinstance(e.code, int):
-            _exit_code.append(e.code or 0)
-        raise
-
-
-_exit_code: list[int] = []  # the command's exit code, once main() has ended by sys.exit
-
-
-def _end_process() -> None:
-    if not _exit_code or "coverage" in sys.modules:
-        return
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be written
-            stream.flush()
-    os._exit(_exit_code[0])
+    """The ``sweeper`` program: :func:`main`, the process ended as soon as its exit handlers have run
+    (``sweeper/process_end.py``)."""
+    process_end.run(main)
 
 
 if __name__ == "__main__":

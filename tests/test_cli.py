@@ -1,4 +1,4 @@
-"""The ``sweeper`` program's end (``entry`` in sweeper/cli.py): it skips Python's teardown once the exit
+"""The ``sweeper`` program's end (``entry`` in sweeper/cli.py, sweeper/process_end.py): it skips Python's teardown once the exit
 handlers have run, so its exit code, every byte of its output and the handlers the command registered
 must all survive; an uncaught exception keeps Python's normal exit (traceback, code 1)."""
 from __future__ import annotations
@@ -53,16 +53,17 @@ def test_handlers_the_command_registers_run_and_a_crash_keeps_the_normal_exit(tm
 def test_entry_records_the_code_and_its_handler_ends_the_process_with_it(monkeypatch):
     """In this process, ``os._exit`` and ``atexit.register`` replaced: entry() registers its handler before
     the command runs, and the handler ends the process with the command's exit code."""
-    import sweeper.cli as cli_mod
+    from sweeper import cli as cli_mod
+    from sweeper import process_end
 
     handlers, ended = [], []
-    monkeypatch.setattr(cli_mod.atexit, "register", handlers.append)
-    monkeypatch.setattr(cli_mod.os, "_exit", ended.append)
-    monkeypatch.setattr(cli_mod, "_exit_code", [])
+    monkeypatch.setattr(process_end.atexit, "register", handlers.append)
+    monkeypatch.setattr(process_end.os, "_exit", ended.append)
+    monkeypatch.setattr(process_end, "_exit_code", [])
     monkeypatch.setattr(sys, "argv", ["sweeper", "status", "nope"])
     with pytest.raises(SystemExit) as e:
         cli_mod.entry()
-    assert e.value.code == 2 and handlers[0] == cli_mod._end_process  # before those the command registers
+    assert e.value.code == 2 and handlers[0] == process_end._end_process  # before those the command registers
     monkeypatch.delitem(sys.modules, "coverage", raising=False)  # measured by coverage, it would step aside
     handlers[0]()
     assert ended == [2]
