@@ -74,7 +74,10 @@ def test_same_error_on_sibling_seeds_is_not_retried_and_transient_failures_are(t
     assert all("ValueError: the network at 0x" in why for why in bad["reason"]), show
     # one seed may be retried (its configuration's first failure: transient or not, nobody can tell yet);
     # every other seed failed after a sibling had failed the same way: trained once, not retried
-    assert list(bad["starts"].iloc[:-1]) == [1] * (len(SEEDS) - 1), show
+    # on failure, Tune's error texts of the retried trials too: what the fingerprints were read from
+    errors = "".join(f"\n--- {p.parent.name}\n{p.read_text()}" for p in
+                     sorted((tmp_path / "sweeps" / "detfail" / "tune").glob("trial_*/error.txt")))
+    assert list(bad["starts"].iloc[:-1]) == [1] * (len(SEEDS) - 1), show + errors
     assert 1 <= bad["starts"].iloc[-1] <= MAX_FAILURES + 1, show
     for _, row in bad.iloc[:-1].iterrows():
         assert row["reason"].startswith("not retried: seed "), show
