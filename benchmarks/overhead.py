@@ -154,7 +154,6 @@ def _fixed_costs(spans: dict, pids: dict, compute_by_trial: dict) -> tuple[list[
 def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
     """One sweep through ``sweeper.driver.launch.launch`` in a fresh folder and a fresh Ray instance."""
     import pandas as pd
-    import ray
 
     from sweeper import spec as spec_mod
     from sweeper.driver import launch as launch_mod
@@ -184,7 +183,7 @@ def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
             w1 = _written_bytes()
         finally:
             os.chdir(cwd)
-            ray.shutdown()
+            local_ray.shut_down()
             _restore_env(env_old)
         ep = pd.read_parquet(res.sweep_dir / "epochs.parquet")
         tr = res.trials

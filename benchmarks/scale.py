@@ -138,7 +138,6 @@ def _last_end(sweep_dir: Path) -> float:
 
 def measure(n: int) -> dict[str, Any]:
     """One sweep of ``n`` report-only trials in this process (call it in a fresh one)."""
-    import ray
 
     from sweeper.driver import launch as launch_mod
     from sweeper.driver import local_ray
@@ -153,7 +152,7 @@ def measure(n: int) -> dict[str, Any]:
             res = launch_mod.launch(from_dict(spec_dict(n)), num_cpus=NUM_CPUS, out=Path(tmp) / "sweeps", verbose=0)
             t1, cpu1, w1 = time.time(), os.times(), _wchar()
         finally:
-            ray.shutdown()
+            local_ray.shut_down()
         cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
         finished = int((res.trials["status"] == "finished").sum())
         return {
