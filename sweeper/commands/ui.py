@@ -1,7 +1,7 @@
 """``sweeper ui``: the MLflow UI on the tracking store, on 127.0.0.1, as a child process group we own.
 
 - The server binds ``127.0.0.1`` only (share it through an SSH tunnel, or behind authentication:
-  see README, "Sharing the MLflow server").
+  see docs/how-to/mlflow-server.md).
 - Few processes: ``--workers 1`` (one uvicorn worker instead of 4) and
   ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false`` (MLflow 3 otherwise starts a job runner with
   seven huey consumer processes, for server-side GenAI jobs that viewing runs never uses).

@@ -8,30 +8,29 @@ functions, at visible call sites, never as a side effect of importing a module:
   (``launch``, ``resume``, ``confirm``; from the CLI or as a library), not by the quick
   commands, which never import Optuna. Optuna's log level is WARNING: its INFO line per
   suggested trial would interleave with the live progress table.
-- ``prepare_tune_driver(max_pending, snapshot_every_s)``: called by ``launch._run`` before Ray
-  Tune runs. Sets the environment Ray Tune reads in the driver (see ``TUNE_ENV``):
-  ``TUNE_DISABLE_STRICT_METRIC_CHECKING=1`` (always): a diverged trial reports
-  ``diverged=1`` and deliberately no objective (never NaN); Tune's strict check would
-  make that missing key fatal for the whole sweep (the spec validator checks objective
-  names instead, ``sweeper.spec.search_check.parse_search``). ``TUNE_GLOBAL_CHECKPOINT_S``: the spec's ``search.snapshot_every_s``
-  (default 10 s), always (the spec is where a sweep sets it; a value already in the
-  environment may be one an earlier sweep of this process, or of a parent process, set):
-  Tune snapshots the experiment (trial table + Optuna state) at most that often (and, once the
-  snapshot is large, less often: ``sweeper.driver.snapshot_period``),
-  so a killed driver loses at most that much of Tune's history (trials that finished in
-  that window redo their last checkpointed epochs; the tables stay exact). Ray 2.60 copies
-  the whole driver staging folder (every trial's ``result.json``) to the storage path at
-  every snapshot (``sweeper.driver.callbacks.loggers`` keeps that folder to ``result.json``), so the
-  period sets the write volume: at the 1 s we used before, the
-  200-epoch DropMax sweep wrote about 45 GB for a 551 MB folder (README "Benchmark: fixed
-  cost per trial" has the measurement). ``TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S=0``
-  silences Tune's warning about frequent snapshots and ``RAY_AIR_NEW_OUTPUT=0`` keeps the
-  legacy engine, which prints nothing at verbose=0 (``callbacks.ProgressCallback`` is the
-  live view), both unless the user set them; ``TUNE_MAX_PENDING_TRIALS_PG``: with a
-  custom searcher and no concurrency limit Tune keeps only ONE trial pending at a time
-  (a pending trial waits for its actor to start), which serialises short trials on a
-  big cluster, so at least 16 or the sweep's trial count, at most ``MAX_PENDING``: Tune creates
-  that many trials (folders, snapshot entries) ahead and walks all of them at every step, so
+- ``prepare_tune_driver(max_pending, snapshot_every_s)``: called by ``launch._run`` before Ray Tune
+  runs. Sets the environment Ray Tune reads in the driver (see ``TUNE_ENV``):
+  ``TUNE_DISABLE_STRICT_METRIC_CHECKING=1`` (always): a diverged trial reports ``diverged=1`` and
+  deliberately no objective (never NaN); Tune's strict check would make that missing key fatal for
+  the whole sweep (the spec validator checks objective names instead,
+  ``sweeper.spec.search_check.parse_search``). ``TUNE_GLOBAL_CHECKPOINT_S``: the spec's
+  ``search.snapshot_every_s`` (default 10 s), always (the spec is where a sweep sets it; a value
+  already in the environment may be one an earlier sweep of this process, or of a parent process,
+  set): Tune snapshots the experiment (trial table + Optuna state) at most that often (and, once the
+  snapshot is large, less often: ``sweeper.driver.snapshot_period``), so a killed driver loses at
+  most that much of Tune's history (trials that finished in that window redo their last checkpointed
+  epochs; the tables stay exact). Ray 2.60 copies the whole driver staging folder (every trial's
+  ``result.json``) to the storage path at every snapshot (``sweeper.driver.callbacks.loggers`` keeps
+  that folder to ``result.json``), so the period sets the write volume: 24 trials x 100 epochs wrote
+  11x their 13 MB folder with 1 s snapshots, 4x with the default 10 s
+  (docs/benchmarks/overhead_2026-11-29.md).
+  ``TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S=0`` silences Tune's warning about
+  frequent snapshots and ``RAY_AIR_NEW_OUTPUT=0`` keeps the legacy engine, which prints nothing at
+  verbose=0 (``callbacks.ProgressCallback`` is the live view), both unless the user set them;
+  ``TUNE_MAX_PENDING_TRIALS_PG``: with a custom searcher and no concurrency limit Tune keeps only
+  ONE trial pending at a time (a pending trial waits for its actor to start), which serialises short
+  trials on a big cluster, so at least 16 or the sweep's trial count, at most ``MAX_PENDING``: Tune
+  creates that many trials (folders, snapshot entries) ahead and walks all of them at every step, so
   a 3,000-trial sweep with 3,000 pending trials costs the driver O(trials) per event.
 - ``ray_token_auth()``: called by ``local_ray.start_or_join`` before joining a cluster by
   ``--address``. Ray enables token auth by itself only for ``address=None/"auto"``; an

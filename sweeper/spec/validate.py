@@ -2,7 +2,7 @@
 
 Every problem is collected and reported at once, each with its YAML path
 (``SpecError``; the CLI prints it and exits 2). YAML is read with
-``yaml.safe_load`` only. The schema (see README "Writing a sweep"):
+``yaml.safe_load`` only. The schema (docs/reference/spec.md):
 
     name: maldrop_rho                     # results go to <storage>/<name>/
     description: ...
@@ -26,7 +26,7 @@ Every problem is collected and reported at once, each with its YAML path
 ``<dataset|model|regularizer>.<param>``. ``when`` maps earlier space paths to a
 value or a list of values; the parameter exists only where all hold.
 
-Validation rules beyond types (see README "Writing a sweep"):
+Validation rules beyond types (docs/reference/spec.md, "Rules"):
 
 - the file is read by ``sweeper.spec.yamlsafe`` (size, UTF-8, depth, no aliases, no duplicate keys);
 - ``name`` is a plain identifier (``sweeper.spec.names``); every number must be finite;

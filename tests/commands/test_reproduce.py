@@ -166,6 +166,25 @@ def test_confirm_per_method_at_twice_the_budget_on_default_fresh_seeds(sweep):
     assert meta["top"] == "per-method" and meta["epochs"] == "2x"
 
 
+
+@pytest.mark.cli
+@pytest.mark.ray
+def test_an_interrupted_confirm_says_so_and_exits_with_the_signal_s_code(sweep, monkeypatch):
+    """The confirm sweep's driver stopped by SIGINT (here the driver's launch raises what its signal guard
+    raises): the message and exit 130, as launch and resume, no traceback."""
+    import signal
+
+    from sweeper.driver import launch as launch_mod
+    from sweeper.driver.interrupt import SweepInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise SweepInterrupted(signal.SIGINT, "interrupted by SIGINT; resume with: sweeper resume x")
+
+    monkeypatch.setattr(launch_mod, "launch", interrupted)
+    r = _invoke("confirm", NAME, "--top", "1", "--seeds", "9", "--name", "stopped", "--out", str(sweep / "sweeps"))
+    assert r.exit_code == 130 and isinstance(r.exception, SystemExit), r.output  # not the exception itself
+    assert "interrupted by SIGINT; resume with: sweeper resume x" in r.output
+
 def test_confirm_epochs_parsing():
     from sweeper.commands.confirm import ConfirmError, budget, fresh_seeds, parse_epochs
 

@@ -471,7 +471,7 @@ def test_oom_killed_and_hung_trials_fail_with_reasons_and_sweep_finishes(tmp_pat
     assert r.stderr.count("exceeded search.trial_timeout_s") == 1, r.stderr[-3000:]
     assert "has reported nothing for" in r.stderr, r.stderr[-3000:]
     # Tune logs the killed trials' tracebacks (ActorDiedError, OutOfMemoryError); none may be the driver's
-    assert "sweeper/cli.py" not in r.stderr and "sweeper/driver/launch.py" not in r.stderr, r.stderr[-3000:]
+    assert "sweeper/cli/" not in r.stderr and "sweeper/driver/launch.py" not in r.stderr, r.stderr[-3000:]
     st = ok(sweeper(tmp_path, "status", "poison", timeout=300)).stdout
     assert "out of memory" in st and "exceeded search.trial_timeout_s" in st and "has finished" in st, st
     kids = {k.data.tags["sweeper.trial_id"]: k for k in children(tmp_path, "poison")}
@@ -674,7 +674,7 @@ def test_timed_out_trial_is_retried_when_asked(tmp_path):
     # trial's actor (ActorDiedError), never one of the driver's.
     last = r.stderr.rstrip().splitlines()[-1]
     assert last.startswith("error: no trial of to1 finished"), r.stderr[-3000:]
-    assert "sweeper/cli.py" not in r.stderr and "sweeper/driver/launch.py" not in r.stderr, r.stderr[-3000:]
+    assert "sweeper/cli/" not in r.stderr and "sweeper/driver/launch.py" not in r.stderr, r.stderr[-3000:]
     t = pd.read_parquet(tmp_path / "sweeps" / "to1" / "trials.parquet")
     assert len(t) == 1 and t.status.iloc[0] == "error", t[["status", "reason"]]
     reason = t.reason.iloc[0]
@@ -701,7 +701,7 @@ def test_launch_exits_1_when_every_trial_raises(tmp_path):
     assert "error: no trial of allbad finished; see `sweeper status allbad`" in r.stderr, r.stderr[-3000:]
     # Tune logs each failed trial's traceback; none may come from the driver itself, whose message is last
     assert r.stderr.rstrip().splitlines()[-1].startswith("error: no trial of allbad finished"), r.stderr[-3000:]
-    assert "sweeper/cli.py" not in r.stderr and "sweeper/driver/launch.py" not in r.stderr, r.stderr[-3000:]
+    assert "sweeper/cli/" not in r.stderr and "sweeper/driver/launch.py" not in r.stderr, r.stderr[-3000:]
     assert "trials: 2 error" in r.stdout, r.stdout[-2000:]
     t = pd.read_parquet(tmp_path / "sweeps" / "allbad" / "trials.parquet")
     assert len(t) == 2 and (t.status == "error").all() and t.reason.str.contains("non-numeric").all(), t.reason.tolist()

@@ -94,12 +94,13 @@ def test_method_diff_pairs_the_selected_configurations():
 def test_without_a_baseline_each_method_is_checked_against_the_best_and_launch_prints_it(tmp_path, capsys):
     """The report written at the end of a launch has no --baseline: each method against the best by
     validation; the launch summary prints those lines from the report folder."""
-    from sweeper import cli
+    from sweeper.cli import outcome
 
     d = _sweep(tmp_path / "sweeps" / "tab", _two_methods(0.13), "tab")
     make_report([d], figures=False, log_mlflow=False)
     v = pd.read_csv(d / "report" / "robustness.csv")
     assert list(zip(v["a"], v["b"])) == [("softmax", "dropmax")]
-    cli._print_robustness(d / "report" / "robustness.csv")
+    outcome.print_robustness(d / "report" / "robustness.csv")
     out = capsys.readouterr().out
+    assert "docs/reference/reports.md, Robustness of a verdict" in out
     assert "softmax vs dropmax: budget: not checked (one budget, 60 epochs): sweeper confirm tab --epochs 2x" in out

@@ -1,6 +1,7 @@
-"""The ``sweeper`` program's end (``entry`` in sweeper/cli.py, sweeper/process_end.py): it skips Python's teardown once the exit
-handlers have run, so its exit code, every byte of its output and the handlers the command registered
-must all survive; an uncaught exception keeps Python's normal exit (traceback, code 1)."""
+"""The ``sweeper`` program's end (``entry`` in sweeper/cli/__init__.py, sweeper/cli/process_end.py): it skips
+Python's teardown once the exit handlers have run, so its exit code, every byte of its output and the
+handlers the command registered must all survive; an uncaught exception keeps Python's normal exit
+(traceback, code 1)."""
 from __future__ import annotations
 
 import json
@@ -54,7 +55,7 @@ def test_entry_records_the_code_and_its_handler_ends_the_process_with_it(monkeyp
     """In this process, ``os._exit`` and ``atexit.register`` replaced: entry() registers its handler before
     the command runs, and the handler ends the process with the command's exit code."""
     from sweeper import cli as cli_mod
-    from sweeper import process_end
+    from sweeper.cli import process_end
 
     handlers, ended = [], []
     monkeypatch.setattr(process_end.atexit, "register", handlers.append)

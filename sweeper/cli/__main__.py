@@ -1,0 +1,4 @@
+"""``python -m sweeper.cli``: the ``sweeper`` program."""
+from sweeper.cli import entry
+
+entry()
