@@ -38,7 +38,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.support.cli import REPO, cli, env, ok, refused, sweeper  # noqa: F401  (used here and by other tests)
+from tests.support.cli import REPO, cli, env, invoke, ok, refused, refused_here, sweeper  # noqa: F401  (used here and by other tests)
 from tests.support.misbehaving_trial import MISBEHAVING  # the trainable with the SWEEPER_TEST_* faults
 from tests.support.specs import copy_sweep, write_spec
 
@@ -142,26 +142,27 @@ def test_damaged_sweep_files_and_edited_spec_exit_2(tmp_path):
     meta = {"sweep_id": "dm", "status": "interrupted", "mlflow_uri": "sqlite:///mlflow.db", "mlflow_experiment": "dm",
             "storage": str(sweep), "spec_source": str(src), **wrapup.spec_fingerprint(str(src), spec_dict)}
     (sweep / "sweep.json").write_text(json.dumps(meta))
-    assert "interrupted" in ok(sweeper(tmp_path, "status", "dm", timeout=600)).stdout
+    st = invoke("status", "dm", cwd=tmp_path)  # in this process: the refusals below start no Ray
+    assert st.exit_code == 0 and "interrupted" in st.stdout, st.output
     # edited spec.yaml in the sweep folder
     edited = {**spec_dict, "train": {**spec_dict["train"], "epochs": 7}}
     (sweep / "spec.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
-    refused(sweeper(tmp_path, "resume", "dm", timeout=600), "refusing to resume", "train.epochs: 2 -> 7")
+    refused_here(invoke("resume", "dm", cwd=tmp_path), "refusing to resume", "train.epochs: 2 -> 7")
     (sweep / "spec.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False))
     # edited source spec
     raw = yaml.safe_load(src.read_text())
     raw["search"]["num_samples"] = 9
     src.write_text(yaml.safe_dump(raw, sort_keys=False))
-    refused(sweeper(tmp_path, "resume", "dm", timeout=600), "search.num_samples: 2 -> 9")
+    refused_here(invoke("resume", "dm", cwd=tmp_path), "search.num_samples: 2 -> 9")
     with pytest.raises(sweepdir.SpecChanged):
         sweepdir.check_spec_unchanged(sweep, meta, spec_dict)
     # damaged files
     (sweep / "sweep.json").write_text(json.dumps(meta)[:40])
     for cmd in (["status", "dm"], ["resume", "dm"]):
-        refused(sweeper(tmp_path, *cmd, timeout=600), "sweep.json is damaged")
+        refused_here(invoke(*cmd, cwd=tmp_path), "sweep.json is damaged")
     (sweep / "sweep.json").write_text(json.dumps(meta))
     (sweep / "spec.yaml").write_text("search: [unclosed\n")
-    refused(sweeper(tmp_path, "status", "dm", timeout=600), "spec.yaml is damaged")
+    refused(sweeper(tmp_path, "status", "dm", timeout=600), "spec.yaml is damaged")  # the real program: no traceback
     assert not (sweep / "driver.lock").exists()
 
 

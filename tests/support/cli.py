@@ -69,6 +69,13 @@ def refused(r: subprocess.CompletedProcess, *needles: str) -> None:
         assert n in r.stderr, (n, r.stderr)
 
 
+def refused_here(r, *needles: str) -> None:
+    """:func:`refused` for a result of :func:`invoke`: exit 2 by ``sys.exit``, no exception escaped."""
+    assert r.exit_code == 2 and r.exc_info is not None and r.exc_info[0] is SystemExit, (r.exception, r.output[-3000:])
+    for n in needles:
+        assert n in r.stderr, (n, r.stderr)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free now (the OS's choice)."""
     with socket.socket() as s:
