@@ -12,21 +12,6 @@ import click
 from sweeper.cli.bad_input import fail
 
 
-def _rebuild_missing_tables(sweeps, sweeps_dir: str) -> None:
-    """A sweep folder (sweep.json, trial folders) whose trials.parquet was deleted gets its tables
-    rebuilt from the trial folders first, as ``status`` and ``resume`` do (else: "no sweep")."""
-    from sweeper import spec as spec_mod
-    from sweeper.store import sweepdir, tables
-
-    for s in sweeps:
-        try:
-            d = sweepdir.sweep_path(s, sweeps_dir)
-        except sweepdir.NoSuchSweep:
-            continue  # a results folder, or no sweep at all: the report says which
-        if not (d / "trials.parquet").exists():
-            tables.write_tables(d, spec_mod.from_dict(sweepdir.read_spec(d), source=str(d / sweepdir.SPEC)))
-
-
 @click.command()
 @click.argument("sweep")
 @click.option("--out", default="sweeps", show_default=True)
@@ -64,7 +49,6 @@ def report(sweeps, sweeps_dir, out, metrics, baseline, all_pairs, paper_file, no
     from sweeper.store import sweepdir
 
     try:
-        _rebuild_missing_tables(sweeps, sweeps_dir)
         w = report_run.make_report(list(sweeps), sweeps_dir=sweeps_dir, out=out, metrics=tuple(metrics), baseline=baseline,
                                    all_pairs=all_pairs, paper_file=paper_file, log_mlflow=not no_mlflow)
     except (report_data.NoSweepData, report_run.ReportInputError, sweepdir.SweepError) as e:

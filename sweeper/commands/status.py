@@ -22,7 +22,6 @@ from pathlib import Path
 import pandas as pd
 
 from sweeper import report
-from sweeper.spec import from_dict
 from sweeper.store import identity, progress, sweepdir, tables
 
 
@@ -61,7 +60,7 @@ def driver_line(d: Path, meta: dict, trials: list[dict]) -> tuple[str, bool]:
 def status_text(sweep: str, out: str = "sweeps") -> str:
     d = sweepdir.sweep_path(sweep, out)
     meta = sweepdir.read_meta(d)
-    spec = from_dict(sweepdir.read_spec(d), source=str(d / sweepdir.SPEC))
+    spec = sweepdir.load_spec(d)
     trials, _ = tables.collect(d, identity.trial_base(spec), pending=True)
     line, alive = driver_line(d, meta, trials)
     if not alive:  # nothing runs them any more

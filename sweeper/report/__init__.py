@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeper import spec
 from sweeper.report import tables
 from sweeper.report.data import FINISHED, column  # noqa: F401
 from sweeper.report.stats import mean_ci  # noqa: F401
@@ -40,7 +39,7 @@ def load_trials(sweep_dir: Path) -> pd.DataFrame:
         return read_trials(f)
     except (OSError, ValueError) as e:  # pyarrow.ArrowInvalid is a ValueError
         try:
-            store_tables.write_tables(Path(sweep_dir), spec.from_dict(sweepdir.read_spec(sweep_dir)))
+            store_tables.write_tables(Path(sweep_dir), sweepdir.load_spec(sweep_dir))
             return read_trials(f)
         except sweepdir.SweepError:
             raise

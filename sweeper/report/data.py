@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import yaml
 
+from sweeper.store import sweepdir
+from sweeper.store import tables as store_tables
 from sweeper.store.columns import FINISHED, RACE_ELIMINATED_ROUND, column, is_config_name  # noqa: F401  (FINISHED, column: re-exported)
 
 DEFAULT_OBJECTIVE = ("val_error", "min")
@@ -57,9 +59,16 @@ class Sweep:
 
 
 def find(sweep: str | Path, out: str | Path = "sweeps") -> Path:
+    """The folder of ``sweep`` (its path, or its id under ``out``) that holds its tables. A sweep folder whose
+    tables were deleted (``sweep.json`` and the trial folders are there) gets them rebuilt from its trial
+    folders first, as ``status`` and ``resume`` read them."""
     p = Path(sweep)
     for cand in (p, Path(out) / p):
         if (cand / "trials.parquet").is_file():
+            return cand.resolve()
+    for cand in (p, Path(out) / p):
+        if (cand / sweepdir.META).is_file():
+            store_tables.write_tables(cand, sweepdir.load_spec(cand))
             return cand.resolve()
     raise NoSweepData(f"no sweep {str(sweep)!r}: looked for {p}/trials.parquet and {Path(out) / p}/trials.parquet "
                       "(a sweep folder under --out, or a results folder)")

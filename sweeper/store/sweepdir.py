@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 import yaml
 
+from sweeper.spec import SweepSpec, from_dict
 from sweeper.spec.model import BASE_SECTIONS
 
 DEFAULT_OUT = "sweeps"
@@ -153,6 +154,11 @@ def read_spec(sweep_dir: Path) -> dict[str, Any]:
     if not isinstance(d, dict) or not {"search", "seeds", *BASE_SECTIONS} <= set(d):
         raise SweepCorrupt(f"{f} is damaged: expected the resolved spec (a mapping with search, seeds, dataset, ...)")
     return d
+
+
+def load_spec(sweep_dir: Path) -> SweepSpec:
+    """The sweep's stored spec (``spec.yaml``, the resolved spec it was launched with), validated."""
+    return from_dict(read_spec(sweep_dir), source=str(Path(sweep_dir) / SPEC))
 
 
 # ---------------------------------------------------------------------------------------------
