@@ -40,8 +40,12 @@ ledger, Parquet; trial checkpoints are written by the trial processes and not
 counted; Linux only, else None), ``folder_mb``: the sweep folder's size at the end,
 ``warm_fixed_ms_median``: median over trials that
 ran in a process that had already run a trial (same ``pid``) of the driver-seen
-span (MLflow run start to end) minus the trial's compute, and
-``cold_fixed_ms_median`` the same over first-in-process trials. ``ms`` =
+span minus the trial's compute, and
+``cold_fixed_ms_median`` the same over first-in-process trials. The driver-seen span of a trial
+runs from Tune marking it RUNNING (its actor assigned) to the driver receiving its last result:
+``start_time`` and ``last_result_time`` of the trial's ``run_metadata`` in Tune's final experiment
+state (``tune/experiment_state-*.json``). Not the trial's MLflow run: that is created at the trial's
+first result (it carries the trial's identity), so its span leaves out the trial's start. ``ms`` =
 wall x concurrency / trials, ``baseline_ms`` = floor wall / trials, ``ratio`` =
 ms / baseline_ms. Target: warm fixed cost <= 300 ms. One run per mode (a sweep
 is long): read the ratio together with ``load`` (1-minute load average, 2-core
@@ -115,20 +119,32 @@ def floor(trials: int, epochs: int) -> dict:
     return {"wall_s": wall, "compute_s": compute, "fixed_ms": (wall - compute) / trials * 1e3}
 
 
-def _driver_spans(mlflow_uri: str, experiment: str) -> tuple[dict[str, tuple[float, float]], float]:
-    """trial_id -> (run start, run end) in seconds, and the earliest first-epoch result time."""
+def _first_result(mlflow_uri: str, experiment: str) -> float:
+    """The earliest first-epoch result time (MLflow's metric timestamps), in seconds."""
     from mlflow import MlflowClient
 
     c = MlflowClient(mlflow_uri)
     exp = c.get_experiment_by_name(experiment)
     runs = [r for r in c.search_runs([exp.experiment_id], max_results=10000) if "sweeper.trial_id" in r.data.tags]
-    spans, first = {}, float("inf")
+    first = float("inf")
     for r in runs:
-        spans[r.data.tags["sweeper.trial_id"]] = (r.info.start_time / 1e3, (r.info.end_time or 0) / 1e3)
         hist = c.get_metric_history(r.info.run_id, "epoch")
         if hist:
             first = min(first, min(m.timestamp for m in hist) / 1e3)
-    return spans, first
+    return first
+
+
+def _tune_spans(sweep_dir: Path) -> dict[str, tuple[float, float]]:
+    """trial_id -> (RUNNING since, last result received) in seconds, from Tune's last experiment state."""
+    import json
+
+    state = max((sweep_dir / "tune").glob("experiment_state-*.json"), key=lambda f: f.stat().st_mtime)
+    spans = {}
+    for trial_json, meta_json in json.loads(state.read_text())["trial_data"]:
+        meta = json.loads(meta_json)
+        if meta.get("start_time") and meta.get("last_result_time"):
+            spans[json.loads(trial_json)["trial_id"]] = (meta["start_time"], meta["last_result_time"])
+    return spans
 
 
 def _restore_env(old: dict[str, str | None]) -> None:
@@ -188,7 +204,7 @@ def sweep(mode: str, trials: int, epochs: int, concurrency: int) -> dict:
         ep = pd.read_parquet(res.sweep_dir / "epochs.parquet")
         tr = res.trials
         n_ckpt = sum(1 for _ in (res.sweep_dir / "tune").glob("trial_*/checkpoint_*"))
-        spans, first = _driver_spans(uri, name)
+        spans, first = _tune_spans(res.sweep_dir), _first_result(uri, name)
         pids = _pids(res.sweep_dir)
         folder = _folder_bytes(res.sweep_dir)
     compute_by_trial = ep.groupby("trial_id")["seconds"].sum().to_dict()
