@@ -22,8 +22,8 @@ functions, at visible call sites, never as a side effect of importing a module:
   epochs; the tables stay exact). Ray 2.60 copies the whole driver staging folder (every trial's
   ``result.json``) to the storage path at every snapshot (``sweeper.driver.callbacks.loggers`` keeps
   that folder to ``result.json``), so the period sets the write volume: 24 trials x 100 epochs wrote
-  11x their 13 MB folder with 1 s snapshots, 4x with the default 10 s
-  (docs/benchmarks/overhead_2026-11-29.md).
+  3.4x their 13.5 MB folder with 1 s snapshots, 2.8x with the default 10 s
+  (docs/benchmarks/overhead_2026-12-04.md).
   ``TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S=0`` silences Tune's warning about
   frequent snapshots and ``RAY_AIR_NEW_OUTPUT=0`` keeps the legacy engine, which prints nothing at
   verbose=0 (``callbacks.ProgressCallback`` is the live view), both unless the user set them;

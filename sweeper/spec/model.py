@@ -142,7 +142,7 @@ class Search:
     checkpoint_every_s: float = 30.0
     # Ray Tune snapshots the experiment (trial table, searcher state) at most this often; a killed
     # driver resumes from the last snapshot. Every snapshot re-copies the whole experiment folder
-    # (every trial's result.json): a shorter period costs writes (docs/benchmarks/overhead_2026-11-29.md).
+    # (every trial's result.json): a shorter period costs writes (docs/benchmarks/overhead_2026-12-04.md).
     # A snapshot larger than 256 KiB/s x this period waits its size / 256 KiB/s (sweeper/driver/snapshot_period.py)
     snapshot_every_s: float = 10.0
     trial_timeout_s: float | None = None  # wall-clock limit of one trial attempt; None: no limit
