@@ -84,7 +84,8 @@ def resume(sweep, address, num_cpus, out, retry_errored, restart_errored, quiet)
     """Continue SWEEP (an id under --out, or a folder) after its driver stopped.
 
     Finished trials are kept, unfinished ones continue from their last checkpoint; running it
-    again on a finished sweep changes nothing but the tables' timestamps."""
+    again on a finished sweep changes nothing but the tables' timestamps. A confirm sweep ends with
+    what `sweeper confirm` prints (the sign check on the fresh seeds)."""
     from sweeper.driver import preflight
     from sweeper.store import sweepdir
 
@@ -100,6 +101,9 @@ def resume(sweep, address, num_cpus, out, retry_errored, restart_errored, quiet)
         res = launch_mod.resume(sweep, address=address, num_cpus=num_cpus, out=out, retry_errored=retry_errored,
                                 restart_errored=restart_errored, verbose=0 if quiet else 1)
     outcome.print_result(res)
+    confirms = sweepdir.read_meta(res.sweep_dir).get("confirms")
+    if confirms:  # a confirm sweep: what `sweeper confirm` prints at its end
+        _print_confirmation(res, confirms)
     outcome.exit_unless_finished(res)
 
 
@@ -125,10 +129,7 @@ def confirm(sweep, top, per_method, seeds, epochs, name, out, address, num_cpus,
     A new sweep linked to SWEEP (MLflow tag sweeper.confirms, Parquet metadata), run as a grid
     over exactly those configurations x the new seeds; seeds of the search are refused (exit 2).
     Prints, for each pair of methods, whether the sign of their difference holds."""
-    from sweeper import report as report_mod
     from sweeper.commands import confirm as confirm_mod
-    from sweeper.report import data as report_data
-    from sweeper.report import robustness
 
     if top is not None and per_method:
         fail("--top and --per-method exclude each other: --top K re-runs the K best configurations overall, "
@@ -138,13 +139,30 @@ def confirm(sweep, top, per_method, seeds, epochs, name, out, address, num_cpus,
                                 epochs=epochs)
         res = confirm_mod.run(plan, address=address, num_cpus=num_cpus, out=out, verbose=0 if quiet else 1)
     outcome.print_result(res)
-    metric, objective = "test_error", (plan.confirms["metric"], plan.confirms["mode"])
-    click.echo(f"\n{metric} of the confirmed configurations (seeds {', '.join(map(str, plan.confirms['seeds']))}):")
-    click.echo(report_mod.format_table(report_mod.summarize(res.trials, metric), metric))
-    source = report_data.load(plan.confirms["source_dir"])
-    click.echo("\nDoes the sign of each comparison hold on the fresh seeds?\n"
-               + robustness.sign_table(source.trials, res.trials, metric, objective, plan.source))
-    click.echo("\n" + confirm_mod.report_note(res.sweep_dir))
+    _print_confirmation(res, plan.confirms)
     outcome.exit_unless_finished(res)
+
+
+def _print_confirmation(res, confirms: dict) -> None:
+    """A confirm sweep's own lines after the summary (``confirm``, and ``resume`` of a confirm sweep): its
+    test error per configuration, whether the sign of each comparison of its source holds on the fresh seeds,
+    and the note every report of a confirm sweep prints. ``confirms``: the link recorded in its sweep.json."""
+    from sweeper import report as report_mod
+    from sweeper.commands import confirm as confirm_mod
+    from sweeper.report import data as report_data
+    from sweeper.report import robustness
+
+    metric, objective = "test_error", (confirms["metric"], confirms["mode"])
+    click.echo(f"\n{metric} of the confirmed configurations (seeds {', '.join(map(str, confirms['seeds']))}):")
+    click.echo(report_mod.format_table(report_mod.summarize(res.trials, metric), metric))
+    try:
+        source = report_data.load(confirms["source_dir"])
+    except report_data.NoSweepData:
+        click.echo(f"\nthe source sweep {confirms['source']} is no longer at {confirms['source_dir']}: "
+                   "the sign of its comparisons was not checked")
+    else:
+        click.echo("\nDoes the sign of each comparison hold on the fresh seeds?\n"
+                   + robustness.sign_table(source.trials, res.trials, metric, objective, confirms["source"]))
+    click.echo("\n" + confirm_mod.report_note(res.sweep_dir))
 
 

@@ -114,7 +114,7 @@ def test_reproduce_names_a_changed_data_file(sweep, search_sweep):
 
 @pytest.mark.cli
 @pytest.mark.ray
-def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep):
+def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep, capsys):
     out = str(sweep / "sweeps")
     bad = _invoke("confirm", NAME, "--top", "1", "--seeds", "1,7", "--out", out)
     assert bad.exit_code == 2 and f"--seeds 1 was used for selection (sweep {NAME} ran seeds 0, 1)" in bad.output
@@ -141,6 +141,21 @@ def test_confirm_refuses_search_seeds_and_runs_a_linked_sweep(sweep):
     rep = _invoke("report", CONFIRM, "--out", out)
     assert rep.exit_code == 0 and "test numbers above come from seeds never used for selection" in rep.output
     assert "never used for selection" not in _invoke("report", NAME, "--out", out).output
+
+    # resumed (a finished sweep: nothing runs again), a confirm sweep ends as confirm does
+    again = sweeper(sweep, "resume", CONFIRM, "--num-cpus", "2", "--quiet", timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "Does the sign of each comparison hold on the fresh seeds?" in again.stdout
+    assert "come from seeds never used for selection" in again.stdout
+    # its source moved away: said, not a traceback
+    from types import SimpleNamespace
+
+    from sweeper.cli.sweep import _print_confirmation
+
+    confirms = {**json.loads((d / "sweep.json").read_text())["confirms"], "source_dir": str(sweep / "gone")}
+    _print_confirmation(SimpleNamespace(trials=conf, sweep_dir=d), confirms)
+    printed = capsys.readouterr().out
+    assert f"the source sweep {NAME} is no longer at {sweep / 'gone'}: the sign of its comparisons was not checked" in printed
 
 
 @pytest.mark.cli
