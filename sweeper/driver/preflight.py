@@ -30,6 +30,7 @@ from typing import Any
 
 from sweeper.spec import names
 from sweeper.spec.yamlsafe import excerpt
+from sweeper.store import writable
 from sweeper.store.mlflow_uri import store_file, tracking_uri
 
 ADDRESS_TIMEOUT_S = 3.0
@@ -121,24 +122,11 @@ def check_target(sweep_dir: Path, sweep_id: str, overwrite: bool) -> None:
 
 
 def check_writable(folder: Path, what: str, fix: str = "choose a writable --out, or make it writable") -> None:
-    """``folder`` (or, while it does not exist, the nearest existing folder above it, where it will be
-    created) accepts a new file, tried for real: a file is created and removed. Neither the
-    permission bits nor ``os.access`` answer that (root ignores them; a read-only mount, an
-    immutable folder or a full disk refuse even root). Tune's own experiment snapshots are not
+    """``folder`` accepts a new file (``sweeper.store.writable``). Tune's own experiment snapshots are not
     retried by us, so a sweep folder that cannot be written is refused before anything starts."""
-    target = Path(folder)
-    while not target.exists() and target != target.parent:
-        target = target.parent
-    if not target.is_dir():
-        raise PreflightError(f"{what} {folder}: {target} is not a folder (nothing was created)")
-    probe = target / f".sweeper-write-probe.{os.getpid()}"
-    try:
-        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        os.unlink(probe)
-    except OSError as e:
-        where = "" if target == Path(folder) else f" (where {folder} would be created)"
-        raise PreflightError(f"{what}: cannot write to {target}{where}: {e.strerror or e}; a sweep writes its state "
-                             f"there: {fix} (nothing was created or changed)") from None
+    why = writable.refusal(folder)
+    if why is not None:
+        raise PreflightError(f"{what}: {why}; a sweep writes its state there: {fix} (nothing was created or changed)")
 
 
 def check_sweep_writable(sweep_dir: Path) -> None:

@@ -9,6 +9,7 @@ import yaml
 
 from sweeper.report import data, importance, paper, race, units, writer
 from sweeper.report.writer import ReportInputError
+from sweeper.store import writable
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,9 @@ def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", 
         across_dir = Path(sweeps_dir) / ("across_" + "_".join(s.name for s in loaded))
         out = loaded[0].folder / "report" if len(loaded) == 1 else across_dir
     out = Path(out)
+    why = writable.refusal(out)
+    if why is not None:
+        raise ReportInputError(f"the report folder: {why}; choose a writable --report-dir (nothing was written)")
     reports = _build_reports(loaded, metrics, baseline, all_pairs, paper_file)
     figs, not_drawn, captions = _draw(loaded, reports, out, baseline) if figures else ({}, {}, {})
     across = None

@@ -71,6 +71,18 @@ def test_bad_metric_or_sweep_exits_2_without_traceback(tmp_path):
     assert r.returncode == 2 and "matches no config_id or method" in r.stderr
 
 
+
+def test_a_report_folder_that_cannot_be_written_is_bad_input(tmp_path):
+    """In this process, through click's runner: --report-dir under a file: exit 2, one message, nothing written."""
+    from tests.support.cli import invoke, refused_here
+
+    d = _results(tmp_path / "r")
+    (tmp_path / "afile").write_text("")
+    r = invoke("report", str(d), "--report-dir", str(tmp_path / "afile" / "rep"), "--no-mlflow", cwd=tmp_path)
+    refused_here(r, f"the report folder: {tmp_path / 'afile'} is not a folder; choose a writable --report-dir")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "r"] and list(d.iterdir()) == [d / "trials.parquet"]
+
+
 def test_report_logged_to_the_parent_run(tmp_path):
     from mlflow import MlflowClient
 
