@@ -66,8 +66,10 @@ def report(sweeps, sweeps_dir, out, metrics, baseline, all_pairs, paper_file, no
 @click.argument("trial")
 @click.option("--out", default="sweeps", show_default=True, help="Folder holding the sweep folders searched for TRIAL.")
 @click.option("--sweep", default=None, help="Only look in this sweep (an id under --out, or a folder).")
-@click.option("--atol", type=float, default=None, help="Absolute tolerance when the runs are not both on CPU (default 0.01).")
-@click.option("--rtol", type=float, default=None, help="Relative tolerance when the runs are not both on CPU (default 0.01).")
+@click.option("--atol", type=click.FloatRange(min=0.0), default=None,
+              help="Absolute tolerance when the runs are not both on CPU (default 0.01).")
+@click.option("--rtol", type=click.FloatRange(min=0.0), default=None,
+              help="Relative tolerance when the runs are not both on CPU (default 0.01).")
 def reproduce(trial, out, sweep, atol, rtol) -> None:
     """Re-run TRIAL (a trial id or MLflow run id) here, without Ray, and compare its final metrics.
 

@@ -260,3 +260,9 @@ def test_confirm_seed_parsing():
     for bad, msg in (("5,x", "'x' is not one"), ("", "comma-separated"), ("5,5", "5 more than once"), ("-1", "'-1'")):
         with pytest.raises(ConfirmError, match=msg):
             parse_seeds(bad)
+
+
+def test_reproduce_refuses_a_negative_tolerance():
+    for opt in ("--atol", "--rtol"):
+        r = _invoke("reproduce", "any_trial", opt, "-0.5")
+        assert r.exit_code == 2 and f"Invalid value for '{opt}': -0.5 is not in the range x>=0.0" in r.output, r.output
