@@ -112,6 +112,9 @@ def _append_importances(md: Path, loaded: list) -> None:
 def make_report(sweeps: list[str | Path], *, sweeps_dir: str | Path = "sweeps", out: str | Path | None = None,
                 metrics: tuple[str, ...] = (), baseline: str | None = None, all_pairs: bool = False,
                 paper_file: str | Path | None = None, log_mlflow: bool = True, figures: bool = True) -> Written:
+    if baseline and all_pairs:
+        raise ReportInputError("--baseline and --all-pairs exclude each other: --baseline X compares each method with "
+                               "X, --all-pairs every pair of methods")
     loaded = [data.load(s, sweeps_dir) for s in sweeps]
     if out is None:
         across_dir = Path(sweeps_dir) / ("across_" + "_".join(s.name for s in loaded))

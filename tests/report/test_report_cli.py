@@ -69,6 +69,9 @@ def test_bad_metric_or_sweep_exits_2_without_traceback(tmp_path):
     assert r.returncode == 2 and "no sweep 'missing'" in r.stderr and "Traceback" not in r.stderr
     r = _cli("report", str(d), "--baseline", "nope", cwd=tmp_path)
     assert r.returncode == 2 and "matches no config_id or method" in r.stderr
+    r = _cli("report", str(d), "--baseline", "softmax", "--all-pairs", cwd=tmp_path)
+    assert r.returncode == 2 and "--baseline and --all-pairs exclude each other" in r.stderr and "Traceback" not in r.stderr
+    assert not (d / "report").exists()
 
 
 
