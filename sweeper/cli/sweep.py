@@ -46,7 +46,7 @@ def launch(spec_file, address, num_cpus, cpus_per_trial, gpus_per_trial, out, st
 
     try:  # the checks that need neither Ray nor torch, before the (slow) import of the launcher
         preflight.before_ray(s, name=name, out=out, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial,
-                             gpus_per_trial=gpus_per_trial, address=address, overwrite=overwrite)
+                             gpus_per_trial=gpus_per_trial, address=address, overwrite=overwrite, storage=storage)
     except (preflight.SweepExists, preflight.PreflightError, SweepError) as e:
         fail(str(e))
     from sweeper.driver import launch as launch_mod

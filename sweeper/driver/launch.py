@@ -146,7 +146,7 @@ def launch(
     # Everything checkable is checked before anything is created or removed (sweeper/driver/preflight.py).
     sweep_id, sweep_dir, cpu, gpu = preflight.before_ray(
         spec, name=name, out=out, num_cpus=num_cpus, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
-        address=address, overwrite=overwrite)
+        address=address, overwrite=overwrite, storage=storage)
     spec = dataclasses.replace(spec, resources=Resources(cpu=cpu, gpu=gpu))  # per-trial resources, as resolved
     with wrapup.locked(sweep_dir):  # one driver per sweep: taken before anything is written
         if (sweep_dir / sweepdir.META).exists() and not overwrite:  # another driver created it meanwhile

@@ -2,8 +2,8 @@
 
 Order in ``launch`` (``sweeper.driver.launch``): the spec (already validated) -> the sweep id
 (``check_name``) -> the command-line resources (``check_flags``) -> the target folder
-(``check_target``: exists? ``--overwrite`` allowed?) -> the sweep folder and the local MLflow
-store can be written (``check_writable``) -> the data on this machine
+(``check_target``: exists? ``--overwrite`` allowed?) -> the sweep folder, a local ``--storage``
+(``check_storage``) and the local MLflow store can be written (``check_writable``) -> the data on this machine
 (``check_data``, local launches only) -> ``--address`` answers (``check_address``) ->
 Ray starts or joins -> the per-trial request fits the cluster (``check_cluster``) ->
 only then is an old sweep removed (``wrapup.clear_sweep_dir``) and the folder, ``sweep.json``,
@@ -45,7 +45,8 @@ class SweepExists(FileExistsError):
 
 
 def before_ray(spec, *, name: str | None, out: str | Path, num_cpus: int | None, cpus_per_trial: float | None,
-               gpus_per_trial: float | None, address: str | None, overwrite: bool) -> tuple[str, Path, float, float]:
+               gpus_per_trial: float | None, address: str | None, overwrite: bool,
+               storage: str | None = None) -> tuple[str, Path, float, float]:
     """Every check that needs neither Ray nor torch, in order; returns (sweep id, sweep folder,
     CPUs per trial, GPUs per trial). The CLI runs it before importing the launcher, so a wrong
     flag is refused within a second even on a loaded machine."""
@@ -57,6 +58,7 @@ def before_ray(spec, *, name: str | None, out: str | Path, num_cpus: int | None,
     check_flags(num_cpus, cpu, gpu, local=address is None)
     check_target(sweep_dir, sweep_id, overwrite)
     check_writable(sweep_dir, "the sweep folder")
+    check_storage(storage)
     check_mlflow_writable()
     if address is None:
         check_data(spec)
@@ -127,6 +129,17 @@ def check_writable(folder: Path, what: str, fix: str = "choose a writable --out,
     why = writable.refusal(folder)
     if why is not None:
         raise PreflightError(f"{what}: {why}; a sweep writes its state there: {fix} (nothing was created or changed)")
+
+
+def check_storage(storage: str | None) -> None:
+    """``--storage`` as a local folder (a path or ``file://``) accepts new files; Tune creates its experiment
+    folder there when the sweep starts. A remote URI (``s3://``, ``gs://``) is Tune's to check."""
+    if storage is None:
+        return
+    scheme, _, rest = storage.partition("://") if "://" in storage else ("", "", storage)
+    if scheme in ("", "file"):
+        check_writable(Path(rest).expanduser(), "--storage", "choose a writable --storage, or omit it (Tune's state "
+                       "then goes in the sweep folder)")
 
 
 def check_sweep_writable(sweep_dir: Path) -> None:

@@ -81,7 +81,8 @@ from trainables.config import TrainConfig
 def load(path: str | Path) -> SweepSpec:
     path = Path(path)
     if not path.is_file():
-        raise SpecError(str(path), [f"{path}: no such file"])
+        what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
+        raise SpecError(str(path), [f"{path}: {what}" + ("" if what == "no such file" else "; a spec is a YAML file")])
     try:
         raw = read_yaml(path)
     except YamlRefused as e:

@@ -622,7 +622,7 @@ def read_only():
 
 @pytest.mark.cli
 def test_read_only_folders_are_refused_before_anything_is_created(tmp_path, read_only):
-    """launch into a folder it cannot write (sweep folder or the SQLite MLflow store) and resume of a
+    """launch into a folder it cannot write (sweep folder, Tune's --storage or the SQLite MLflow store) and resume of a
     read-only sweep folder: exit 2, one message naming the folder, nothing created or changed."""
     from sweeper import spec as spec_mod
     from sweeper.driver import wrapup
@@ -634,6 +634,10 @@ def test_read_only_folders_are_refused_before_anything_is_created(tmp_path, read
     r = sweeper(tmp_path, "launch", "ro.yaml", "--out", str(dest / "sweeps"), "--num-cpus", "1", "--quiet", timeout=300)
     refused(r, f"the sweep folder: cannot write to {dest} (where {dest / 'sweeps' / 'ro'} would be created)")
     assert not any(dest.iterdir()) and not (tmp_path / "mlflow.db").exists()
+    r = invoke("launch", "ro.yaml", "--out", str(tmp_path / "out2"), "--storage", str(dest / "tune"), "--num-cpus", "1",
+               "--quiet", cwd=tmp_path)  # Tune's storage there (in this process: refused before Ray)
+    refused_here(r, f"--storage: cannot write to {dest} (where {dest / 'tune'} would be created)")
+    assert not any(dest.iterdir()) and not (tmp_path / "out2").exists() and not (tmp_path / "mlflow.db").exists()
 
     here = tmp_path / "here"  # the default MLflow store, ./mlflow.db, in a read-only current folder
     write_spec(here, "ro")

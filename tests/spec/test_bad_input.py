@@ -328,3 +328,13 @@ def test_random_mutations_of_real_specs_never_crash_the_validator():
             refused += 1
             assert str(e).strip()  # a message, not an empty error
     assert refused > 100  # the damage is real: most mutated specs are refused
+
+
+def test_a_spec_path_that_is_not_a_regular_file_says_what_it_is(tmp_path):
+    from sweeper import spec as spec_mod
+
+    for path, what in ((tmp_path / "none.yaml", "no such file"), (tmp_path, "a folder; a spec is a YAML file"),
+                       (Path("/dev/null"), "not a regular file; a spec is a YAML file")):
+        with pytest.raises(spec_mod.SpecError) as e:
+            spec_mod.load(path)
+        assert f"{path}: {what}" in str(e.value), str(e.value)
