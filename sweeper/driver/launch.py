@@ -254,6 +254,7 @@ def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | Non
     or ``restart_errored`` (run again from scratch, as new Tune trials that replace them: for a trial
     whose every checkpoint is damaged)."""
     sweep_dir = sweep_path(sweep, out)
+    preflight.check_errored_flags(retry_errored, restart_errored)
     preflight.check_flags(num_cpus, 1.0, 0.0, local=False)
     preflight.check_address(address)
     preflight.check_sweep_writable(sweep_dir)

@@ -37,6 +37,7 @@ from ray._private import worker as ray_worker  # the node this process started (
 from ray._raylet import AuthenticationTokenLoader  # Ray's own token cache (ray/_private/authentication)
 
 from sweeper.driver import process_setup
+from sweeper.driver.preflight import PreflightError
 
 log = logging.getLogger("sweeper")
 SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -103,7 +104,11 @@ def start_or_join(address: str | None, num_cpus: int | None, num_gpus: float | N
     env = {"env_vars": {"PYTHONWARNINGS": "ignore::DeprecationWarning"}}
     if address:
         process_setup.ray_token_auth()  # an explicit ip:port against a token cluster needs RAY_AUTH_MODE=token
-        ray.init(address=address, runtime_env=env, log_to_driver=False)
+        try:
+            ray.init(address=address, runtime_env=env, log_to_driver=False)
+        except ConnectionError as e:  # `auto` (or RAY_ADDRESS) with no cluster: Ray's own resolution found none
+            raise PreflightError(f"--address {address}: {e} Start the head with `ray start --head`, or give its "
+                                 "HOST:PORT (nothing was created)") from None
         return True
     private_token_file()  # Ray would write ~/.ray/auth_token world-readable
     _start_local(num_cpus, num_gpus, env)

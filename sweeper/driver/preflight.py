@@ -131,6 +131,13 @@ def check_writable(folder: Path, what: str, fix: str = "choose a writable --out,
         raise PreflightError(f"{what}: {why}; a sweep writes its state there: {fix} (nothing was created or changed)")
 
 
+def check_errored_flags(retry_errored: bool, restart_errored: bool) -> None:
+    """``resume``: an errored trial is either continued from its last checkpoint or run again from scratch."""
+    if retry_errored and restart_errored:
+        raise PreflightError("--retry-errored and --restart-errored exclude each other: --retry-errored continues each "
+                             "errored trial from its last checkpoint, --restart-errored runs it again from scratch")
+
+
 def check_storage(storage: str | None) -> None:
     """``--storage`` as a local folder (a path or ``file://``) accepts new files; Tune creates its experiment
     folder there when the sweep starts. A remote URI (``s3://``, ``gs://``) is Tune's to check."""
@@ -167,7 +174,9 @@ def check_mlflow_writable() -> None:
 
 def check_address(address: str | None, timeout: float = ADDRESS_TIMEOUT_S) -> None:
     """``--address HOST[:PORT]`` (or ``ray://HOST:PORT``) must accept a TCP connection within
-    ``timeout`` seconds; ``auto`` is left to Ray (it fails at once when no local cluster runs)."""
+    ``timeout`` seconds; ``auto`` is left to Ray's own lookup (``RAY_ADDRESS``, then any running
+    cluster on this machine): when it finds none, ``local_ray.start_or_join`` raises
+    :class:`PreflightError` with Ray's message."""
     if not address or address == "auto":
         return
     rest = address.split("://", 1)[-1]
