@@ -21,6 +21,7 @@ import yaml
 from mlflow import MlflowClient
 
 from sweeper.store.columns import race_eliminated_round
+from tests.support.misbehaving_trial import MISBEHAVING
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "race_e2e"
@@ -44,14 +45,23 @@ def cli(cwd: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "sweeper.cli", *args]
 
 
-def env() -> dict:
+def env(**faults: str) -> dict:
+    """The CLI's environment; ``faults`` (``SWEEPER_TEST_*``) bring the test trainable that reads them."""
     e = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    if faults:
+        e.update(MISBEHAVING, **faults)
     return e
 
 
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    r = subprocess.run(cli(cwd, *args), cwd=cwd, env=env(), capture_output=True, text=True, timeout=900)
+# the interrupted run and its resume: each fourth-seed trial (the second round's) sleeps 2 s after its first epoch,
+# so the SIGINT sent once the first round is decided lands before the race can finish (its two 2-epoch trials
+# otherwise take well under a second)
+SLOW_SECOND_ROUND = {"SWEEPER_TEST_EPOCH_DELAY_S": "2", "SWEEPER_TEST_DELAY_SEED": "3"}
+
+
+def run(cwd: Path, *args: str, **faults: str) -> subprocess.CompletedProcess:
+    r = subprocess.run(cli(cwd, *args), cwd=cwd, env=env(**faults), capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
     return r
 
@@ -64,7 +74,7 @@ def interrupted_after_first_round(cwd: Path, name: str) -> None:
     """`sweeper launch --name NAME`, interrupted with SIGINT once race.json records a decided round."""
     sweep = cwd / "sweeps" / name
     proc = subprocess.Popen(cli(cwd, "launch", "race.yaml", "--name", name, "--num-cpus", "2", "--quiet"), cwd=cwd,
-                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env(**SLOW_SECOND_ROUND), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 600
@@ -117,7 +127,7 @@ def test_racing_sweep_eliminates_the_hopeless_lr_and_resumes_to_the_same_race(tm
     assert not any("sweeper.race.eliminated_round" in kids[t].data.tags for t in survivors)
 
     interrupted_after_first_round(tmp_path, "race_resumed")
-    run(tmp_path, "resume", "race_resumed", "--num-cpus", "2", "--quiet")
+    run(tmp_path, "resume", "race_resumed", "--num-cpus", "2", "--quiet", **SLOW_SECOND_ROUND)
     resumed = tmp_path / "sweeps" / "race_resumed"
     again = json.loads((resumed / "race.json").read_text())
     assert again["finished"] and again["races"] == race["races"]

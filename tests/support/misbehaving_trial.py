@@ -5,7 +5,7 @@ of the driver and of every Ray node (``MISBEHAVING``), with the repository root 
 so that Ray workers import this module. After each report of a trial (``after_report``):
 
 - ``SWEEPER_TEST_EPOCH_DELAY_S=S``: sleeps S seconds unless training is done, so that a test can
-  kill a node or the driver mid-trial;
+  kill a node or the driver mid-trial; with ``SWEEPER_TEST_DELAY_SEED=SEED`` only the trials of that seed;
 - ``SWEEPER_TEST_HOG=SEED:MB``: the trial of that seed allocates (and touches) up to MB megabytes
   in 128 MB blocks and holds them, stopping early while the machine has less than 1 GiB available
   (Ray's memory monitor, not the kernel's OOM killer, is meant to stop it), then hangs;
@@ -73,7 +73,8 @@ def on_start(cfg: TrialConfig) -> None:
 
 def misbehave(cfg: TrialConfig, done: bool) -> None:
     delay = float(os.environ.get("SWEEPER_TEST_EPOCH_DELAY_S", "0") or 0)
-    if delay and not done:
+    only = os.environ.get("SWEEPER_TEST_DELAY_SEED", "")
+    if delay and not done and only in ("", str(cfg.seed)):
         time.sleep(delay)
     hog = os.environ.get("SWEEPER_TEST_HOG", "")
     if hog and int(hog.split(":")[0]) == cfg.seed:
