@@ -90,10 +90,8 @@ def resume(sweep, address, num_cpus, out, retry_errored, restart_errored, quiet)
     from sweeper.store import sweepdir
 
     try:  # before the (slow) import of the launcher, like launch
-        preflight.check_errored_flags(retry_errored, restart_errored)
-        preflight.check_flags(num_cpus, 1.0, 0.0, local=False)
-        preflight.check_address(address)
-        preflight.check_sweep_writable(sweepdir.sweep_path(sweep, out))
+        preflight.before_resume(sweep, out, num_cpus=num_cpus, address=address, retry_errored=retry_errored,
+                                restart_errored=restart_errored)
     except (preflight.PreflightError, sweepdir.SweepError) as e:
         fail(str(e))
     from sweeper.driver import launch as launch_mod

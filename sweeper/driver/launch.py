@@ -253,11 +253,8 @@ def resume(sweep: str | Path, *, address: str | None = None, num_cpus: int | Non
     Trials that ended in error stay so, unless ``retry_errored`` (continued from their last checkpoint)
     or ``restart_errored`` (run again from scratch, as new Tune trials that replace them: for a trial
     whose every checkpoint is damaged)."""
-    sweep_dir = sweep_path(sweep, out)
-    preflight.check_errored_flags(retry_errored, restart_errored)
-    preflight.check_flags(num_cpus, 1.0, 0.0, local=False)
-    preflight.check_address(address)
-    preflight.check_sweep_writable(sweep_dir)
+    sweep_dir = preflight.before_resume(sweep, out, num_cpus=num_cpus, address=address, retry_errored=retry_errored,
+                                        restart_errored=restart_errored)
     with wrapup.locked(sweep_dir):
         meta = sweepdir.read_meta(sweep_dir)
         stored = sweepdir.read_spec(sweep_dir)

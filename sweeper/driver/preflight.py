@@ -32,6 +32,7 @@ from sweeper.spec import names
 from sweeper.spec.yamlsafe import excerpt
 from sweeper.store import writable
 from sweeper.store.mlflow_uri import store_file, tracking_uri
+from sweeper.store.sweepdir import sweep_path
 
 ADDRESS_TIMEOUT_S = 3.0
 
@@ -147,6 +148,18 @@ def check_storage(storage: str | None) -> None:
     if scheme in ("", "file"):
         check_writable(Path(rest).expanduser(), "--storage", "choose a writable --storage, or omit it (Tune's state "
                        "then goes in the sweep folder)")
+
+
+def before_resume(sweep: str | Path, out: str | Path, *, num_cpus: int | None, address: str | None,
+                  retry_errored: bool, restart_errored: bool) -> Path:
+    """``resume``'s checks that need neither Ray nor torch, in order; returns the sweep folder. The CLI runs
+    them before importing the launcher, as ``before_ray`` for ``launch``."""
+    check_errored_flags(retry_errored, restart_errored)
+    check_flags(num_cpus, 1.0, 0.0, local=False)
+    check_address(address)
+    sweep_dir = sweep_path(sweep, out)
+    check_sweep_writable(sweep_dir)
+    return sweep_dir
 
 
 def check_sweep_writable(sweep_dir: Path) -> None:
